@@ -1,0 +1,42 @@
+# xax-tui: `make run` trains the default task headless, `make test` runs the suite. Both set up .venv first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 JAX_PLATFORMS=cpu
+SRC := xaxengine xaxtui tasks tests bench
+
+.PHONY: install run test soak bench format static-checks all clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install.sh
+	@bash scripts/install.sh $(VENV)
+	@touch $(STAMP)
+
+run: install
+	$(TEST_ENV) $(BIN)/xaxengine run tasks/mnist.toml
+
+test: install
+	$(TEST_ENV) $(BIN)/python -m pytest -q tests
+
+soak: install
+	$(TEST_ENV) $(BIN)/python bench/soak_kill_resume.py
+
+bench: install
+	$(TEST_ENV) $(BIN)/python bench/engine_vs_raw.py
+
+format: install
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
+
+static-checks: install
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ty check xaxengine xaxtui
+	$(BIN)/lint-imports
+
+all: format static-checks test
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,201 @@
+"""The event protocol shared by the engine and the TUI: JSON lines, one event per line.
+
+Every event is a JSON object ``{"v": 1, "seq": 17, "t": 1764050000.123, "kind": "...", ...}``. ``seq`` is strictly
+increasing within a run (a resumed run continues the sequence), ``t`` is wall time in seconds. Readers ignore
+unknown kinds and fields, skip (and count) lines that do not parse, and hold a partial last line until its newline
+arrives.
+
+This module must stay light: no jax, only the standard library and orjson. The TUI imports it.
+"""
+
+import time
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+Event = dict[str, Any]
+
+
+class Kind(StrEnum):
+    """Event kinds. Extend, never repurpose."""
+
+    RUN_START = "run_start"
+    SCALARS = "scalars"
+    STATS = "stats"
+    CHECKPOINT = "checkpoint"
+    HISTOGRAM = "histogram"
+    IMAGE = "image"
+    TEXT = "text"
+    DISTRIBUTION = "distribution"
+    MESH = "mesh"
+    LOG = "log"
+    STATUS = "status"
+
+
+class State(StrEnum):
+    """Values of the ``state`` field of ``status`` events."""
+
+    STARTING = "starting"
+    COMPILING = "compiling"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+TERMINAL_STATES = frozenset({State.FINISHED, State.FAILED, State.INTERRUPTED})
+
+
+def _default(obj: object) -> object:
+    """Serializes values orjson does not know natively (numpy scalars handled by OPT_SERIALIZE_NUMPY)."""
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()  # ty: ignore[call-non-callable]
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} in an event")
+
+
+def make_event(seq: int, kind: str, t: float | None = None, **fields: object) -> Event:
+    """Builds an event dict with the envelope fields first.
+
+    Args:
+        seq: Sequence number, strictly increasing within a run.
+        kind: One of :class:`Kind` (unknown kinds are allowed for forward compatibility).
+        t: Wall time in seconds; now if omitted.
+        **fields: Kind-specific payload.
+
+    Returns:
+        The event as a plain dict.
+    """
+    return {"v": SCHEMA_VERSION, "seq": seq, "t": time.time() if t is None else t, "kind": str(kind), **fields}
+
+
+def encode(event: Event) -> bytes:
+    """Encodes one event as a JSON line, newline included. Non-finite floats become null."""
+    return orjson.dumps(event, default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE)
+
+
+def decode(line: bytes | str) -> Event | None:
+    """Decodes one line; returns None when it is not a valid event (garbage, not an object, no kind or seq)."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or not isinstance(obj.get("seq"), int):
+        return None
+    return obj
+
+
+class LineReader:
+    """Incremental, tolerant JSON-lines decoder.
+
+    Feed it arbitrary byte chunks; it returns the complete events found so far, holds a trailing partial line
+    until its newline arrives, skips and counts lines that fail to parse, and drops events whose ``seq`` is not
+    greater than the last one seen (duplicates after a reconnect).
+    """
+
+    def __init__(self, after_seq: int = -1) -> None:
+        """Creates a reader.
+
+        Args:
+            after_seq: Only events with ``seq`` greater than this are returned.
+        """
+        self.pending = b""
+        self.bad_lines = 0
+        self.last_seq = after_seq
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """Consumes a chunk of bytes and returns the complete, new events in it."""
+        data = self.pending + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.pending = data
+            return []
+        self.pending = data[cut + 1 :]
+        events: list[Event] = []
+        for line in data[:cut].split(b"\n"):
+            if not line.strip():
+                continue
+            event = decode(line)
+            if event is None:
+                self.bad_lines += 1
+                continue
+            if event["seq"] <= self.last_seq:
+                continue
+            self.last_seq = event["seq"]
+            events.append(event)
+        return events
+
+    def finish(self) -> list[Event]:
+        """Flushes a final line that never got its newline (the writer is gone), counting it if it is garbage."""
+        if not self.pending.strip():
+            self.pending = b""
+            return []
+        return self.feed(b"\n")
+
+
+def read_events(path: str | Path, after_seq: int = -1, chunk_size: int = 1 << 20) -> Iterator[Event]:
+    """Reads every complete event of an events file (no following). A partial last line is ignored."""
+    reader = LineReader(after_seq=after_seq)
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            yield from reader.feed(chunk)
+
+
+def last_seq_in_file(path: str | Path) -> int:
+    """Returns the highest ``seq`` in an events file, or -1 when there is none (reads from the end)."""
+    path = Path(path)
+    if not path.exists():
+        return -1
+    size = path.stat().st_size
+    block = 1 << 16
+    with open(path, "rb") as f:
+        offset = size
+        tail = b""
+        while offset > 0:
+            offset = max(0, offset - block)
+            f.seek(offset)
+            tail = f.read(size - offset)
+            for line in reversed(tail.split(b"\n")):
+                event = decode(line) if line.strip() else None
+                if event is not None:
+                    return int(event["seq"])
+            if size - offset > 64 * block:
+                break
+    return max((e["seq"] for e in read_events(path)), default=-1)
+
+
+class EventWriter:
+    """Numbers events and writes them as JSON lines to one or more binary streams, flushing each line."""
+
+    def __init__(self, sinks: list[IO[bytes]], next_seq: int = 0) -> None:
+        """Creates a writer.
+
+        Args:
+            sinks: Binary streams, e.g. the run's ``events.jsonl`` opened for append and ``sys.stdout.buffer``.
+            next_seq: The ``seq`` of the first event written (a resumed run continues its file's sequence).
+        """
+        self.sinks = sinks
+        self.next_seq = next_seq
+
+    def emit(self, kind: str, **fields: object) -> Event:
+        """Writes one event to every sink and returns it."""
+        event = make_event(self.next_seq, kind, **fields)
+        self.next_seq += 1
+        line = encode(event)
+        for sink in self.sinks:
+            try:
+                sink.write(line)
+                sink.flush()
+            except (BrokenPipeError, ValueError):
+                # A reader that went away (TUI closed) must never stop training; the file sink still has it.
+                self.sinks = [s for s in self.sinks if s is not sink]
+        return event
