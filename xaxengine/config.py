@@ -1,0 +1,596 @@
+"""Typed task configs: dataclasses with ``field(help=...)``, TOML files, dotted CLI overrides and a field schema.
+
+A config is a plain ``@dataclass(kw_only=True)`` class; nested dataclass fields are TOML tables. Every failure
+raises :class:`ConfigError` with one line that names the file and line, or the override, and the dotted field.
+This module never imports jax at import time.
+"""
+
+import dataclasses
+import datetime
+import difflib
+import importlib
+import os
+import re
+import sys
+import tempfile
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING
+from pathlib import Path, PurePath
+from typing import Any, Literal, Union
+
+import tomli_w
+
+_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
+_HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?")
+_ASSIGN_RE = re.compile(rf"^\s*({_DOTTED})\s*=")
+_KEY_PART_RE = re.compile(_KEY)
+_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOML_POS_RE = re.compile(r"^(.*) \(at (?:line (\d+), column (\d+)|end of document)\)$", re.DOTALL)
+_STATIC_REGISTERED: set[type] = set()
+
+
+class ConfigError(Exception):
+    """A bad config, TOML file, override or task spec; ``str(e)`` is always a single line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class _MismatchError(Exception):
+    """A value does not fit a type (internal; turned into a ConfigError by the caller)."""
+
+
+def field(default: Any = MISSING, *, help: str, choices: Sequence[Any] | None = None) -> Any:
+    """Declares a config field with its help text.
+
+    Args:
+        default: The default value; a dataclass type makes a nested section built from its defaults; list, dict
+            and set defaults are copied per instance. Leave it out for a required field.
+        help: One line shown by ``--help``, the schema and the TUI form.
+        choices: The allowed values, if restricted.
+
+    Returns:
+        A ``dataclasses.field`` carrying ``{"help": ..., "choices": ...}`` metadata.
+    """
+    metadata = {"help": help, "choices": list(choices) if choices is not None else None}
+    if isinstance(default, type) and dataclasses.is_dataclass(default):
+        return dataclasses.field(default_factory=default, metadata=metadata)
+    if isinstance(default, list | dict | set):
+        value = default
+        return dataclasses.field(default_factory=lambda: _deep_copy(value), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return type(value)(_deep_copy(v) for v in value)
+    return value
+
+
+def _toml_error(source: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    match = _TOML_POS_RE.match(str(exc))
+    if match is None:
+        return ConfigError(f"{source}: invalid TOML: {exc}")
+    reason, line, col = match.groups()
+    if line is None:
+        lines = text.split("\n")
+        line, col = str(len(lines)), str(len(lines[-1]) + 1)
+    return ConfigError(f"{source}:{line}:{col}: invalid TOML: {reason}")
+
+
+def _read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read: {e.strerror or e}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _toml_error(source, text, e) from None
+
+
+def load_toml(path: str | Path) -> dict:
+    """Reads a TOML file.
+
+    Args:
+        path: The file to read.
+
+    Returns:
+        The parsed document.
+
+    Raises:
+        ConfigError: The file is missing, a directory, unreadable, or not valid TOML (with line and column).
+    """
+    return _read_toml(path)[1]
+
+
+def _split_override(override: str) -> tuple[list[str], str]:
+    key, sep, raw = override.partition("=")
+    parts = [p.strip() for p in key.split(".")]
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r}: expected KEY=VALUE")
+    if not all(_BARE_KEY_RE.match(p) for p in parts):
+        raise ConfigError(f"override {override!r}: bad key {key.strip()!r} (expected dotted names like 'a.b.c')")
+    return parts, raw
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw.strip()
+    if isinstance(value, datetime.date | datetime.time):
+        return raw.strip()
+    return value
+
+
+def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
+    """Applies dotted ``KEY=VALUE`` overrides.
+
+    Args:
+        data: The nested config data; left unchanged.
+        overrides: Strings like ``optimizer.lr=3e-4``; the value is parsed as a TOML value (``true``, ``[1, 2]``,
+            ``"s"``), else taken as a plain string.
+
+    Returns:
+        A new nested dict with the overrides applied in order.
+
+    Raises:
+        ConfigError: An override is not of the form ``KEY=VALUE``.
+    """
+    result = _deep_copy(dict(data))
+    for override in overrides:
+        parts, raw = _split_override(override)
+        node = result
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = _parse_value(raw)
+    return result
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Maps each dotted key and table header in TOML text to the line where it first appears."""
+    lines: dict[str, int] = {}
+    table: list[str] = []
+    in_multiline = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        was_multiline = in_multiline
+        if (line.count('"""') + line.count("'''")) % 2 == 1:
+            in_multiline = not in_multiline
+        if was_multiline:
+            continue
+        if header := _HEADER_RE.match(line):
+            table = _key_parts(header.group(1))
+            lines.setdefault(".".join(table), number)
+        elif assign := _ASSIGN_RE.match(line):
+            lines.setdefault(".".join([*table, *_key_parts(assign.group(1))]), number)
+    return lines
+
+
+def _key_parts(dotted: str) -> list[str]:
+    return [p[1:-1] if p[:1] in "\"'" else p for p in _KEY_PART_RE.findall(dotted)]
+
+
+@dataclasses.dataclass
+class _Context:
+    source: str
+    lines: dict[str, int]
+    overrides: list[tuple[str, str]]
+    names: list[str]
+
+    def where(self, dotted: str) -> str:
+        for key, override in reversed(self.overrides):
+            if key == dotted or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+                return f"override {override!r}: "
+        parts = dotted.split(".")
+        for end in range(len(parts), 0, -1):
+            if (line := self.lines.get(".".join(parts[:end]))) is not None:
+                return f"{self.source}:{line}: "
+        return f"{self.source}: "
+
+    def error(self, dotted: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(dotted)}{message}")
+
+
+def _is_section(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception as e:
+        raise ConfigError(f"config class {cls.__qualname__}: cannot resolve its type hints: {e}") from None
+
+
+def _fields(cls: Any) -> list[tuple[dataclasses.Field, Any]]:
+    hints = _hints(cls)
+    return [(f, hints.get(f.name, Any)) for f in dataclasses.fields(cls) if f.init]
+
+
+def _dotted_names(cls: type, prefix: str = "") -> list[str]:
+    names: list[str] = []
+    for f, tp in _fields(cls):
+        names.append(prefix + f.name)
+        if _is_section(tp):
+            names.extend(_dotted_names(tp, f"{prefix}{f.name}."))
+    return names
+
+
+def _first_leaf(value: Any, dotted: str) -> str:
+    while isinstance(value, Mapping) and value:
+        key, value = next(iter(value.items()))
+        dotted = f"{dotted}.{key}"
+    return dotted
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _literal_args(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) is Literal:
+        return typing.get_args(tp)
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return tuple(a for arg in typing.get_args(tp) for a in _literal_args(arg))
+    return ()
+
+
+def _type_name(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return "any"
+    if origin is Literal:
+        kinds = {type(a).__name__ for a in args}
+        return kinds.pop() if len(kinds) == 1 else "str"
+    if origin in (Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else _type_name(a) for a in args)
+    if tp in (list, tuple) or origin in (list, tuple):
+        items = {_type_name(a) for a in args if a is not Ellipsis}
+        return f"list[{items.pop()}]" if len(items) == 1 else "list"
+    if tp is dict or origin is dict:
+        return "dict"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _expected(tp: Any) -> str:
+    if literals := _literal_args(tp):
+        return "one of " + ", ".join(repr(a) for a in literals)
+    return _type_name(tp)
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    origin, args = typing.get_origin(tp) or tp, typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            try:
+                return _coerce(value, arg)
+            except _MismatchError:
+                continue
+        raise _MismatchError
+    if origin in (list, tuple):
+        return _coerce_sequence(value, origin, args)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise _MismatchError
+        key_tp, value_tp = args or (Any, Any)
+        return {_coerce(k, key_tp): _coerce(v, value_tp) for k, v in value.items()}
+    if origin is Literal:
+        for arg in args:
+            if type(arg) is type(value) and arg == value:
+                return arg
+        raise _MismatchError
+    return _coerce_scalar(value, tp)
+
+
+def _coerce_sequence(value: Any, origin: Any, args: tuple[Any, ...]) -> Any:
+    if not isinstance(value, list | tuple):
+        raise _MismatchError
+    if not args:
+        return origin(value)
+    if origin is list or args[-1] is Ellipsis:
+        return origin(_coerce(v, args[0]) for v in value)
+    if len(args) != len(value):
+        raise _MismatchError
+    return tuple(_coerce(v, a) for v, a in zip(value, args, strict=True))
+
+
+def _coerce_scalar(value: Any, tp: Any) -> Any:
+    if tp is Any:
+        return value
+    if tp in (int, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and not (tp is int and isinstance(value, float))
+    elif tp in (bool, str):
+        ok = type(value) is tp
+    elif isinstance(tp, type) and issubclass(tp, PurePath) and isinstance(value, str):
+        return tp(value)
+    else:
+        ok = not isinstance(tp, type) or isinstance(value, tp)
+    if not ok:
+        raise _MismatchError
+    return float(value) if tp is float else value
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> Any:
+    fields = _fields(cls)
+    known = {f.name for f, _ in fields}
+    for key, value in data.items():
+        if key not in known:
+            dotted = _first_leaf(value, prefix + str(key))
+            close = difflib.get_close_matches(dotted, ctx.names, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ctx.error(dotted, f"unknown field {dotted!r}{hint}")
+    kwargs: dict[str, Any] = {}
+    for f, tp in fields:
+        dotted = prefix + f.name
+        if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ctx.error(prefix.rstrip("."), f"missing required field {dotted!r}")
+            continue
+        value = data[f.name]
+        if _is_section(tp):
+            if isinstance(value, tp):
+                kwargs[f.name] = value
+                continue
+            if not isinstance(value, Mapping):
+                raise ctx.error(dotted, f"field {dotted!r} is a section ([{dotted}]), got {_describe(value)}")
+            kwargs[f.name] = _build(tp, value, dotted + ".", ctx)
+            continue
+        try:
+            kwargs[f.name] = _coerce(value, tp)
+        except _MismatchError:
+            raise ctx.error(dotted, f"field {dotted!r} expects {_expected(tp)}, got {_describe(value)}") from None
+        choices = f.metadata.get("choices")
+        if choices is not None and kwargs[f.name] not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
+            raise ctx.error(dotted, f"field {dotted!r} must be one of {allowed}, got {_describe(value)}")
+    try:
+        return cls(**kwargs)
+    except Exception as e:
+        raise ctx.error(prefix.rstrip("."), f"{cls.__qualname__}: {type(e).__name__}: {e}") from None
+
+
+def build_config[T](
+    cls: type[T],
+    data: Mapping[str, Any],
+    *,
+    source: str = "<config>",
+    toml_text: str | None = None,
+    overrides: Sequence[str] = (),
+) -> T:
+    """Builds a config dataclass from nested data, checking every key and type.
+
+    Args:
+        cls: The config dataclass; nested dataclass fields are TOML tables.
+        data: The nested data, e.g. from :func:`load_toml`.
+        source: The name used in error messages, usually the TOML file's path.
+        toml_text: The TOML text behind ``data``, so errors can name a line.
+        overrides: CLI overrides; they are applied to ``data`` (re-applying ones that ``data`` already has changes
+            nothing) and errors caused by them name the override.
+
+    Returns:
+        The config instance.
+
+    Raises:
+        ConfigError: An unknown key (with a did-you-mean), a wrong type, a value outside its choices, a missing
+            required field, or a bad override.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise ConfigError(f"{source}: {cls!r} is not a config dataclass")
+    parsed = [(".".join(_split_override(o)[0]), o) for o in overrides]
+    ctx = _Context(source, _key_lines(toml_text) if toml_text else {}, parsed, _dotted_names(cls))
+    return _build(cls, apply_overrides(dict(data), overrides), "", ctx)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(v) for f in dataclasses.fields(value) if (v := getattr(value, f.name)) is not None}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
+
+
+def config_to_dict(cfg: Any) -> dict:
+    """Turns a config into nested plain data for TOML.
+
+    Args:
+        cfg: A config dataclass instance.
+
+    Returns:
+        A nested dict; ``None`` values are dropped (TOML has no null) and tuples become lists.
+    """
+    return _plain(cfg)
+
+
+def save_toml(cfg: Any, path: str | Path) -> None:
+    """Writes a config (dataclass or dict) as TOML, atomically.
+
+    Args:
+        cfg: A config dataclass instance or a nested dict.
+        path: The destination file; written through a temporary file in the same folder and ``os.replace``.
+    """
+    path = Path(path)
+    text = tomli_w.dumps(_plain(cfg))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def config_schema(cls: type) -> list[dict]:
+    """Describes every leaf field of a config class, in declaration order.
+
+    Args:
+        cls: The config dataclass.
+
+    Returns:
+        One dict per leaf field: ``name`` (dotted), ``section`` (``""`` at top level), ``type`` (``bool``, ``int``,
+        ``float``, ``str``, ``list[int]``, ``int | None``, ``dict``, ...), ``default`` (``None`` when required),
+        ``help`` and ``choices`` (a list, or ``None``).
+    """
+    return _schema(cls, "")
+
+
+def _schema(cls: type, section: str) -> list[dict]:
+    rows: list[dict] = []
+    prefix = f"{section}." if section else ""
+    for f, tp in _fields(cls):
+        if _is_section(tp):
+            rows.extend(_schema(tp, prefix + f.name))
+            continue
+        if f.default is not MISSING:
+            default = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        choices = f.metadata.get("choices")
+        if choices is None and (literals := _literal_args(tp)):
+            choices = list(literals)
+        help_text, default, choices = f.metadata.get("help", ""), _plain(default), _plain(choices)
+        row = {"name": prefix + f.name, "section": section, "type": _type_name(tp), "default": default}
+        rows.append(row | {"help": help_text, "choices": choices})
+    return rows
+
+
+def import_object(spec: str, *, search_paths: Sequence[str | Path] = ()) -> Any:
+    """Imports ``package.module:Name``.
+
+    Args:
+        spec: The module path and attribute, separated by a colon.
+        search_paths: Folders put at the front of ``sys.path`` (once each) before importing.
+
+    Returns:
+        The imported object.
+
+    Raises:
+        ConfigError: A malformed spec, a missing module or attribute, or an exception raised by the module.
+    """
+    module_name, sep, attr = spec.partition(":")
+    dotted_ok = all(p.isidentifier() for p in module_name.split(".")) and all(p.isidentifier() for p in attr.split("."))
+    if not sep or not dotted_ok:
+        raise ConfigError(f"task {spec!r}: expected 'package.module:ClassName'")
+    paths = [str(Path(p).resolve()) for p in search_paths]
+    for p in reversed(list(dict.fromkeys(paths))):
+        while p in sys.path:
+            sys.path.remove(p)
+        sys.path.insert(0, p)
+    importlib.invalidate_caches()
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (module_name == e.name or module_name.startswith(e.name + ".")):
+            raise ConfigError(f"task {spec!r}: no module named {e.name!r}") from None
+        raise ConfigError(f"task {spec!r}: importing {module_name!r} failed: {type(e).__name__}: {e}") from None
+    except Exception as e:
+        raise ConfigError(f"task {spec!r}: importing {module_name!r} failed: {type(e).__name__}: {e}") from None
+    owner = module_name
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            kind = "module" if owner == module_name else "object"
+            raise ConfigError(f"task {spec!r}: {kind} {owner!r} has no attribute {part!r}")
+        obj, owner = getattr(obj, part), f"{owner}.{part}"
+    return obj
+
+
+def _section_types(tp: Any) -> list[type]:
+    if _is_section(tp):
+        return [tp]
+    return [c for arg in typing.get_args(tp) for c in _section_types(arg)]
+
+
+def register_static_pytree(cls: type) -> None:
+    """Registers a config class and its nested section classes as static (leafless) JAX pytrees; idempotent.
+
+    Args:
+        cls: The config dataclass.
+    """
+    import jax
+
+    pending = [cls]
+    while pending:
+        current = pending.pop()
+        if current in _STATIC_REGISTERED:
+            continue
+        try:
+            jax.tree_util.register_static(current)
+        except ValueError as e:
+            if "Duplicate" not in str(e):
+                raise
+        _STATIC_REGISTERED.add(current)
+        pending.extend(c for _, tp in _fields(current) for c in _section_types(tp))
+
+
+@dataclasses.dataclass
+class RunSpec:
+    """A task TOML resolved into its task class and typed config."""
+
+    path: Path
+    task_spec: str
+    task_cls: type
+    config: Any
+    toml_text: str
+
+
+def load_run_spec(path: str | Path, overrides: Sequence[str] = ()) -> RunSpec:
+    """Loads a task TOML: imports its ``task = "module:Class"`` and builds the task's config.
+
+    Args:
+        path: The task TOML file.
+        overrides: Dotted ``KEY=VALUE`` overrides; ``task=module:Class`` swaps the task before importing.
+
+    Returns:
+        The resolved run spec.
+
+    Raises:
+        ConfigError: Anything wrong with the file, the task, the fields, their types or the overrides.
+    """
+    path = Path(path)
+    source = str(path)
+    text, data = _read_toml(path)
+    data = apply_overrides(data, overrides)
+    task_overrides = [o for o in overrides if _split_override(o)[0] == ["task"]]
+    rest = [o for o in overrides if o not in task_overrides]
+    where = f"override {task_overrides[-1]!r}: " if task_overrides else f"{source}:{_key_lines(text).get('task', 1)}: "
+    if "task" not in data:
+        raise ConfigError(f'{source}: missing top-level key task = "module:Class"')
+    spec = data.pop("task")
+    if not isinstance(spec, str):
+        raise ConfigError(f'{where}task must be a string "module:Class", got {_describe(spec)}')
+    folder = path.resolve().parent
+    try:
+        task_cls = import_object(spec, search_paths=[Path.cwd(), folder, folder.parent])
+    except ConfigError as e:
+        raise ConfigError(f"{where}{e}") from None
+    config_cls = getattr(task_cls, "config_class", None)
+    if not (isinstance(task_cls, type) and isinstance(config_cls, type) and dataclasses.is_dataclass(config_cls)):
+        raise ConfigError(f"{where}task {spec!r} is not a task class (no config_class)")
+    config = build_config(config_cls, data, source=source, toml_text=text, overrides=rest)
+    return RunSpec(path=path, task_spec=spec, task_cls=task_cls, config=config, toml_text=text)
