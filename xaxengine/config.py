@@ -5,6 +5,7 @@ raises :class:`ConfigError` with one line that names the file and line, or the o
 This module never imports jax at import time.
 """
 
+import copy
 import dataclasses
 import datetime
 import difflib
@@ -25,11 +26,12 @@ import tomli_w
 
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
 _DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
-_HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?")
+_HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(?:#.*)?$")
 _ASSIGN_RE = re.compile(rf"^\s*({_DOTTED})\s*=")
 _KEY_PART_RE = re.compile(_KEY)
 _BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POS_RE = re.compile(r"^(.*) \(at (?:line (\d+), column (\d+)|end of document)\)$", re.DOTALL)
+_NEWLINES_RE = re.compile(r"\s*[\r\n]+\s*")
 _STATIC_REGISTERED: set[type] = set()
 
 
@@ -37,7 +39,7 @@ class ConfigError(Exception):
     """A bad config, TOML file, override or task spec; ``str(e)`` is always a single line."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(_NEWLINES_RE.sub(" ", str(message)).strip())
 
 
 class _MismatchError(Exception):
@@ -48,8 +50,8 @@ def field(default: Any = MISSING, *, help: str, choices: Sequence[Any] | None = 
     """Declares a config field with its help text.
 
     Args:
-        default: The default value; a dataclass type makes a nested section built from its defaults; list, dict
-            and set defaults are copied per instance. Leave it out for a required field.
+        default: The default value; a dataclass type makes a nested section built from its defaults; list, dict,
+            set and dataclass-instance defaults are copied per instance. Leave it out for a required field.
         help: One line shown by ``--help``, the schema and the TUI form.
         choices: The allowed values, if restricted.
 
@@ -59,18 +61,10 @@ def field(default: Any = MISSING, *, help: str, choices: Sequence[Any] | None = 
     metadata = {"help": help, "choices": list(choices) if choices is not None else None}
     if isinstance(default, type) and dataclasses.is_dataclass(default):
         return dataclasses.field(default_factory=default, metadata=metadata)
-    if isinstance(default, list | dict | set):
+    if isinstance(default, list | dict | set) or dataclasses.is_dataclass(default):
         value = default
-        return dataclasses.field(default_factory=lambda: _deep_copy(value), metadata=metadata)
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return type(value)(_deep_copy(v) for v in value)
-    return value
 
 
 def _toml_error(source: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
@@ -105,12 +99,6 @@ def _read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
 def load_toml(path: str | Path) -> dict:
     """Reads a TOML file.
 
-    Args:
-        path: The file to read.
-
-    Returns:
-        The parsed document.
-
     Raises:
         ConfigError: The file is missing, a directory, unreadable, or not valid TOML (with line and column).
     """
@@ -138,20 +126,20 @@ def _parse_value(raw: str) -> Any:
 
 
 def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
-    """Applies dotted ``KEY=VALUE`` overrides.
+    """Applies dotted ``KEY=VALUE`` overrides, in order, to a copy of ``data``.
 
     Args:
         data: The nested config data; left unchanged.
-        overrides: Strings like ``optimizer.lr=3e-4``; the value is parsed as a TOML value (``true``, ``[1, 2]``,
+        overrides: Strings like ``optimizer.lr=3e-4``; each value is parsed as a TOML value (``true``, ``[1, 2]``,
             ``"s"``), else taken as a plain string.
 
     Returns:
-        A new nested dict with the overrides applied in order.
+        The new nested dict.
 
     Raises:
         ConfigError: An override is not of the form ``KEY=VALUE``.
     """
-    result = _deep_copy(dict(data))
+    result = copy.deepcopy(dict(data))
     for override in overrides:
         parts, raw = _split_override(override)
         node = result
@@ -414,14 +402,7 @@ def _plain(value: Any) -> Any:
 
 
 def config_to_dict(cfg: Any) -> dict:
-    """Turns a config into nested plain data for TOML.
-
-    Args:
-        cfg: A config dataclass instance.
-
-    Returns:
-        A nested dict; ``None`` values are dropped (TOML has no null) and tuples become lists.
-    """
+    """Turns a config dataclass into nested plain data for TOML: ``None`` values are dropped, tuples become lists."""
     return _plain(cfg)
 
 
@@ -455,28 +436,30 @@ def config_schema(cls: type) -> list[dict]:
         ``float``, ``str``, ``list[int]``, ``int | None``, ``dict``, ...), ``default`` (``None`` when required),
         ``help`` and ``choices`` (a list, or ``None``).
     """
-    return _schema(cls, "")
+    return _schema(cls, "", None)
 
 
-def _schema(cls: type, section: str) -> list[dict]:
+def _field_default(f: dataclasses.Field, parent: Any) -> Any:
+    if parent is not None:
+        return getattr(parent, f.name, None)
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else None
+
+
+def _schema(cls: type, section: str, defaults: Any) -> list[dict]:
     rows: list[dict] = []
     prefix = f"{section}." if section else ""
     for f, tp in _fields(cls):
+        default = _field_default(f, defaults)
         if _is_section(tp):
-            rows.extend(_schema(tp, prefix + f.name))
+            rows.extend(_schema(tp, prefix + f.name, default))
             continue
-        if f.default is not MISSING:
-            default = f.default
-        elif f.default_factory is not MISSING:
-            default = f.default_factory()
-        else:
-            default = None
         choices = f.metadata.get("choices")
         if choices is None and (literals := _literal_args(tp)):
             choices = list(literals)
-        help_text, default, choices = f.metadata.get("help", ""), _plain(default), _plain(choices)
-        row = {"name": prefix + f.name, "section": section, "type": _type_name(tp), "default": default}
-        rows.append(row | {"help": help_text, "choices": choices})
+        row = {"name": prefix + f.name, "section": section, "type": _type_name(tp), "default": _plain(default)}
+        rows.append(row | {"help": f.metadata.get("help", ""), "choices": _plain(choices)})
     return rows
 
 
@@ -505,11 +488,10 @@ def import_object(spec: str, *, search_paths: Sequence[str | Path] = ()) -> Any:
     importlib.invalidate_caches()
     try:
         obj: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and (module_name == e.name or module_name.startswith(e.name + ".")):
-            raise ConfigError(f"task {spec!r}: no module named {e.name!r}") from None
-        raise ConfigError(f"task {spec!r}: importing {module_name!r} failed: {type(e).__name__}: {e}") from None
     except Exception as e:
+        name = e.name if isinstance(e, ModuleNotFoundError) else None
+        if name is not None and f"{module_name}.".startswith(f"{name}."):
+            raise ConfigError(f"task {spec!r}: no module named {name!r}") from None
         raise ConfigError(f"task {spec!r}: importing {module_name!r} failed: {type(e).__name__}: {e}") from None
     owner = module_name
     for part in attr.split("."):
