@@ -1,0 +1,110 @@
+"""Digit classification: an MLP or CNN on scikit-learn's offline 8x8 digits, or MNIST from the Hugging Face hub.
+
+``dataset = "digits"`` (default) builds a ``datasets.Dataset`` in memory from ``sklearn.datasets.load_digits`` (1797
+images, works offline); ``dataset = "mnist"`` loads ``ylecun/mnist`` through ``datasets.load_dataset``.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import datasets
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from xaxengine.config import field
+from xaxengine.task.mixins.step_context import StepState
+from xaxengine.task.mixins.train import InitParams
+from xaxengine.task.task import SupervisedConfig, SupervisedTask
+
+Batch = dict[str, Array]
+
+
+@dataclass(kw_only=True)
+class MnistConfig(SupervisedConfig):
+    """Digit classifier settings."""
+
+    dataset: Literal["digits", "mnist"] = field("digits", help="'digits' (offline, 8x8) or 'mnist' (HF hub, 28x28).")
+    model: Literal["mlp", "cnn"] = field("mlp", help="Classifier architecture.")
+    hidden: int = field(256, help="Hidden width of the MLP / channels of the CNN's last conv.")
+    depth: int = field(2, help="Hidden layers of the MLP.")
+    valid_fraction: float = field(0.1, help="Fraction of the digits set held out for validation.")
+    label_smoothing: float = field(0.0, help="Label smoothing of the cross entropy.")
+
+
+def load_digits_dataset(phase: str, valid_fraction: float, seed: int = 0) -> datasets.Dataset:
+    """The scikit-learn digits as a Hugging Face dataset: ``image`` float32 (8, 8) in [0, 1], ``label`` int32."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)
+    labels = digits.target.astype(np.int32)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    n_valid = int(round(len(labels) * valid_fraction))
+    chosen = order[:n_valid] if phase == "valid" else order[n_valid:]
+    return datasets.Dataset.from_dict({"image": images[chosen], "label": labels[chosen]})
+
+
+def load_mnist_dataset(phase: str) -> datasets.Dataset:
+    """MNIST from the hub (``ylecun/mnist``) as ``image`` float32 (28, 28) in [0, 1] and ``label`` int32."""
+    split = "test" if phase == "valid" else "train"
+    raw = datasets.load_dataset("ylecun/mnist", split=split)
+    images = np.stack([np.asarray(img, dtype=np.float32) / 255.0 for img in raw["image"]])
+    return datasets.Dataset.from_dict({"image": images, "label": np.asarray(raw["label"], dtype=np.int32)})
+
+
+class CNN(eqx.Module):
+    """Two 3x3 convolutions, global average pooling and a linear head."""
+
+    conv1: eqx.nn.Conv2d
+    conv2: eqx.nn.Conv2d
+    head: eqx.nn.Linear
+
+    def __init__(self, channels: int, num_classes: int, *, key: PRNGKeyArray) -> None:
+        k1, k2, k3 = jax.random.split(key, 3)
+        self.conv1 = eqx.nn.Conv2d(1, channels // 2, 3, padding=1, key=k1)
+        self.conv2 = eqx.nn.Conv2d(channels // 2, channels, 3, padding=1, key=k2)
+        self.head = eqx.nn.Linear(channels, num_classes, key=k3)
+
+    def __call__(self, image: Float[Array, "h w"]) -> Float[Array, " classes"]:
+        x = jax.nn.gelu(self.conv1(image[None]))
+        x = jax.nn.gelu(self.conv2(x))
+        return self.head(x.mean(axis=(1, 2)))
+
+
+class MnistTask(SupervisedTask[MnistConfig]):
+    """Classifies digits; logs ``accuracy`` in the train and valid phases."""
+
+    config_class = MnistConfig
+
+    def get_model(self, params: InitParams) -> eqx.Module:
+        side = 8 if self.config.dataset == "digits" else 28
+        if self.config.model == "cnn":
+            return CNN(self.config.hidden, 10, key=params.key)
+        return eqx.nn.MLP(side * side, 10, self.config.hidden, self.config.depth, activation=jax.nn.gelu, key=params.key)
+
+    def get_dataset(self, phase: str) -> datasets.Dataset:
+        if self.config.dataset == "mnist":
+            return load_mnist_dataset(phase)
+        return load_digits_dataset(phase, self.config.valid_fraction)
+
+    def get_output(self, model: eqx.Module, batch: Batch, state: StepState, key: PRNGKeyArray) -> Array:
+        images = batch["image"]
+        if self.config.model == "mlp":
+            images = images.reshape(images.shape[0], -1)
+        return jax.vmap(model)(images)
+
+    def compute_loss(
+        self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], state: StepState, key: PRNGKeyArray
+    ) -> Float[Array, ""]:
+        labels: Int[Array, " batch"] = batch["label"]
+        targets = optax.smooth_labels(jax.nn.one_hot(labels, 10), self.config.label_smoothing)
+        return optax.softmax_cross_entropy(output, targets).mean()
+
+    def compute_metrics(
+        self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], loss: Array, state: StepState
+    ) -> dict[str, Array]:
+        return {"accuracy": (jnp.argmax(output, axis=-1) == batch["label"]).mean()}

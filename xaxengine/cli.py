@@ -1,0 +1,240 @@
+"""``xaxengine``: run, resume, list, tail, inspect and control training runs.
+
+Commands that only read run directories (``ls``, ``tail``, ``stop``, ``checkpoint``) never import jax, so they are
+fast over SSH. Bad input exits 2 with one line on stderr; a failed run exits 1; an interrupted one 130 or 143.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from xaxengine.config import ConfigError, config_schema, load_run_spec
+from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
+from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported as one line, exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xaxengine", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="Train a task from a TOML file.", add_help=False)
+    run.add_argument("toml", nargs="?", help="Task file, e.g. tasks/mnist.toml.")
+    run.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
+    run.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
+    run.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
+    _add_common_run_flags(run)
+
+    resume = sub.add_parser("resume", help="Continue a stopped run in its own directory.")
+    resume.add_argument("run", help="Run directory, run id or 'latest'.")
+    resume.add_argument("overrides", nargs="*", help="Dotted overrides, e.g. train.max_steps=2000 to train longer.")
+    _add_common_run_flags(resume, with_help=False)
+
+    ls = sub.add_parser("ls", help="List runs.")
+    ls.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
+    ls.add_argument("--json", action="store_true", help="Print a JSON list instead of a table.")
+
+    tail = sub.add_parser("tail", help="Print a run's events as JSON lines.")
+    tail.add_argument("run", help="Run directory, run id or 'latest'.")
+    tail.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
+    tail.add_argument("--follow", "-f", action="store_true", help="Keep printing new events until the run ends.")
+    tail.add_argument("--from-seq", type=int, default=0, help="Only events with seq >= N.")
+
+    schema = sub.add_parser("schema", help="Print the config schema of a task file as JSON.")
+    schema.add_argument("toml", help="Task file.")
+
+    sub.add_parser("devices", help="Print the JAX devices and the layouts they allow, as JSON.")
+
+    for name, what in (("stop", "Stop a live run gracefully (checkpoint, then exit)."), ("checkpoint", "Save now.")):
+        control = sub.add_parser(name, help=what)
+        control.add_argument("run", help="Run directory, run id or 'latest'.")
+        control.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
+    return parser
+
+
+def _add_common_run_flags(parser: argparse.ArgumentParser, with_help: bool = True) -> None:
+    parser.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
+    parser.add_argument("--run-id", help="Name of the new run's folder (default: a timestamped id).")
+    parser.add_argument("--events", choices=["-"], help="'-': also write the event lines to stdout (for the TUI).")
+    if with_help:
+        parser.add_argument("-h", "--help", action="store_true", help="Show this help and the task's config fields.")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.help or not args.toml:
+        _print_run_help(args.toml)
+        return 0 if args.help else EXIT_BAD_INPUT
+    from xaxengine.task.mixins.runnable import RunOptions
+
+    if args.resume:
+        run_dir = find_run(args.resume, resolve_runs_dir(args.runs_dir))
+        return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
+    init_from = find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
+    options = RunOptions(events_to_stdout=args.events == "-", init_from=init_from)
+    return _start(Path(args.toml), args.overrides, args, options)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from xaxengine.task.mixins.runnable import RunOptions
+
+    run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
+    if not (run_dir / CONFIG_FILE).exists():
+        raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
+    return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
+
+
+def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: object) -> int:
+    extra = list(overrides)
+    if args.runs_dir:
+        extra.append(f"artifacts.runs_dir={json.dumps(str(args.runs_dir))}")
+    if args.run_id:
+        extra.append(f"artifacts.run_id={json.dumps(args.run_id)}")
+    spec = load_run_spec(toml, extra)
+    return spec.task_cls.launch(spec.config, options)
+
+
+def _print_run_help(toml: str | None) -> None:
+    lines = [
+        "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
+        "                     [--resume RUN] [--init-from RUN]",
+        "",
+        "Trains the task named by `task = \"module:Class\"` in TASK.toml. Overrides use dotted field names.",
+    ]
+    if toml:
+        spec = load_run_spec(Path(toml))
+        lines += ["", f"Fields of {spec.task_spec} (current value from {toml}):"]
+        for entry in config_schema(spec.task_cls.config_class):
+            lines.append(f"  {entry['name']:<34} {entry['type']:<10} {entry['help']}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    runs = list_runs(resolve_runs_dir(args.runs_dir))
+    if args.json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in runs]) + "\n")
+        return 0
+    header = f"{'RUN':<22} {'TASK':<34} {'STATE':<12} {'STEP':>8} {'LOSS':>10}  DIR"
+    rows = [header]
+    for r in runs:
+        loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
+        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}")
+    sys.stdout.write("\n".join(rows) + "\n")
+    return 0
+
+
+def _cmd_tail(args: argparse.Namespace) -> int:
+    run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
+    path = run_dir / EVENTS_FILE
+    reader = LineReader(after_seq=args.from_seq - 1)
+    out = sys.stdout.buffer
+    state = None
+    idle_since = time.monotonic()
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if chunk:
+                    idle_since = time.monotonic()
+                    events = reader.feed(chunk)
+                    out.write(b"".join(encode(e) for e in events))
+                    out.flush()
+                    for e in events:
+                        if e["kind"] == Kind.STATUS:
+                            state = e.get("state")
+                    continue
+                if not args.follow:
+                    return 0
+                if state in TERMINAL_STATES and live_pid(run_dir) is None:
+                    return 0
+                if live_pid(run_dir) is None and time.monotonic() - idle_since > 3.0:
+                    return 0
+                time.sleep(0.05)
+    except FileNotFoundError:
+        raise RunError(f"{run_dir}: no {EVENTS_FILE}") from None
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    spec = load_run_spec(Path(args.toml))
+    from xaxengine.config import config_to_dict
+
+    values = _flatten(config_to_dict(spec.config))
+    fields = [{**entry, "value": values.get(entry["name"], entry["default"])} for entry in config_schema(spec.task_cls.config_class)]
+    sys.stdout.write(json.dumps({"task": spec.task_spec, "fields": fields}) + "\n")
+    return 0
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    del args
+    import jax
+
+    devices = jax.devices()
+    layouts = ["single_device"]
+    payload = {
+        "platform": devices[0].platform,
+        "devices": [{"id": d.id, "kind": d.device_kind, "platform": d.platform} for d in devices],
+        "layouts": layouts,
+    }
+    sys.stdout.write(json.dumps(payload) + "\n")
+    return 0
+
+
+def _cmd_signal(args: argparse.Namespace, signum: int) -> int:
+    run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
+    pid = live_pid(run_dir)
+    if pid is None:
+        raise RunError(f"{run_dir}: no live engine holds this run (it is finished, stopped or dead)")
+    os.kill(pid, signum)
+    sys.stdout.write(f"sent {signal.Signals(signum).name} to pid {pid}\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``xaxengine`` console script; returns the exit code."""
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    stray = [u for u in unknown if u.startswith("-") or args.command not in ("run", "resume")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if unknown:
+        args.overrides = [*args.overrides, *unknown]
+    commands = {
+        "run": _cmd_run,
+        "resume": _cmd_resume,
+        "ls": _cmd_ls,
+        "tail": _cmd_tail,
+        "schema": _cmd_schema,
+        "devices": _cmd_devices,
+        "stop": lambda a: _cmd_signal(a, signal.SIGTERM),
+        "checkpoint": lambda a: _cmd_signal(a, signal.SIGUSR1),
+    }
+    try:
+        return commands[args.command](args)
+    except (ConfigError, RunError, UsageError) as error:
+        sys.stderr.write(f"xaxengine: error: {error}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+

@@ -1,0 +1,72 @@
+"""Run directory of a task: where events, config, checkpoints and artifacts go."""
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from xaxengine.config import config_to_dict, field
+from xaxengine.runs import (
+    ARTIFACTS_DIR,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    TENSORBOARD_DIR,
+    new_run_id,
+    resolve_runs_dir,
+    task_dir_name,
+)
+from xaxengine.task.mixins.base import BaseTask
+
+
+@dataclass(kw_only=True)
+class ArtifactsConfig:
+    """Where runs are written."""
+
+    runs_dir: str = field("", help="Root folder for runs; empty means $XAX_RUNS_DIR, else ./runs.")
+    run_id: str = field("", help="Run id (folder name); empty means a new timestamped id.")
+
+
+@dataclass(kw_only=True)
+class ArtifactsMixinConfig:
+    """Config section of the artifacts mixin."""
+
+    artifacts: ArtifactsConfig = field(ArtifactsConfig, help="Run directory settings.")
+
+
+class ArtifactsMixin[ConfigT: ArtifactsMixinConfig](BaseTask[ConfigT]):
+    """Creates and names the run directory."""
+
+    run_dir: Path
+
+    def prepare_run_dir(self, existing: Path | None = None) -> Path:
+        """Creates ``RUNS_DIR/<task>/<run_id>/`` (or reuses ``existing`` on resume) and its sub-folders."""
+        if existing is not None:
+            run_dir = existing
+        else:
+            cfg = self.config.artifacts
+            run_dir = resolve_runs_dir(cfg.runs_dir) / task_dir_name(type(self).__name__) / (cfg.run_id or new_run_id())
+        for sub in (CHECKPOINTS_DIR, TENSORBOARD_DIR, ARTIFACTS_DIR):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_dir.resolve()
+        return self.run_dir
+
+    def write_resolved_config(self) -> None:
+        """Writes the resolved config as ``config.toml`` (the task spec first, so the file can be run again)."""
+        data = {"task": self.task_spec(), **config_to_dict(self.config)}
+        fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=".config.", suffix=".toml")
+        with os.fdopen(fd, "wb") as f:
+            tomli_w.dump(data, f)
+        os.replace(tmp, self.run_dir / CONFIG_FILE)
+
+    @classmethod
+    def task_spec(cls) -> str:
+        """The ``module:Class`` string that names this task in a TOML file."""
+        return f"{cls.__module__}:{cls.__qualname__}"
+
+    def artifact_path(self, name: str) -> Path:
+        """Returns a path under ``RUN_DIR/artifacts/`` for a file to write (its parent folder exists)."""
+        path = self.run_dir / ARTIFACTS_DIR / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path

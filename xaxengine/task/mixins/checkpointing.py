@@ -1,0 +1,135 @@
+"""Checkpoints on Orbax: periodic async saves of the whole train state plus loader position and config.
+
+A checkpoint holds ``state`` (params, optimizer state, step, PRNG key: a standard Orbax pytree that Orbax's own API
+restores without our code) and ``meta`` (JSON: step, loader position, resolved config). Saves are asynchronous: the
+device-to-host copy happens in ``save`` and the write continues in the background while training goes on.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from jaxtyping import PyTree
+
+from xaxengine.config import field
+from xaxengine.protocol import Kind
+from xaxengine.runs import CHECKPOINTS_DIR
+from xaxengine.task.mixins.logger import LoggerMixin, LoggerMixinConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class CheckpointConfig:
+    """Checkpointing."""
+
+    save_every_n_steps: int = field(500, help="Save a checkpoint this often (and at the end); 0 disables it.")
+    save_every_n_seconds: float = field(0.0, help="Also save when this many seconds passed since the last save.")
+    max_to_keep: int = field(3, help="Keep this many most recent checkpoints; older ones are deleted.")
+    async_save: bool = field(True, help="Write checkpoints in the background while training continues.")
+
+
+@dataclass(kw_only=True)
+class CheckpointingMixinConfig(LoggerMixinConfig):
+    """Config section of the checkpointing mixin."""
+
+    checkpoint: CheckpointConfig = field(CheckpointConfig, help="Checkpoint settings.")
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]):
+    """Owns the Orbax CheckpointManager and emits a ``checkpoint`` event per finished save."""
+
+    _manager: Any = None
+    _pending: tuple[int, float] | None = None
+    last_save_time: float = 0.0
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """``RUN_DIR/checkpoints``."""
+        return self.run_dir / CHECKPOINTS_DIR
+
+    def checkpoint_manager(self) -> Any:
+        """Returns the (lazily created) Orbax CheckpointManager."""
+        if self._manager is None:
+            import orbax.checkpoint as ocp
+
+            cfg = self.config.checkpoint
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=cfg.max_to_keep, enable_async_checkpointing=cfg.async_save, create=True
+            )
+            self._manager = ocp.CheckpointManager(self.checkpoint_dir.resolve(), options=options)
+        return self._manager
+
+    def save_checkpoint(self, step: int, state: PyTree, meta: dict[str, Any]) -> None:
+        """Starts saving ``state`` at ``step`` (waits for the previous save first)."""
+        import orbax.checkpoint as ocp
+
+        manager = self.checkpoint_manager()
+        self.finish_pending_save()
+        if step in manager.all_steps():
+            return
+        start = time.perf_counter()
+        manager.save(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"step": step, **meta})),
+        )
+        self._pending = (step, start)
+        self.last_save_time = time.monotonic()
+        if not self.config.checkpoint.async_save:
+            self.finish_pending_save()
+
+    def poll_pending_save(self) -> None:
+        """Emits the checkpoint event of a background save that has finished, without waiting."""
+        if self._pending is not None and not self.checkpoint_manager().is_saving_in_progress():
+            self.finish_pending_save()
+
+    def finish_pending_save(self) -> None:
+        """Waits for the background save (if any) and emits its ``checkpoint`` event."""
+        if self._pending is None:
+            return
+        manager = self.checkpoint_manager()
+        manager.wait_until_finished()
+        step, start = self._pending
+        self._pending = None
+        path = self.checkpoint_dir / str(step)
+        kept = sorted(manager.all_steps())
+        self.bus.emit(
+            Kind.CHECKPOINT,
+            step=step,
+            path=str(path),
+            bytes=_dir_bytes(path) if path.exists() else 0,
+            save_s=time.perf_counter() - start,
+            kept=kept,
+        )
+
+    def latest_checkpoint_step(self) -> int | None:
+        """The newest checkpoint step on disk, if any."""
+        return self.checkpoint_manager().latest_step()
+
+    def restore_checkpoint(self, step: int, abstract_state: PyTree) -> tuple[PyTree, dict[str, Any]]:
+        """Restores ``state`` (into the shapes/shardings of ``abstract_state``) and ``meta`` at ``step``."""
+        import orbax.checkpoint as ocp
+
+        target = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=getattr(x, "sharding", None)),
+            abstract_state,
+        )
+        restored = self.checkpoint_manager().restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
+        )
+        return restored["state"], dict(restored["meta"])
+
+    def close_checkpoints(self) -> None:
+        """Finishes any background save and closes the manager."""
+        if self._manager is not None:
+            self.finish_pending_save()
+            self._manager.close()
+            self._manager = None

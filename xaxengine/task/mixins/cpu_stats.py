@@ -1,0 +1,78 @@
+"""CPU and memory statistics of the engine process tree, sampled by a background thread."""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psutil
+
+from xaxengine.config import field
+from xaxengine.task.mixins.base import BaseTask
+
+
+@dataclass(kw_only=True)
+class StatsConfig:
+    """System statistics sampling."""
+
+    enabled: bool = field(True, help="Sample CPU/GPU statistics in a background thread and emit 'stats' events.")
+    interval_s: float = field(1.0, help="Seconds between samples.")
+
+
+@dataclass(kw_only=True)
+class CPUStatsMixinConfig:
+    """Config section of the CPU stats mixin."""
+
+    stats: StatsConfig = field(StatsConfig, help="System statistics settings.")
+
+
+class CPUStatsMixin[ConfigT: CPUStatsMixinConfig](BaseTask[ConfigT]):
+    """Samples CPU %, RSS and memory of this process and its children."""
+
+    _process: psutil.Process | None = None
+    _children: dict[int, psutil.Process]
+
+    def sample_cpu_stats(self) -> dict[str, object]:
+        """Returns ``cpu_percent`` (100 = one core), ``rss_bytes`` and ``mem_percent`` of the process tree."""
+        if self._process is None:
+            self._process = psutil.Process()
+            self._process.cpu_percent(None)
+            self._children = {}
+        cpu, rss = self._process.cpu_percent(None), self._process.memory_info().rss
+        for child in self._process.children(recursive=True):
+            known = self._children.setdefault(child.pid, child)
+            try:
+                cpu += known.cpu_percent(None)
+                rss += known.memory_info().rss
+            except psutil.Error:
+                self._children.pop(child.pid, None)
+        return {
+            "cpu_percent": cpu,
+            "rss_bytes": rss,
+            "mem_percent": psutil.virtual_memory().percent,
+            "load_avg": list(psutil.getloadavg()),
+        }
+
+
+class StatsSampler:
+    """Calls a sampling function every ``interval_s`` seconds on a daemon thread until stopped."""
+
+    def __init__(self, sample: Callable[[], None], interval_s: float) -> None:
+        """Creates the sampler; call :meth:`start`."""
+        self.sample = sample
+        self.interval_s = interval_s
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="xax-stats", daemon=True)
+
+    def start(self) -> None:
+        """Starts sampling."""
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(self.interval_s):
+            self.sample()
+
+    def stop(self) -> None:
+        """Stops sampling and waits for the thread."""
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)

@@ -1,0 +1,127 @@
+"""Data: Hugging Face datasets turned into column arrays once, batches gathered by index, deterministically.
+
+Each epoch's order is a permutation drawn from ``(seed, epoch)``, so the loader position is just
+``(epoch, offset)``: a resumed run sees exactly the batches the uninterrupted run would have.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+
+from xaxengine.config import field
+from xaxengine.task.mixins.base import BaseTask
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
+
+Columns = dict[str, Any]
+
+
+@dataclass(kw_only=True)
+class DataConfig:
+    """Data loading."""
+
+    batch_size: int = field(128, help="Global batch size (samples per optimizer step).")
+    valid_batch_size: int = field(0, help="Validation batch size; 0 means the training batch size.")
+    shuffle: bool = field(True, help="Shuffle the training set each epoch (seeded, reproducible).")
+    device_max_bytes: int = field(
+        2**30, help="Keep the whole dataset on the device when its columns take at most this many bytes."
+    )
+    valid_max_batches: int = field(0, help="Cap on validation batches per evaluation; 0 means the whole set.")
+
+
+@dataclass(kw_only=True)
+class DataloadersMixinConfig:
+    """Config section of the dataloaders mixin."""
+
+    data: DataConfig = field(DataConfig, help="Data loading settings.")
+
+
+@dataclass
+class LoaderPosition:
+    """Where the training loader stands: the epoch and the offset of the next batch within it."""
+
+    epoch: int = 0
+    offset: int = 0
+
+
+def dataset_to_columns(dataset: "datasets.Dataset") -> dict[str, np.ndarray]:
+    """Converts every column of a dataset to one numpy array, keeping the stored dtypes."""
+    formatted = dataset.with_format("numpy")
+    columns: dict[str, np.ndarray] = {}
+    for name in dataset.column_names:
+        array = np.asarray(formatted[name])
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        columns[name] = array
+    return columns
+
+
+class DataloadersMixin[ConfigT: DataloadersMixinConfig](BaseTask[ConfigT]):
+    """Loads the datasets once and yields index batches."""
+
+    def get_dataset(self, phase: str) -> "datasets.Dataset":
+        """Returns the dataset for ``phase`` (``train`` or ``valid``). Users implement this."""
+        raise NotImplementedError(f"{type(self).__name__} must implement get_dataset(phase)")
+
+    def load_columns(self, phase: str) -> tuple[Columns, int]:
+        """Loads a phase's dataset as column arrays, on the device when small enough; returns them and the length."""
+        columns = dataset_to_columns(self.get_dataset(phase))
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"{phase} dataset columns have different lengths: {sorted(lengths)}")
+        size = lengths.pop()
+        if size < self.config.data.batch_size and phase == "train":
+            raise ValueError(f"train dataset has {size} rows, fewer than data.batch_size={self.config.data.batch_size}")
+        nbytes = sum(v.nbytes for v in columns.values())
+        if nbytes <= self.config.data.device_max_bytes:
+            return {k: jax.device_put(v) for k, v in columns.items()}, size
+        logger.info("%s data (%.0f MB) stays on the host; batches are gathered per step", phase, nbytes / 2**20)
+        return columns, size
+
+    def epoch_permutation(self, size: int, seed: int, epoch: int) -> np.ndarray:
+        """The order of one training epoch, a pure function of ``(seed, epoch)``."""
+        if not self.config.data.shuffle:
+            return np.arange(size, dtype=np.int32)
+        return np.random.default_rng([seed, epoch]).permutation(size).astype(np.int32)
+
+    def train_batches(self, size: int, seed: int, position: LoaderPosition) -> "TrainBatches":
+        """Returns an iterator of index batches starting at ``position`` (drops each epoch's last partial batch)."""
+        return TrainBatches(self, size, seed, position, self.config.data.batch_size)
+
+    def valid_index_batches(self, size: int) -> list[np.ndarray]:
+        """Index batches covering the validation set once (the last batch wraps around to stay full)."""
+        batch = self.config.data.valid_batch_size or self.config.data.batch_size
+        batch = min(batch, size)
+        count = -(-size // batch)
+        if self.config.data.valid_max_batches:
+            count = min(count, self.config.data.valid_max_batches)
+        return [(np.arange(i * batch, (i + 1) * batch) % size).astype(np.int32) for i in range(count)]
+
+
+class TrainBatches:
+    """Infinite iterator of training index batches with a resumable position."""
+
+    def __init__(
+        self, owner: DataloadersMixin[Any], size: int, seed: int, position: LoaderPosition, batch_size: int
+    ) -> None:
+        """Starts at ``position``."""
+        self.owner, self.size, self.seed, self.batch_size = owner, size, seed, batch_size
+        self.position = LoaderPosition(position.epoch, position.offset)
+        self.permutation = owner.epoch_permutation(size, seed, self.position.epoch)
+
+    def __iter__(self) -> "TrainBatches":
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self.position.offset + self.batch_size > self.size:
+            self.position = LoaderPosition(self.position.epoch + 1, 0)
+            self.permutation = self.owner.epoch_permutation(self.size, self.seed, self.position.epoch)
+        start = self.position.offset
+        self.position.offset += self.batch_size
+        return self.permutation[start : start + self.batch_size]

@@ -1,0 +1,35 @@
+"""Runnable: how a task is started, from the CLI or from Python."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from xaxengine.task.mixins.base import BaseTask
+
+
+@dataclass
+class RunOptions:
+    """How to run, beyond the task config: where events go and whether to continue an existing run."""
+
+    events_to_stdout: bool = False
+    resume_dir: Path | None = None
+    init_from: Path | None = None
+
+
+class RunnableMixin[ConfigT](BaseTask[ConfigT]):
+    """Entry points: ``MyTask.launch(MyConfig(...))`` from Python; the CLI calls ``run``."""
+
+    @classmethod
+    def launch(cls, config: ConfigT, options: RunOptions | None = None) -> int:
+        """Builds the task from a config and runs it in this process; returns the exit code."""
+        task = cls(config)
+        return task.run(options or RunOptions())
+
+    def run(self, options: RunOptions) -> int:
+        """Trains; returns the process exit code. Implemented by the composed task."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: ConfigT) -> Self:
+        """Creates the task object without running it (tests, sampling from checkpoints)."""
+        return cls(config)

@@ -1,0 +1,163 @@
+"""Supervised learning: the user hooks and the pure train/eval step functions built from them.
+
+The train step runs forward, loss, gradients, the optimizer update and metric accumulation in one jitted call.
+Metrics are summed on the device and fetched only when logged, so the loop never waits on the device per step.
+An update whose loss or gradients are not finite is dropped (the state stays the last good one) and counted, so a
+failed run never has garbage parameters to checkpoint.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from xaxengine.task.mixins.base import BaseTask
+from xaxengine.task.mixins.step_context import StepState
+from xaxengine.task.mixins.train import TrainState
+
+Batch = Any
+Metrics = dict[str, Array]
+
+LOSS = "loss"
+COUNT = "_count"
+NONFINITE = "_nonfinite"
+FIRST_BAD_STEP = "_first_bad_step"
+GRAD_NORM = "grad_norm"
+
+
+def gather(columns: dict[str, Array], idx: Array | None) -> dict[str, Array]:
+    """Selects the rows ``idx`` of every column (``idx`` None means the columns already are the batch)."""
+    if idx is None:
+        return columns
+    return {k: v[idx] for k, v in columns.items()}
+
+
+class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
+    """Hooks for supervised tasks; the step functions call them under ``jax.jit``."""
+
+    def get_output(self, model: PyTree, batch: Batch, state: StepState, key: PRNGKeyArray) -> Any:
+        """Runs the model on a batch. Users implement this."""
+        raise NotImplementedError(f"{type(self).__name__} must implement get_output(model, batch, state, key)")
+
+    def compute_loss(
+        self, model: PyTree, batch: Batch, output: Any, state: StepState, key: PRNGKeyArray
+    ) -> Float[Array, ""]:
+        """Returns the scalar loss to minimize. Users implement this."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_loss(...)")
+
+    def compute_metrics(
+        self, model: PyTree, batch: Batch, output: Any, loss: Float[Array, ""], state: StepState
+    ) -> dict[str, Float[Array, ""]]:
+        """Returns extra scalar metrics for a batch (averaged over the batches between logs)."""
+        del model, batch, output, loss, state
+        return {}
+
+    def log_heavy(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> None:
+        """Logs expensive things (images, histograms, samples) every ``log_heavy_every_n_steps``; runs on host."""
+        del model, batch, step
+
+    def make_train_update(
+        self, static: PyTree, optimizer: optax.GradientTransformation, skip_nonfinite: bool
+    ) -> Callable[..., tuple[TrainState, Metrics, Array]]:
+        """Builds ``update(state, columns, idx) -> (state, metrics, finite)`` for one optimizer step."""
+
+        def train_update(
+            state: TrainState, columns: dict[str, Array], idx: Array | None
+        ) -> tuple[TrainState, Metrics, Array]:
+            batch = gather(columns, idx)
+            key, output_key, loss_key = jax.random.split(state.key, 3)
+            ctx = StepState(step=state.step, phase="train")
+
+            def loss_fn(params: PyTree) -> tuple[Array, Any]:
+                model = eqx.combine(params, static)
+                output = self.get_output(model, batch, ctx, output_key)
+                return self.compute_loss(model, batch, output, ctx, loss_key), output
+
+            (loss, output), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            params = eqx.apply_updates(state.params, updates)
+            grad_norm = optax.global_norm(grads)
+            finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+            if skip_nonfinite:
+                params, opt_state = jax.tree.map(
+                    lambda new, old: jnp.where(finite, new, old), (params, opt_state), (state.params, state.opt_state)
+                )
+            model = eqx.combine(state.params, static)
+            metrics = self.compute_metrics(model, batch, jax.lax.stop_gradient(output), loss, ctx)
+            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key)
+            return new_state, {LOSS: loss, GRAD_NORM: grad_norm, **metrics}, finite
+
+        return train_update
+
+    def make_eval_update(self, static: PyTree) -> Callable[..., tuple[Metrics, Array]]:
+        """Builds ``evaluate(params, columns, idx, key, step) -> (metrics, finite)`` for one validation batch."""
+
+        def eval_update(
+            params: PyTree, columns: dict[str, Array], idx: Array, key: PRNGKeyArray, step: Array
+        ) -> tuple[Metrics, Array]:
+            batch = gather(columns, idx)
+            ctx = StepState(step=step, phase="valid")
+            output_key, loss_key = jax.random.split(key)
+            model = eqx.combine(params, static)
+            output = self.get_output(model, batch, ctx, output_key)
+            loss = self.compute_loss(model, batch, output, ctx, loss_key)
+            return {LOSS: loss, **self.compute_metrics(model, batch, output, loss, ctx)}, jnp.isfinite(loss)
+
+        return eval_update
+
+
+def accumulating_train_step(
+    update: Callable[..., tuple[TrainState, Metrics, Array]],
+) -> Callable[..., tuple[TrainState, Metrics]]:
+    """Wraps a train update into ``step(state, sums, columns, idx) -> (state, sums)``."""
+
+    def train_step(
+        state: TrainState, sums: Metrics, columns: dict[str, Array], idx: Array | None
+    ) -> tuple[TrainState, Metrics]:
+        new_state, metrics, finite = update(state, columns, idx)
+        return new_state, accumulate(sums, metrics, finite, state.step)
+
+    return train_step
+
+
+def accumulating_eval_step(update: Callable[..., tuple[Metrics, Array]]) -> Callable[..., Metrics]:
+    """Wraps an eval update into ``step(params, sums, columns, idx, key, step) -> sums``."""
+
+    def eval_step(
+        params: PyTree, sums: Metrics, columns: dict[str, Array], idx: Array, key: PRNGKeyArray, step: Array
+    ) -> Metrics:
+        metrics, finite = update(params, columns, idx, key, step)
+        return accumulate(sums, metrics, finite, step)
+
+    return eval_step
+
+
+def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> Metrics:
+    """Adds one step's metrics to the running sums (non-finite steps are counted, not summed)."""
+    out = dict(sums)
+    for name, value in metrics.items():
+        out[name] = sums[name] + jnp.where(finite, value.astype(jnp.float32), 0.0)
+    out[COUNT] = sums[COUNT] + finite.astype(jnp.float32)
+    out[NONFINITE] = sums[NONFINITE] + (~finite).astype(jnp.float32)
+    first_bad = sums[FIRST_BAD_STEP]
+    out[FIRST_BAD_STEP] = jnp.where((first_bad < 0) & ~finite, step.astype(jnp.float32), first_bad)
+    return out
+
+
+def zero_sums(names: list[str]) -> Metrics:
+    """Fresh accumulators for the given metric names."""
+    sums = {name: jnp.zeros((), jnp.float32) for name in names}
+    sums.update({COUNT: jnp.zeros(()), NONFINITE: jnp.zeros(()), FIRST_BAD_STEP: -jnp.ones(())})
+    return sums
+
+
+def summarize(sums: dict[str, np.ndarray]) -> tuple[dict[str, float], int, int]:
+    """Turns fetched sums into means; returns (means, count of non-finite steps, first bad step or -1)."""
+    count = float(sums[COUNT])
+    means = {k: float(v) / count if count else float("nan") for k, v in sums.items() if not k.startswith("_")}
+    return means, int(sums[NONFINITE]), int(sums[FIRST_BAD_STEP])

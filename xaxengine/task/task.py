@@ -1,0 +1,293 @@
+"""Task and SupervisedTask: the mixins composed, and the training loop that drives them.
+
+Users subclass :class:`SupervisedTask` (with a config subclassing :class:`SupervisedConfig`) and implement
+``get_model``, ``get_output``, ``compute_loss`` and ``get_dataset``; optionally ``get_optimizer``,
+``compute_metrics`` and ``log_heavy``.
+"""
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PyTree
+
+from xaxengine.config import config_to_dict
+from xaxengine.protocol import Kind, State
+from xaxengine.runs import STDOUT_FILE, RunLock
+from xaxengine.task.mixins.checkpointing import CheckpointingMixin, CheckpointingMixinConfig
+from xaxengine.task.mixins.compile import CompileMixin, CompileMixinConfig
+from xaxengine.task.mixins.cpu_stats import CPUStatsMixin, CPUStatsMixinConfig, StatsSampler
+from xaxengine.task.mixins.dataloaders import Columns, DataloadersMixin, DataloadersMixinConfig, LoaderPosition
+from xaxengine.task.mixins.gpu_stats import GPUStatsMixin, GPUStatsMixinConfig
+from xaxengine.task.mixins.process import ProcessMixin, ProcessMixinConfig, exit_code_for
+from xaxengine.task.mixins.runnable import RunnableMixin, RunOptions
+from xaxengine.task.mixins.step_context import StepContextMixin
+from xaxengine.task.mixins.supervised import (
+    SupervisedMixin,
+    accumulating_eval_step,
+    accumulating_train_step,
+    summarize,
+    zero_sums,
+)
+from xaxengine.task.mixins.train import TrainMixin, TrainMixinConfig, TrainState
+
+logger = logging.getLogger("xaxengine")
+
+
+@dataclass(kw_only=True)
+class Config(  # dataclass fields come in reverse MRO order: [train] first in TOML, [process] last
+    ProcessMixinConfig,
+    GPUStatsMixinConfig,
+    CPUStatsMixinConfig,
+    CompileMixinConfig,
+    CheckpointingMixinConfig,
+    DataloadersMixinConfig,
+    TrainMixinConfig,
+):
+    """Every section a task has: ``[train]``, ``[optimizer]``, ``[data]``, ``[checkpoint]``, ``[logger]``, ..."""
+
+
+@dataclass(kw_only=True)
+class SupervisedConfig(Config):
+    """Config of a supervised task; subclass it to add task fields (top level or new sections)."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when the loss or gradients became non-finite under ``nan_policy = "stop"``."""
+
+
+class Task[ConfigT: Config](
+    TrainMixin[ConfigT],
+    CheckpointingMixin[ConfigT],
+    CompileMixin[ConfigT],
+    DataloadersMixin[ConfigT],
+    CPUStatsMixin[ConfigT],
+    GPUStatsMixin[ConfigT],
+    ProcessMixin[ConfigT],
+    StepContextMixin[ConfigT],
+    RunnableMixin[ConfigT],
+):
+    """A task with every engine service; :class:`SupervisedTask` adds the supervised training loop."""
+
+    config_class = Config
+
+    def emit_stats(self) -> None:
+        """Samples CPU and GPU statistics and emits one ``stats`` event (called by the sampler thread)."""
+        self.bus.emit(Kind.STATS, **self.sample_cpu_stats(), gpus=self.sample_gpu_stats(), process=0)
+
+
+class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[ConfigT]):
+    """Supervised training: the user writes the model, loss and data hooks; the engine does the rest."""
+
+    config_class = SupervisedConfig
+
+    def run(self, options: RunOptions) -> int:
+        """Trains in this process, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
+        self.prepare_run_dir(options.resume_dir)
+        lock = RunLock(self.run_dir)
+        lock.acquire()
+        self.open_loggers(options.events_to_stdout, self.config.train.max_steps)
+        self.write_resolved_config()
+        self.install_signal_handlers()
+        self.started = time.monotonic()
+        self.step = 0
+        self.emit_status(State.STARTING, 0)
+        sampler = StatsSampler(self.emit_stats, self.config.stats.interval_s) if self.config.stats.enabled else None
+        try:
+            self._emit_run_start(options)
+            if sampler is not None:
+                self.emit_stats()
+                if self.nvml_error:
+                    self.log_message("info", self.nvml_error)
+                sampler.start()
+            return self._train(options)
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            with open(self.run_dir / STDOUT_FILE, "a") as f:
+                f.write(traceback.format_exc())
+            self.emit_status(State.FAILED, self.step, reason=reason)
+            logger.error("run failed at step %d: %s (traceback in %s)", self.step, reason, self.run_dir / STDOUT_FILE)
+            return 1
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            self.close_checkpoints()
+            self.close_loggers()
+            lock.release()
+
+    def _emit_run_start(self, options: RunOptions) -> None:
+        resumed = self.latest_checkpoint_step() if options.resume_dir else None
+        self.bus.emit(
+            Kind.RUN_START,
+            run_id=self.run_dir.name,
+            task=self.task_spec(),
+            run_dir=str(self.run_dir),
+            config=config_to_dict(self.config),
+            layout="single_device",
+            devices=[str(d) for d in jax.devices()],
+            max_steps=self.config.train.max_steps,
+            resumed_from_step=resumed,
+            **self.process_info(),
+        )
+
+    def _train(self, options: RunOptions) -> int:
+        cfg = self.config.train
+        with self.step_context("data"):
+            self.log_message("info", "loading datasets")
+            train_columns, train_size = self.load_columns("train")
+            valid_columns, valid_size = self.load_columns("valid")
+        state, static, optimizer = self.init_state()
+        position = LoaderPosition()
+        if options.resume_dir is not None:
+            state, position = self._restore(state)
+        self.step = int(state.step)
+        if self.stop_signal is not None:
+            return self._interrupt(state, position)
+
+        self.emit_status(State.COMPILING, self.step)
+        batches = self.train_batches(train_size, cfg.seed, position)
+        on_device = isinstance(next(iter(train_columns.values())), jax.Array)
+        update = self.make_train_update(static, optimizer, skip_nonfinite=True)
+        first_idx = batches.permutation[: self.config.data.batch_size]
+        names = list(jax.eval_shape(update, state, *self._step_data(train_columns, first_idx, on_device))[1])
+        sums = zero_sums(names)
+        step_fn, compile_s = self.compile_step(
+            accumulating_train_step(update), (state, sums, *self._step_data(train_columns, first_idx, on_device)), (0, 1)
+        )
+        self.log_message("info", f"compiled the train step in {compile_s:.2f}s")
+        self.validator = _Validator(self, static, valid_columns, valid_size)
+        self.emit_status(State.RUNNING, self.step)
+        self.last_save_time = time.monotonic()
+        window_start, window_steps = time.perf_counter(), 0
+
+        while self.step < cfg.max_steps:
+            idx = next(batches)
+            state, sums = step_fn(state, sums, *self._step_data(train_columns, idx, on_device))
+            self.step += 1
+            window_steps += 1
+            last = self.step == cfg.max_steps
+            if self.step % cfg.log_every_n_steps == 0 or last or self._wants_checkpoint() or self.stop_signal:
+                sums = self._log_train(sums, time.perf_counter() - window_start, window_steps)
+                window_start, window_steps = time.perf_counter(), 0
+                self.poll_pending_save()
+            if cfg.valid_every_n_steps and (self.step % cfg.valid_every_n_steps == 0 or last):
+                with self.step_context("valid"):
+                    self.validator.run(state.params, self.step)
+            if cfg.log_heavy_every_n_steps and (self.step % cfg.log_heavy_every_n_steps == 0 or last):
+                self.log_heavy(eqx.combine(state.params, static), self.validator.host_batch(), self.step)
+            if self.stop_signal is not None:
+                return self._interrupt(state, batches.position)
+            if self._wants_checkpoint() or (last and self.config.checkpoint.save_every_n_steps):
+                self.checkpoint_requested = False
+                self._save(state, batches.position)
+
+        self.finish_pending_save()
+        self.emit_status(State.FINISHED, self.step)
+        return 0
+
+    @staticmethod
+    def _step_data(columns: Columns, idx: np.ndarray, on_device: bool) -> tuple[Columns, Any]:
+        if on_device:
+            return columns, idx
+        return {k: v[idx] for k, v in columns.items()}, None
+
+    def _wants_checkpoint(self) -> bool:
+        ckpt = self.config.checkpoint
+        if self.checkpoint_requested:
+            return True
+        if ckpt.save_every_n_steps and self.step % ckpt.save_every_n_steps == 0:
+            return True
+        return bool(ckpt.save_every_n_seconds) and time.monotonic() - self.last_save_time >= ckpt.save_every_n_seconds
+
+    def _log_train(self, sums: dict[str, jax.Array], seconds: float, steps: int) -> dict[str, jax.Array]:
+        with self.step_context("log"):
+            fetched = jax.device_get(sums)
+        means, nonfinite, first_bad = summarize(fetched)
+        if nonfinite and self.config.train.nan_policy == "stop":
+            raise NonFiniteLossError(
+                f"non-finite loss or gradient at step {first_bad} (nan_policy=stop; state kept at the last good step)"
+            )
+        if nonfinite:
+            self.log_message("warning", f"skipped {nonfinite} non-finite update(s), first at step {first_bad}")
+        steps_per_s = steps / seconds if seconds > 0 else 0.0
+        self.log_scalars(
+            self.step,
+            "train",
+            means,
+            steps_per_s=steps_per_s,
+            samples_per_s=steps_per_s * self.config.data.batch_size,
+            elapsed_s=time.monotonic() - self.started,
+        )
+        return zero_sums(list(means))
+
+    def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
+        return {
+            "loader": {"epoch": position.epoch, "offset": position.offset, "seed": self.config.train.seed},
+            "config": config_to_dict(self.config),
+            "task": self.task_spec(),
+        }
+
+    def _save(self, state: TrainState, position: LoaderPosition) -> None:
+        if not (self.config.checkpoint.save_every_n_steps or self.config.checkpoint.save_every_n_seconds):
+            if not self.checkpoint_requested and self.stop_signal is None:
+                return
+        with self.step_context("checkpoint"):
+            self.save_checkpoint(self.step, state, self._checkpoint_meta(position))
+
+    def _restore(self, state: TrainState) -> tuple[TrainState, LoaderPosition]:
+        step = self.latest_checkpoint_step()
+        if step is None:
+            self.log_message("warning", "no checkpoint to resume from; starting from step 0")
+            return state, LoaderPosition()
+        restored, meta = self.restore_checkpoint(step, state)
+        loader = meta.get("loader", {})
+        self.log_message("info", f"resumed from the checkpoint at step {step}")
+        return restored, LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0)))
+
+    def _interrupt(self, state: TrainState, position: LoaderPosition) -> int:
+        signum = self.stop_signal or 0
+        self.emit_status(State.STOPPING, self.step, reason=f"signal {signum}")
+        if self.step > 0:
+            self.save_checkpoint(self.step, state, self._checkpoint_meta(position))
+            self.finish_pending_save()
+        self.emit_status(State.INTERRUPTED, self.step, reason=f"signal {signum}")
+        return exit_code_for(signum)
+
+
+class _Validator:
+    """Runs the validation set through a lazily compiled eval step and logs the means."""
+
+    def __init__(self, task: SupervisedTask[Any], static: PyTree, columns: Columns, size: int) -> None:
+        self.task, self.static, self.columns = task, static, columns
+        self.batches = task.valid_index_batches(size)
+        self.step_fn: Any = None
+        self.key = jax.random.PRNGKey(task.config.train.seed + 1)
+
+    def host_batch(self) -> dict[str, np.ndarray]:
+        """The first validation batch on the host, for ``log_heavy``."""
+        return {k: np.asarray(v[self.batches[0]]) for k, v in self.columns.items()}
+
+    def run(self, params: PyTree, step: int) -> None:
+        on_device = isinstance(next(iter(self.columns.values())), jax.Array)
+        update = self.task.make_eval_update(self.static)
+        step_array = jnp.asarray(step, jnp.int32)
+        data = SupervisedTask._step_data(self.columns, self.batches[0], on_device)
+        if self.step_fn is None:
+            names = list(jax.eval_shape(update, params, *data, self.key, step_array)[0])
+            self.names = names
+            args = (params, zero_sums(names), *data, self.key, step_array)
+            self.step_fn, compile_s = self.task.compile_step(accumulating_eval_step(update), args)
+            self.task.log_message("info", f"compiled the eval step in {compile_s:.2f}s")
+        sums = zero_sums(self.names)
+        for i, idx in enumerate(self.batches):
+            key = jax.random.fold_in(self.key, i)
+            sums = self.step_fn(params, sums, *SupervisedTask._step_data(self.columns, idx, on_device), key, step_array)
+        means, _, _ = summarize(jax.device_get(sums))
+        self.task.log_scalars(step, "valid", means, elapsed_s=time.monotonic() - self.task.started)
+
