@@ -1,0 +1,348 @@
+"""Event sources: where a run's JSON lines come from (a launched engine, a local file, any command).
+
+Every source is consumed the same way, ``async for batch in source``. The blocking reads and the JSON decoding run
+in a daemon thread that hands :class:`Batch` objects to the event loop, so a million-line file never blocks the UI.
+Garbage lines are counted in each batch, never raised.
+"""
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol
+
+import numpy as np
+import orjson
+
+from xaxengine.protocol import TERMINAL_STATES, Event, LineReader
+
+CHUNK = 1 << 16
+BATCH_EVENTS = 10_000
+_LEVEL = re.compile(rb"\b(DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|Traceback)\b", re.IGNORECASE)
+_LEVELS = {b"debug": "debug", b"warn": "warning", b"warning": "warning", b"error": "error", b"critical": "error"}
+
+
+class FastLineReader(LineReader):
+    """A :class:`LineReader` that decodes a whole chunk as one JSON array, falling back to line by line.
+
+    One ``orjson.loads`` per chunk is about twice as fast as one per line. Any chunk containing a garbage or blank
+    line, or an object without an integer ``seq``, goes through the tolerant per-line path of the base class.
+    """
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """Consumes a chunk of bytes and returns the complete events in it."""
+        data = self.pending + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.pending = data
+            return []
+        body = data[:cut]
+        try:
+            events = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+            seqs = [ev["seq"] for ev in events]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            return super().feed(chunk)
+        if not seqs:
+            self.pending = data[cut + 1 :]
+            return []
+        if {type(seq) for seq in seqs} != {int}:
+            return super().feed(chunk)
+        self.pending = data[cut + 1 :]
+        if seqs[0] <= self.last_seq or (len(seqs) > 1 and not (np.diff(np.asarray(seqs)) > 0).all()):
+            kept: list[Event] = []
+            for ev in events:
+                if ev["seq"] > self.last_seq:
+                    self.last_seq = ev["seq"]
+                    kept.append(ev)
+            return kept
+        self.last_seq = seqs[-1]
+        return events
+
+
+def stderr_level(line: bytes) -> str:
+    """Guesses the log level of a human log line from its first keyword."""
+    match = _LEVEL.search(line[:80])
+    if not match:
+        return "info"
+    word = match.group(1).lower()
+    return "error" if word == b"traceback" else _LEVELS.get(word, "info")
+
+
+class Emit(Protocol):
+    """Hands a batch to the consumer; with ``wait`` blocks until the consumer asks for the next one."""
+
+    def __call__(self, batch: "Batch", wait: bool = True, /) -> None:
+        """Hands over one batch."""
+
+
+@dataclass
+class Batch:
+    """What a source hands over at once.
+
+    Attributes:
+        events: New decoded events, in order.
+        bad_lines: Garbage lines skipped since the previous batch.
+        logs: ``(level, message)`` lines that are not events (engine stderr).
+        ended: The source has nothing more to give.
+        returncode: Exit status of the command, when it ended.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    bad_lines: int = 0
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    ended: bool = False
+    returncode: int | None = None
+
+
+class EventSource:
+    """Base of all sources: a thread runs :meth:`produce`; ``async for batch in source`` receives its batches.
+
+    The producer waits until the consumer asks for the next batch before decoding more (lockstep), so decoding
+    and folding never fight over the GIL; a consumer that posts batches elsewhere should wait until they are
+    handled before asking for the next one.
+    """
+
+    label: str = "source"
+
+    def __init__(self, after_seq: int = -1) -> None:
+        """Creates a source.
+
+        Args:
+            after_seq: Only events with a greater ``seq`` are delivered.
+        """
+        self.reader = FastLineReader(after_seq=after_seq)
+        self.closed = threading.Event()
+        self._bad_reported = 0
+
+    def produce(self, emit: Emit) -> None:
+        """Reads until done or closed, calling ``emit`` for each batch (runs in a thread)."""
+        raise NotImplementedError
+
+    def take_bad(self) -> int:
+        """Returns the garbage lines counted since the last call."""
+        new = self.reader.bad_lines - self._bad_reported
+        self._bad_reported = self.reader.bad_lines
+        return new
+
+    def close(self) -> None:
+        """Asks the reading thread to stop."""
+        self.closed.set()
+
+    async def __aiter__(self) -> AsyncIterator[Batch]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[Batch, bool]] = asyncio.Queue()
+        ack = threading.Semaphore(0)
+
+        def emit(batch: Batch, wait: bool = True) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (batch, wait))
+            except RuntimeError:
+                self.closed.set()
+                return
+            if wait:
+                while not ack.acquire(timeout=0.5):
+                    if loop.is_closed():
+                        return
+
+        def run() -> None:
+            try:
+                self.produce(emit)
+            except Exception as error:
+                emit(Batch(logs=[("error", f"{self.label}: {error!r}")], ended=True), wait=False)
+
+        threading.Thread(target=run, name=f"xaxtui-{self.label[:40]}", daemon=True).start()
+        while True:
+            batch, waited = await queue.get()
+            yield batch
+            if waited:
+                ack.release()
+            if batch.ended:
+                return
+
+
+class FileTailSource(EventSource):
+    """Reads a local ``events.jsonl`` from the start, then follows it as it grows."""
+
+    def __init__(
+        self, path: str | Path, follow: bool = True, poll_s: float = 0.05, chunk: int = CHUNK, after_seq: int = -1
+    ) -> None:
+        """Creates a file tail.
+
+        Args:
+            path: The events file (it may not exist yet).
+            follow: Keep polling for new lines after reaching the end.
+            poll_s: Seconds between polls at the end of the file.
+            chunk: Bytes per read.
+            after_seq: Only events with a greater ``seq`` are delivered.
+        """
+        super().__init__(after_seq)
+        self.path = Path(path)
+        self.follow = follow
+        self.poll_s = poll_s
+        self.chunk = chunk
+        self.label = f"tail {self.path}"
+
+    def produce(self, emit: Emit) -> None:
+        """Reads whole groups of chunks per batch while catching up, then polls."""
+        f = None
+        try:
+            while not self.closed.is_set():
+                if f is None:
+                    if not self.path.exists():
+                        if not self.follow:
+                            break
+                        time.sleep(self.poll_s)
+                        continue
+                    f = open(self.path, "rb")  # noqa: SIM115
+                events: list[Event] = []
+                while len(events) < BATCH_EVENTS and (data := f.read(self.chunk)):
+                    events.extend(self.reader.feed(data))
+                if events or self.reader.bad_lines > self._bad_reported:
+                    emit(Batch(events=events, bad_lines=self.take_bad()))
+                elif not self.follow:
+                    break
+                else:
+                    time.sleep(self.poll_s)
+        finally:
+            if f is not None:
+                f.close()
+        emit(Batch(events=self.reader.finish() if not self.follow else [], bad_lines=self.take_bad(), ended=True))
+
+
+class CommandSource(EventSource):
+    """Runs a command whose stdout is JSON lines (``xaxengine tail RUN --follow``, later over ``ssh``).
+
+    ``argv`` may be a function of the next wanted ``seq``: with ``reconnect`` the command is restarted after it
+    dies, asking for ``--from-seq last_seq+1``, until a terminal status arrives or the source is closed.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str] | Callable[[int], Sequence[str]],
+        *,
+        reconnect: bool = False,
+        retry_s: float = 1.0,
+        cwd: str | Path | None = None,
+        env: dict[str, str] | None = None,
+        after_seq: int = -1,
+    ) -> None:
+        """Creates a command source.
+
+        Args:
+            argv: The command, or a function from the first wanted ``seq`` to the command.
+            reconnect: Restart the command when it exits before a terminal status.
+            retry_s: Seconds to wait before restarting.
+            cwd: Working directory of the command.
+            env: Environment of the command (the TUI's when None).
+            after_seq: Only events with a greater ``seq`` are delivered.
+        """
+        super().__init__(after_seq)
+        self.argv = argv
+        self.reconnect = reconnect
+        self.retry_s = retry_s
+        self.cwd = cwd
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.finished = False
+        self.label = " ".join(self.command(after_seq + 1))
+
+    def command(self, from_seq: int) -> list[str]:
+        """The command line that asks for events from ``from_seq`` on."""
+        argv = self.argv
+        if isinstance(argv, Sequence):
+            return list(argv)
+        return list(argv(from_seq))
+
+    @property
+    def alive(self) -> bool:
+        """Whether the command is running."""
+        return self.process is not None and self.process.poll() is None
+
+    def send_signal(self, sig: int = signal.SIGTERM) -> bool:
+        """Signals the running command; returns False when there is none."""
+        if not self.alive or self.process is None:
+            return False
+        self.process.send_signal(sig)
+        return True
+
+    def _pump_stderr(self, stream: IO[bytes], emit: Emit) -> None:
+        for line in iter(stream.readline, b""):
+            text = line.rstrip(b"\r\n")
+            if text:
+                emit(Batch(logs=[(stderr_level(text), text.decode(errors="replace"))]), False)
+
+    def _run_once(self, emit: Emit) -> int:
+        argv = self.command(self.reader.last_seq + 1)
+        self.process = process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+        )
+        err = threading.Thread(target=self._pump_stderr, args=(process.stderr, emit), daemon=True)
+        err.start()
+        fd = process.stdout.fileno() if process.stdout else -1
+        while data := os.read(fd, CHUNK):
+            events = self.reader.feed(data)
+            if any(ev.get("kind") == "status" and ev.get("state") in TERMINAL_STATES for ev in events):
+                self.finished = True
+            if events or self.reader.bad_lines > self._bad_reported:
+                emit(Batch(events=events, bad_lines=self.take_bad()))
+        tail = self.reader.finish()
+        rc = process.wait()
+        err.join(timeout=1.0)
+        if tail:
+            emit(Batch(events=tail, bad_lines=self.take_bad()))
+        return rc
+
+    def produce(self, emit: Emit) -> None:
+        """Runs the command (again, when reconnecting) and forwards its lines."""
+        rc: int | None = None
+        while not self.closed.is_set():
+            try:
+                rc = self._run_once(emit)
+            except OSError as error:
+                emit(Batch(logs=[("error", f"cannot run {self.label}: {error}")]))
+                rc = None
+            if not self.reconnect or self.finished or self.closed.is_set():
+                break
+            emit(Batch(logs=[("warning", f"{self.label} exited ({rc}); reconnecting")]))
+            self.closed.wait(self.retry_s)
+        emit(Batch(bad_lines=self.take_bad(), ended=True, returncode=rc))
+
+    def close(self) -> None:
+        """Stops following and ends the command (a tail; engines are stopped through :class:`SubprocessSource`)."""
+        super().close()
+        if self.alive and self.process is not None:
+            self.process.terminate()
+
+
+class SubprocessSource(CommandSource):
+    """The stdout pipe of an engine process the TUI launched (``xaxengine run ... --events -``).
+
+    Closing it does not touch the engine: quitting the TUI detaches (the engine drops a broken pipe and keeps
+    writing its ``events.jsonl``); stopping goes through :meth:`send_signal`.
+    """
+
+    def __init__(self, argv: Sequence[str], cwd: str | Path | None = None, env: dict[str, str] | None = None) -> None:
+        """Creates the source; the engine starts when iteration starts.
+
+        Args:
+            argv: The engine command line.
+            cwd: Working directory.
+            env: Environment (the TUI's when None).
+        """
+        super().__init__(argv, reconnect=False, cwd=cwd, env=env)
+
+    def close(self) -> None:
+        """Stops reading; the engine keeps running (detach)."""
+        self.closed.set()

@@ -1,0 +1,329 @@
+"""A pure fold of protocol events into a bounded :class:`RunState` (no textual, no jax).
+
+``fold(state, events)`` appends into plain lists so that a million events fold in well under a second; every
+collection is bounded: a metric series keeps its most recent points at full resolution and folds older ones into
+min/max buckets whose width doubles when there are too many of them.
+"""
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xaxengine.protocol import TERMINAL_STATES, Event
+
+RECENT_POINTS = 4096
+MAX_BUCKETS = 2048
+STATS_POINTS = 3600
+LOG_LINES = 2000
+NAN = math.nan
+_MISSING = object()
+_ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh"})
+
+
+@dataclass
+class Series:
+    """One metric in one phase: recent points at full resolution, older ones as min/max buckets.
+
+    Attributes:
+        steps: Steps of the recent points.
+        times: Wall times of the recent points.
+        values: Values of the recent points (NaN for non-finite).
+        old_steps: First step of each bucket of older points.
+        old_times: First wall time of each bucket.
+        old_min: Minimum of each bucket.
+        old_max: Maximum of each bucket.
+        bucket: Points per bucket.
+        recent: How many recent points are kept before older ones are bucketed.
+        max_buckets: How many buckets are kept before neighbours are merged.
+    """
+
+    steps: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    old_steps: list[float] = field(default_factory=list)
+    old_times: list[float] = field(default_factory=list)
+    old_min: list[float] = field(default_factory=list)
+    old_max: list[float] = field(default_factory=list)
+    bucket: int = 16
+    recent: int = RECENT_POINTS
+    max_buckets: int = MAX_BUCKETS
+
+    def __len__(self) -> int:
+        return len(self.steps) + 2 * len(self.old_steps)
+
+    @property
+    def last(self) -> float:
+        """The most recent value (NaN when empty)."""
+        return self.values[-1] if self.values else NAN
+
+    def compact(self) -> None:
+        """Moves all but the most recent ``recent`` points into min/max buckets."""
+        n = len(self.steps) - self.recent
+        n -= n % self.bucket
+        if n <= 0:
+            return
+        vals = np.asarray(self.values[:n], dtype=np.float64).reshape(-1, self.bucket)
+        self.old_steps.extend(self.steps[: n : self.bucket])
+        self.old_times.extend(self.times[: n : self.bucket])
+        self.old_min.extend(np.nanmin(np.where(np.isnan(vals), np.inf, vals), axis=1).tolist())
+        self.old_max.extend(np.nanmax(np.where(np.isnan(vals), -np.inf, vals), axis=1).tolist())
+        del self.steps[:n], self.times[:n], self.values[:n]
+        while len(self.old_steps) > self.max_buckets:
+            self._merge_buckets()
+
+    def _merge_buckets(self) -> None:
+        m = len(self.old_steps) // 2 * 2
+        lo, hi = self.old_min[:m], self.old_max[:m]
+        merged_min = [min(a, b) for a, b in zip(lo[::2], lo[1::2], strict=True)] + self.old_min[m:]
+        merged_max = [max(a, b) for a, b in zip(hi[::2], hi[1::2], strict=True)] + self.old_max[m:]
+        self.old_steps = self.old_steps[:m:2] + self.old_steps[m:]
+        self.old_times = self.old_times[:m:2] + self.old_times[m:]
+        self.old_min, self.old_max = merged_min, merged_max
+        self.bucket *= 2
+
+    def arrays(self, x: str = "step", t0: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Returns the whole curve as float arrays; each bucket becomes a (min, max) pair at its first x.
+
+        Args:
+            x: ``"step"`` or ``"time"`` (seconds since ``t0``).
+            t0: Origin of the time axis.
+
+        Returns:
+            ``(xs, ys)`` with infinite bucket bounds (all-NaN buckets) turned into NaN.
+        """
+        old_x = self.old_steps if x == "step" else self.old_times
+        new_x = self.steps if x == "step" else self.times
+        xs = np.empty(2 * len(old_x) + len(new_x))
+        ys = np.empty_like(xs)
+        k = 2 * len(old_x)
+        xs[0:k:2] = old_x
+        xs[1:k:2] = old_x
+        ys[0:k:2] = self.old_min
+        ys[1:k:2] = self.old_max
+        xs[k:] = new_x
+        ys[k:] = self.values
+        ys[~np.isfinite(ys)] = np.nan
+        if x == "time":
+            xs -= t0
+        return xs, ys
+
+
+@dataclass
+class GpuHistory:
+    """Utilisation and memory history of one GPU."""
+
+    name: str = ""
+    util: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
+    mem_used: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
+    mem_total: float = 0.0
+
+
+@dataclass
+class RunState:
+    """Everything the TUI knows about one run, folded from its events.
+
+    Attributes:
+        run_start: The ``run_start`` event (empty until it arrives).
+        series: Metric series keyed by ``(name, phase)``.
+        status: Latest status state (``"unknown"`` before any).
+        reason: Reason given with the latest status.
+        step: Latest step seen in scalars or status events.
+        samples_per_s: Latest throughput.
+        steps_per_s: Latest step rate.
+        elapsed_s: Latest elapsed time reported by the engine.
+        first_t: Wall time of the first event.
+        last_t: Wall time of the last event.
+        last_seq: Highest ``seq`` folded.
+        events: Number of events folded.
+        bad_lines: Lines that failed to parse (added by the source).
+        unknown: Events of kinds this TUI does not know.
+        stats_t: Wall times of stats samples.
+        cpu: CPU percent history.
+        rss: RSS bytes history.
+        gpus: Per-GPU history keyed by index.
+        checkpoints: ``checkpoint`` events, oldest first.
+        kept: Steps still on disk according to the latest checkpoint event.
+        logs: ``(t, level, message)`` tuples, oldest first.
+        recent: Full-resolution points kept per series.
+    """
+
+    run_start: dict[str, Any] = field(default_factory=dict)
+    series: dict[tuple[str, str], Series] = field(default_factory=dict)
+    status: str = "unknown"
+    reason: str | None = None
+    step: int = 0
+    samples_per_s: float = NAN
+    steps_per_s: float = NAN
+    elapsed_s: float = NAN
+    first_t: float = NAN
+    last_t: float = NAN
+    last_seq: int = -1
+    events: int = 0
+    bad_lines: int = 0
+    unknown: int = 0
+    stats_t: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
+    cpu: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
+    rss: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
+    gpus: dict[int, GpuHistory] = field(default_factory=dict)
+    checkpoints: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
+    kept: list[int] = field(default_factory=list)
+    logs: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    recent: int = RECENT_POINTS
+
+    @property
+    def run_id(self) -> str:
+        """The run id from ``run_start`` (empty before it)."""
+        return str(self.run_start.get("run_id") or "")
+
+    @property
+    def task(self) -> str:
+        """The task from ``run_start``."""
+        return str(self.run_start.get("task") or "")
+
+    @property
+    def max_steps(self) -> int | None:
+        """``max_steps`` from ``run_start``, when the task has one."""
+        value = self.run_start.get("max_steps")
+        return int(value) if isinstance(value, int | float) else None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run reached a terminal status."""
+        return self.status in TERMINAL_STATES
+
+    def metrics(self) -> list[str]:
+        """Metric names in first-seen order."""
+        return list(dict.fromkeys(name for name, _ in self.series))
+
+    def phases(self, metric: str) -> list[str]:
+        """Phases recorded for a metric, in first-seen order."""
+        return [phase for name, phase in self.series if name == metric]
+
+    def last_value(self, metric: str, phase: str = "train") -> float:
+        """Latest value of one series (NaN when absent)."""
+        series = self.series.get((metric, phase))
+        return series.last if series else NAN
+
+    def eta_s(self) -> float:
+        """Seconds left until ``max_steps`` at the current step rate (NaN when unknown)."""
+        max_steps = self.max_steps
+        if max_steps is None or not self.steps_per_s or math.isnan(self.steps_per_s) or self.finished:
+            return NAN
+        return max(0, max_steps - self.step) / self.steps_per_s
+
+
+def _fold_stats(state: RunState, ev: Event) -> None:
+    state.stats_t.append(ev["t"])
+    state.cpu.append(ev.get("cpu_percent") or 0.0)
+    state.rss.append(ev.get("rss_bytes") or 0.0)
+    for gpu in ev.get("gpus") or ():
+        index = int(gpu.get("index", 0))
+        hist = state.gpus.get(index)
+        if hist is None:
+            hist = state.gpus[index] = GpuHistory(name=str(gpu.get("name", f"gpu{index}")))
+        hist.util.append(gpu.get("util_percent") or 0.0)
+        hist.mem_used.append(gpu.get("mem_used_bytes") or 0.0)
+        hist.mem_total = gpu.get("mem_total_bytes") or hist.mem_total
+
+
+def _fold_other(state: RunState, ev: Event, kind: object) -> None:
+    if kind == "stats":
+        _fold_stats(state, ev)
+    elif kind == "log":
+        state.logs.append((ev["t"], str(ev.get("level", "info")), str(ev.get("message", ""))))
+    elif kind == "status":
+        state.status = str(ev.get("state", "unknown"))
+        state.reason = ev.get("reason")
+        if isinstance(ev.get("step"), int):
+            state.step = ev["step"]
+    elif kind == "checkpoint":
+        state.checkpoints.append(ev)
+        state.kept = list(ev.get("kept") or [])
+    elif kind == "run_start":
+        state.run_start = ev
+    elif kind not in _ARTIFACT_KINDS:
+        state.unknown += 1
+
+
+def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
+    """Appends a batch of ``scalars`` events of one phase column by column (list comprehensions, no per-event calls)."""
+    steps = [ev.get("step", 0) for ev in events]
+    times = [ev["t"] for ev in events]
+    values = [ev.get("values") or {} for ev in events]
+    names = dict.fromkeys(name for v in (values[0], values[-1]) for name in v)
+    if len(names) != len(values[0]) or any(len(v) != len(names) for v in values):
+        names = dict.fromkeys(name for v in values for name in v)
+    for name in names:
+        column = [v.get(name, _MISSING) for v in values]
+        s = state.series.get((name, phase))
+        if s is None:
+            s = state.series[name, phase] = Series(recent=state.recent)
+        if _MISSING in column:
+            keep = [i for i, value in enumerate(column) if value is not _MISSING]
+            s.steps.extend(steps[i] for i in keep)
+            s.times.extend(times[i] for i in keep)
+            column = [column[i] for i in keep]
+        else:
+            s.steps.extend(steps)
+            s.times.extend(times)
+        s.values.extend([NAN if value is None else value for value in column] if None in column else column)
+        if len(s.values) >= 2 * s.recent:
+            s.compact()
+
+
+def fold(state: RunState, events: Iterable[Event]) -> RunState:
+    """Folds events into a run state (in place, for speed) and returns it.
+
+    Args:
+        state: The state to extend.
+        events: Decoded events in ``seq`` order; events with ``seq <= state.last_seq`` are skipped.
+
+    Returns:
+        The same ``state``.
+    """
+    last_seq = state.last_seq
+    count = 0
+    scalars: dict[str, list[Event]] = {}
+    ev: Event = {}
+    for ev in events:
+        seq = ev["seq"]
+        if seq <= last_seq:
+            continue
+        last_seq = seq
+        count += 1
+        kind = ev.get("kind")
+        if kind == "scalars":
+            phase = ev.get("phase", "train")
+            batch = scalars.get(phase)
+            if batch is None:
+                batch = scalars[phase] = []
+            batch.append(ev)
+        else:
+            _fold_other(state, ev, kind)
+        if math.isnan(state.first_t):
+            state.first_t = ev["t"]
+    if not count:
+        return state
+    for phase, batch in scalars.items():
+        _fold_scalars(state, phase, batch)
+    train = scalars.get("train")
+    if train:
+        last = train[-1]
+        state.step = max(state.step, last.get("step", 0))
+        state.samples_per_s = last.get("samples_per_s") or NAN
+        state.steps_per_s = last.get("steps_per_s") or NAN
+        state.elapsed_s = last.get("elapsed_s") or NAN
+    state.last_t = ev["t"]
+    state.last_seq = last_seq
+    state.events += count
+    return state
+
+
+def add_log(state: RunState, t: float, level: str, message: str) -> RunState:
+    """Adds a log line that did not come as an event (engine stderr, TUI notices)."""
+    state.logs.append((t, level, message))
+    return state
