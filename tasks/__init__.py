@@ -1,0 +1,1 @@
+"""Example tasks: real, runnable training tasks with offline default data."""

@@ -5,9 +5,8 @@ images, works offline); ``dataset = "mnist"`` loads ``ylecun/mnist`` through ``d
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import datasets
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -19,6 +18,9 @@ from xaxengine.config import field
 from xaxengine.task.mixins.step_context import StepState
 from xaxengine.task.mixins.train import InitParams
 from xaxengine.task.task import SupervisedConfig, SupervisedTask
+
+if TYPE_CHECKING:
+    import datasets
 
 Batch = dict[str, Array]
 
@@ -35,21 +37,24 @@ class MnistConfig(SupervisedConfig):
     label_smoothing: float = field(0.0, help="Label smoothing of the cross entropy.")
 
 
-def load_digits_dataset(phase: str, valid_fraction: float, seed: int = 0) -> datasets.Dataset:
+def load_digits_dataset(phase: str, valid_fraction: float, seed: int = 0) -> "datasets.Dataset":
     """The scikit-learn digits as a Hugging Face dataset: ``image`` float32 (8, 8) in [0, 1], ``label`` int32."""
+    import datasets
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)
     labels = digits.target.astype(np.int32)
     order = np.random.default_rng(seed).permutation(len(labels))
-    n_valid = int(round(len(labels) * valid_fraction))
+    n_valid = round(len(labels) * valid_fraction)
     chosen = order[:n_valid] if phase == "valid" else order[n_valid:]
     return datasets.Dataset.from_dict({"image": images[chosen], "label": labels[chosen]})
 
 
-def load_mnist_dataset(phase: str) -> datasets.Dataset:
+def load_mnist_dataset(phase: str) -> "datasets.Dataset":
     """MNIST from the hub (``ylecun/mnist``) as ``image`` float32 (28, 28) in [0, 1] and ``label`` int32."""
+    import datasets
+
     split = "test" if phase == "valid" else "train"
     raw = datasets.load_dataset("ylecun/mnist", split=split)
     images = np.stack([np.asarray(img, dtype=np.float32) / 255.0 for img in raw["image"]])
@@ -84,9 +89,11 @@ class MnistTask(SupervisedTask[MnistConfig]):
         side = 8 if self.config.dataset == "digits" else 28
         if self.config.model == "cnn":
             return CNN(self.config.hidden, 10, key=params.key)
-        return eqx.nn.MLP(side * side, 10, self.config.hidden, self.config.depth, activation=jax.nn.gelu, key=params.key)
+        return eqx.nn.MLP(
+            side * side, 10, self.config.hidden, self.config.depth, activation=jax.nn.gelu, key=params.key
+        )
 
-    def get_dataset(self, phase: str) -> datasets.Dataset:
+    def get_dataset(self, phase: str) -> "datasets.Dataset":
         if self.config.dataset == "mnist":
             return load_mnist_dataset(phase)
         return load_digits_dataset(phase, self.config.valid_fraction)

@@ -12,10 +12,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xaxengine.config import ConfigError, config_schema, load_run_spec
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
+
+if TYPE_CHECKING:
+    from xaxengine.task.mixins.runnable import RunOptions
 
 EXIT_BAD_INPUT = 2
 
@@ -93,13 +97,17 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
 
 
-def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: object) -> int:
+def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: "RunOptions") -> int:
     extra = list(overrides)
     if args.runs_dir:
         extra.append(f"artifacts.runs_dir={json.dumps(str(args.runs_dir))}")
     if args.run_id:
         extra.append(f"artifacts.run_id={json.dumps(args.run_id)}")
     spec = load_run_spec(toml, extra)
+    from xaxengine.task.mixins.runnable import RunnableMixin
+
+    if not issubclass(spec.task_cls, RunnableMixin):
+        raise ConfigError(f"{toml}: task '{spec.task_spec}' is not a runnable task (subclass SupervisedTask)")
     return spec.task_cls.launch(spec.config, options)
 
 
@@ -108,12 +116,12 @@ def _print_run_help(toml: str | None) -> None:
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
         "                     [--resume RUN] [--init-from RUN]",
         "",
-        "Trains the task named by `task = \"module:Class\"` in TASK.toml. Overrides use dotted field names.",
+        'Trains the task named by `task = "module:Class"` in TASK.toml. Overrides use dotted field names.',
     ]
     if toml:
         spec = load_run_spec(Path(toml))
         lines += ["", f"Fields of {spec.task_spec} (current value from {toml}):"]
-        for entry in config_schema(spec.task_cls.config_class):
+        for entry in config_schema(type(spec.config)):
             lines.append(f"  {entry['name']:<34} {entry['type']:<10} {entry['help']}")
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -171,7 +179,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     from xaxengine.config import config_to_dict
 
     values = _flatten(config_to_dict(spec.config))
-    fields = [{**entry, "value": values.get(entry["name"], entry["default"])} for entry in config_schema(spec.task_cls.config_class)]
+    fields = [
+        {**entry, "value": values.get(entry["name"], entry["default"])} for entry in config_schema(type(spec.config))
+    ]
     sys.stdout.write(json.dumps({"task": spec.task_spec, "fields": fields}) + "\n")
     return 0
 
@@ -237,4 +247,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
-

@@ -57,7 +57,7 @@ def _default(obj: object) -> object:
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "item"):
-        return obj.item()  # ty: ignore[call-non-callable]
+        return obj.item()  # ty: ignore[not-callable]
     if isinstance(obj, set | frozenset | tuple):
         return list(obj)
     raise TypeError(f"cannot encode {type(obj).__name__} in an event")
@@ -188,7 +188,7 @@ class EventWriter:
 
     def emit(self, kind: str, **fields: object) -> Event:
         """Writes one event to every sink and returns it."""
-        event = make_event(self.next_seq, kind, **fields)
+        event = {**make_event(self.next_seq, kind), **fields}
         self.next_seq += 1
         line = encode(event)
         for sink in self.sinks:

@@ -158,7 +158,9 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         names = list(jax.eval_shape(update, state, *self._step_data(train_columns, first_idx, on_device))[1])
         sums = zero_sums(names)
         step_fn, compile_s = self.compile_step(
-            accumulating_train_step(update), (state, sums, *self._step_data(train_columns, first_idx, on_device)), (0, 1)
+            accumulating_train_step(update),
+            (state, sums, *self._step_data(train_columns, first_idx, on_device)),
+            (0, 1),
         )
         self.log_message("info", f"compiled the train step in {compile_s:.2f}s")
         self.validator = _Validator(self, static, valid_columns, valid_size)
@@ -172,7 +174,12 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.step += 1
             window_steps += 1
             last = self.step == cfg.max_steps
-            if self.step % cfg.log_every_n_steps == 0 or last or self._wants_checkpoint() or self.stop_signal:
+            if (
+                self.step % cfg.log_every_n_steps == 0
+                or last
+                or self._wants_checkpoint()
+                or self.stop_signal is not None
+            ):
                 sums = self._log_train(sums, time.perf_counter() - window_start, window_steps)
                 window_start, window_steps = time.perf_counter(), 0
                 self.poll_pending_save()
@@ -234,9 +241,6 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         }
 
     def _save(self, state: TrainState, position: LoaderPosition) -> None:
-        if not (self.config.checkpoint.save_every_n_steps or self.config.checkpoint.save_every_n_seconds):
-            if not self.checkpoint_requested and self.stop_signal is None:
-                return
         with self.step_context("checkpoint"):
             self.save_checkpoint(self.step, state, self._checkpoint_meta(position))
 
@@ -290,4 +294,3 @@ class _Validator:
             sums = self.step_fn(params, sums, *SupervisedTask._step_data(self.columns, idx, on_device), key, step_array)
         means, _, _ = summarize(jax.device_get(sums))
         self.task.log_scalars(step, "valid", means, elapsed_s=time.monotonic() - self.task.started)
-

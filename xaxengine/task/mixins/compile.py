@@ -17,9 +17,7 @@ class CompileConfig:
     """XLA compilation."""
 
     donate_buffers: bool = field(True, help="Donate the train state to the step so XLA updates it in place.")
-    cache_dir: str = field(
-        "", help="Persistent compilation cache folder (reused across runs); empty disables it."
-    )
+    cache_dir: str = field("", help="Persistent compilation cache folder (reused across runs); empty disables it.")
 
 
 @dataclass(kw_only=True)

@@ -95,5 +95,3 @@ def git_state(path: Path) -> dict[str, object] | None:
 def exit_code_for(signum: int) -> int:
     """The conventional exit code for a run stopped by a signal."""
     return EXIT_CODE_FOR_SIGNAL.get(signal.Signals(signum), 128 + signum)
-
-

@@ -2,7 +2,7 @@
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 import equinox as eqx
@@ -21,21 +21,22 @@ class StepState(eqx.Module):
 class StepContextMixin[ConfigT](BaseTask[ConfigT]):
     """Accumulates wall time per named phase of the loop (data, step, valid, checkpoint, log)."""
 
-    _timings: dict[str, float]
+    _timings: dict[str, float] | None = None
 
     @contextmanager
-    def step_context(self, name: str) -> Iterator[None]:
+    def step_context(self, name: str) -> Generator[None]:
         """Times the enclosed block under ``name``."""
-        if not hasattr(self, "_timings"):
+        if self._timings is None:
             self._timings = defaultdict(float)
+        timings = self._timings
         start = time.perf_counter()
         try:
             yield
         finally:
-            self._timings[name] += time.perf_counter() - start
+            timings[name] += time.perf_counter() - start
 
     def pop_timings(self) -> dict[str, float]:
         """Returns the accumulated timings and resets them."""
-        timings = dict(getattr(self, "_timings", {}))
+        timings = dict(self._timings or {})
         self._timings = defaultdict(float)
         return timings

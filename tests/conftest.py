@@ -1,0 +1,45 @@
+"""Shared test setup: offline Hugging Face, CPU JAX, and helpers to run the real CLI in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def engine_env(**extra: str) -> dict[str, str]:
+    """Environment for engine subprocesses: offline data, CPU, unbuffered output."""
+    env = dict(os.environ)
+    env.update({"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def run_engine(*args: str, cwd: Path = REPO, timeout: float = 240, **popen: object) -> subprocess.CompletedProcess[str]:
+    """Runs ``xaxengine ARGS`` to completion and returns the finished process (output captured as text)."""
+    return subprocess.run(
+        [str(BIN / "xaxengine"), *args],
+        cwd=cwd,
+        env=engine_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **popen,  # ty: ignore[invalid-argument-type]
+    )
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """A fresh runs root."""
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
