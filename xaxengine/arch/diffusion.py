@@ -227,6 +227,8 @@ def ddim_sample(
         The sample `x_0`.
     """
     n = schedule.num_steps if num_steps is None else num_steps
+    if not 1 <= n <= schedule.num_steps:
+        raise ValueError(f"num_steps must be in [1, {schedule.num_steps}], got {n}")
     ts = jnp.round(jnp.linspace(schedule.num_steps - 1, 0, n)).astype(jnp.int32)
     ts_prev = jnp.concatenate([ts[1:], jnp.array([-1], dtype=jnp.int32)])
 

@@ -37,7 +37,7 @@ class LoRALinear(eqx.Module):
             alpha: Scale numerator; the update is multiplied by `alpha / rank`.
             key: PRNG key for `A`.
         """
-        if base.weight.ndim != 2:
+        if base.in_features == "scalar" or base.out_features == "scalar":
             raise ValueError("LoRALinear needs a Linear with vector input and output")
         out_features, in_features = base.weight.shape
         self.base = base
@@ -52,7 +52,9 @@ class LoRALinear(eqx.Module):
         """Multiplier of the low-rank update."""
         return self.alpha / self.rank
 
-    def __call__(self, x: Float[Array, " in_features"], *, key: PRNGKeyArray | None = None) -> Float[Array, " out"]:
+    def __call__(
+        self, x: Float[Array, " in_features"], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, " out_features"]:
         """Applies the adapted layer.
 
         Args:
@@ -104,7 +106,9 @@ def loraize[M](
     """
 
     def wanted(path: str, leaf: object) -> bool:
-        return isinstance(leaf, eqx.nn.Linear) and leaf.weight.ndim == 2 and (filter is None or filter(path, leaf))
+        if not isinstance(leaf, eqx.nn.Linear) or "scalar" in (leaf.in_features, leaf.out_features):
+            return False
+        return filter is None or filter(path, leaf)
 
     flat, _ = jax.tree_util.tree_flatten_with_path(model, is_leaf=_is_layer)
     targets = [jax.tree_util.keystr(path) for path, leaf in flat if wanted(jax.tree_util.keystr(path), leaf)]
