@@ -148,6 +148,7 @@ class RunState:
         checkpoints: ``checkpoint`` events, oldest first.
         kept: Steps still on disk according to the latest checkpoint event.
         logs: ``(t, level, message)`` tuples, oldest first.
+        logs_total: Log lines ever added (views use it to append only new ones).
         recent: Full-resolution points kept per series.
     """
 
@@ -172,6 +173,7 @@ class RunState:
     checkpoints: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
     kept: list[int] = field(default_factory=list)
     logs: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    logs_total: int = 0
     recent: int = RECENT_POINTS
 
     @property
@@ -235,6 +237,7 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
         _fold_stats(state, ev)
     elif kind == "log":
         state.logs.append((ev["t"], str(ev.get("level", "info")), str(ev.get("message", ""))))
+        state.logs_total += 1
     elif kind == "status":
         state.status = str(ev.get("state", "unknown"))
         state.reason = ev.get("reason")
@@ -326,4 +329,5 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
 def add_log(state: RunState, t: float, level: str, message: str) -> RunState:
     """Adds a log line that did not come as an event (engine stderr, TUI notices)."""
     state.logs.append((t, level, message))
+    state.logs_total += 1
     return state

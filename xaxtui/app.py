@@ -1,0 +1,270 @@
+"""The ``xax-tui`` app: wiring only (screens, sessions, workers that post event batches)."""
+
+import argparse
+import asyncio
+import os
+import signal
+from functools import partial
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+
+from xaxtui import engine
+from xaxtui.keys import KEYS, bindings
+from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.dialogs import PathPrompt, QuitScreen
+from xaxtui.screens.help import HelpScreen
+from xaxtui.screens.launch import LaunchScreen
+from xaxtui.screens.picker import PickerScreen
+from xaxtui.screens.run import RunScreen
+from xaxtui.session import RunSession
+from xaxtui.sources import Batch, EventSource, FileTailSource, SubprocessSource
+from xaxtui.state import add_log
+
+SCREEN_SCOPES = {RunScreen: "run", PickerScreen: "picker", ConfigScreen: "config", LaunchScreen: "launch"}
+
+
+class SourceBatch(Message):
+    """A source worker's batch; the handler folds it and sets ``done`` so the worker reads on."""
+
+    def __init__(self, key: str, source: EventSource, batch: Batch, done: asyncio.Event) -> None:
+        super().__init__()
+        self.key = key
+        self.source = source
+        self.batch = batch
+        self.done = done
+
+
+class EngineNotice(Message):
+    """The result of an engine CLI call made in a worker."""
+
+    def __init__(self, text: str, error: bool = False) -> None:
+        super().__init__()
+        self.text = text
+        self.error = error
+
+
+class ActionCommands(Provider):
+    """Command palette entries for every registered action of the app and the current screen."""
+
+    def _entries(self) -> list[tuple[str, str, str]]:
+        scope = SCREEN_SCOPES.get(type(self.screen), "")
+        seen: set[str] = set()
+        out = []
+        for k in KEYS:
+            if k.scope in ("app", scope) and k.action not in seen and k.action != "command_palette":
+                seen.add(k.action)
+                out.append((k.description, k.action, k.scope))
+        return out
+
+    async def _run(self, action: str, scope: str) -> None:
+        await self.app.run_action(action, self.screen if scope != "app" else None)
+
+    async def discover(self) -> Hits:
+        """All actions, unfiltered."""
+        for description, action, scope in self._entries():
+            yield DiscoveryHit(description, partial(self._run, action, scope), help=action)
+
+    async def search(self, query: str) -> Hits:
+        """Actions whose description matches ``query``."""
+        matcher = self.matcher(query)
+        for description, action, scope in self._entries():
+            if (score := matcher.match(description)) > 0:
+                yield Hit(score, matcher.highlight(description), partial(self._run, action, scope), help=action)
+
+
+def default_runs_dir() -> Path:
+    """``$XAX_RUNS_DIR`` or ``./runs``."""
+    return Path(os.environ.get("XAX_RUNS_DIR", "runs"))
+
+
+class XaxTui(App[None]):
+    """Opens a runs dir (picker), a run dir (run view) or a task file (config editor)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "xax-tui"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ActionCommands}
+
+    def __init__(self, target: Path | None = None, runs_dir: Path | None = None) -> None:
+        """Creates the app.
+
+        Args:
+            target: A runs dir, a run dir (with ``events.jsonl``) or a task ``.toml``.
+            runs_dir: Where launched runs go and the picker looks (default: from ``target`` or the environment).
+        """
+        super().__init__()
+        self.target = target
+        self.runs_dir = runs_dir or self._runs_dir_for(target)
+        self.sessions: dict[str, RunSession] = {}
+        self._launches = 0
+
+    @staticmethod
+    def _runs_dir_for(target: Path | None) -> Path:
+        if target is None or target.suffix == ".toml":
+            return default_runs_dir()
+        if (target / "events.jsonl").exists():
+            return target.parent.parent
+        return target
+
+    def on_mount(self) -> None:
+        """Opens the first screen for the target."""
+        target = self.target
+        if target is not None and target.suffix == ".toml":
+            self.push_screen(ConfigScreen(target))
+        elif target is not None and (target / "events.jsonl").exists():
+            self.show_runs([target])
+        else:
+            self.push_screen(PickerScreen(self.runs_dir))
+
+    def attach(self, run_dir: Path) -> RunSession:
+        """The session of a run dir, following its ``events.jsonl`` (reuses a launched one)."""
+        for session in self.sessions.values():
+            if session.run_dir is not None and session.run_dir.resolve() == run_dir.resolve():
+                return session
+        session = RunSession(str(run_dir), run_dir.name, FileTailSource(run_dir / "events.jsonl"), run_dir=run_dir)
+        self.sessions[session.key] = session
+        self.start_source(session)
+        return session
+
+    def start_source(self, session: RunSession) -> None:
+        """Starts a worker that posts the session's batches."""
+        self.run_worker(self._pump(session.key, session.source), group="sources", exit_on_error=False)
+
+    async def _pump(self, key: str, source: EventSource) -> None:
+        async for batch in source:
+            done = asyncio.Event()
+            self.post_message(SourceBatch(key, source, batch, done))
+            await done.wait()
+
+    def on_source_batch(self, message: SourceBatch) -> None:
+        """Folds a batch into its session (batches of a replaced source are dropped)."""
+        try:
+            session = self.sessions.get(message.key)
+            if session is not None and session.source is message.source:
+                session.apply(message.batch)
+        finally:
+            message.done.set()
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        """Shows the result of an engine call."""
+        self.notify(message.text, severity="error" if message.error else "information")
+
+    def show_runs(self, run_dirs: list[Path]) -> None:
+        """Opens the run view of one run, or of several on shared charts."""
+        self.push_screen(RunScreen([self.attach(d) for d in run_dirs]))
+
+    def launch(self, task: Path, overrides: list[str], runs_dir: Path) -> RunSession:
+        """Starts ``xaxengine run`` in a subprocess and opens its run view."""
+        self._launches += 1
+        source = SubprocessSource(engine.run_argv(task, overrides, runs_dir))
+        session = RunSession(f"launch-{self._launches}", f"launch-{self._launches}", source, launched=True)
+        add_log(session.state, 0.0, "info", "$ " + " ".join(source.command(0)))
+        self.sessions[session.key] = session
+        self.start_source(session)
+        self.push_screen(RunScreen([session]))
+        return session
+
+    def stop_session(self, session: RunSession) -> None:
+        """Graceful stop: SIGTERM to our engine, else ``xaxengine stop RUN_DIR``."""
+        if session.process_alive:
+            session.signal(signal.SIGTERM)
+            self.notify("stopping: SIGTERM sent (checkpoint, then exit)")
+        elif session.run_dir is not None and not session.state.finished:
+            self.engine_call("stop", session.run_dir)
+        else:
+            self.notify("nothing to stop", severity="warning")
+
+    def checkpoint_session(self, session: RunSession) -> None:
+        """Checkpoint now: SIGUSR1 to our engine, else ``xaxengine checkpoint RUN_DIR``."""
+        if session.process_alive:
+            session.signal(signal.SIGUSR1)
+            self.notify("checkpoint requested")
+        elif session.run_dir is not None and not session.state.finished:
+            self.engine_call("checkpoint", session.run_dir)
+        else:
+            self.notify("the run is not running", severity="warning")
+
+    def resume_session(self, session: RunSession) -> None:
+        """``xaxengine resume RUN_DIR --events -`` in the same session (the fold continues after its last seq)."""
+        if session.process_alive or (not session.state.finished and not session.launched and session.state.events):
+            self.notify("the run is still running", severity="warning")
+            return
+        if session.run_dir is None or session.state.status == "finished":
+            self.notify("nothing to resume", severity="warning")
+            return
+        session.source.close()
+        session.source = SubprocessSource(engine.resume_argv(session.run_dir))
+        session.source.reader.last_seq = session.state.last_seq
+        session.launched, session.ended = True, False
+        self.start_source(session)
+        self.notify(f"resuming {session.label}")
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def engine_call(self, what: str, run_dir: Path) -> None:
+        """Runs ``xaxengine stop|checkpoint RUN_DIR`` in a thread and posts the outcome."""
+        try:
+            engine.call(what, str(run_dir))
+            self.post_message(EngineNotice(f"{what}: sent to {run_dir.name}"))
+        except engine.EngineError as error:
+            self.post_message(EngineNotice(f"{what} failed: {error}", error=True))
+
+    def open_launch(self, task: Path) -> None:
+        """Opens the launch screen for a task file."""
+        self.push_screen(LaunchScreen(task, self.runs_dir))
+
+    def open_config_prompt(self) -> None:
+        """Asks for a task file, then opens the config editor on it."""
+        default = next(iter(sorted(Path("tasks").glob("*.toml"))), Path("task.toml"))
+
+        def opened(answer: str | None) -> None:
+            if answer and Path(answer).is_file():
+                self.push_screen(ConfigScreen(Path(answer)))
+            elif answer:
+                self.notify(f"no such file: {answer}", severity="error")
+
+        self.push_screen(PathPrompt("task file to edit and launch:", str(default)), opened)
+
+    def action_open_picker(self) -> None:
+        """Shows the run picker."""
+        if not isinstance(self.screen, PickerScreen):
+            self.push_screen(PickerScreen(self.runs_dir))
+
+    def action_help(self) -> None:
+        """Shows the keys."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Quits, asking first whether to stop or detach engines launched here."""
+        live = [s for s in self.sessions.values() if s.process_alive]
+        if not live:
+            self.exit()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "stop":
+                for session in live:
+                    session.signal(signal.SIGTERM)
+            if answer in ("stop", "detach"):
+                self.exit()
+
+        self.push_screen(QuitScreen(len(live)), answered)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``xax-tui``."""
+    parser = argparse.ArgumentParser(
+        prog="xax-tui",
+        description="Terminal experiment runner for xaxengine: edit task configs, launch runs, watch them live.",
+        epilog="Keys: press ? inside the app. $XAX_ENGINE_CMD overrides the engine command (default xaxengine).",
+    )
+    parser.add_argument("target", nargs="?", type=Path, help="a runs dir (picker), a run dir, or a task .toml")
+    parser.add_argument("--runs-dir", type=Path, help="where launched runs go (default: $XAX_RUNS_DIR or ./runs)")
+    args = parser.parse_args(argv)
+    if args.target is not None and not args.target.exists():
+        parser.error(f"no such file or directory: {args.target}")
+    XaxTui(args.target, args.runs_dir).run()

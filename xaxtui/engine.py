@@ -1,0 +1,74 @@
+"""The ``xaxengine`` command line as the TUI uses it (``$XAX_ENGINE_CMD`` overrides the command, e.g. for tests)."""
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+LAYOUTS: tuple[tuple[str, str, bool], ...] = (
+    ("single_device", "Single device", True),
+    ("multi_device", "Data parallel over N devices", False),
+    ("multi_cpu", "Multi-CPU (N host devices)", False),
+    ("multi_process", "Multi-process (jax.distributed)", False),
+)
+
+
+class EngineError(RuntimeError):
+    """A CLI call failed; the message is the engine's one-line stderr."""
+
+
+def engine_cmd() -> list[str]:
+    """The engine command prefix (``$XAX_ENGINE_CMD`` or ``xaxengine``)."""
+    return shlex.split(os.environ.get("XAX_ENGINE_CMD", "xaxengine"))
+
+
+def run_argv(task: str | Path, overrides: list[str], runs_dir: str | Path | None) -> list[str]:
+    """``xaxengine run TASK overrides --runs-dir D --events -`` (single device: the only layout built so far)."""
+    argv = [*engine_cmd(), "run", str(task), *overrides]
+    if runs_dir:
+        argv += ["--runs-dir", str(runs_dir)]
+    return [*argv, "--events", "-"]
+
+
+def resume_argv(run_dir: str | Path) -> list[str]:
+    """``xaxengine resume RUN_DIR --events -``."""
+    return [*engine_cmd(), "resume", str(run_dir), "--events", "-"]
+
+
+def tail_argv(run_dir: str | Path, from_seq: int, follow: bool = True) -> list[str]:
+    """``xaxengine tail RUN_DIR --follow --from-seq N``."""
+    return [*engine_cmd(), "tail", str(run_dir), *(["--follow"] if follow else []), "--from-seq", str(from_seq)]
+
+
+def call(*args: str, timeout: float = 30.0) -> str:
+    """Runs one engine subcommand and returns its stdout.
+
+    Raises:
+        EngineError: When it exits non-zero (the message is its last stderr line) or cannot start.
+    """
+    try:
+        done = subprocess.run([*engine_cmd(), *args], capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise EngineError(f"xaxengine {args[0]}: {error}") from error
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise EngineError(lines[-1] if lines else f"xaxengine {args[0]} exited {done.returncode}")
+    return done.stdout
+
+
+def schema(task: str | Path) -> dict[str, Any]:
+    """``xaxengine schema TASK.toml`` as a dict ``{"task": str, "fields": [...]}``."""
+    return orjson.loads(call("schema", str(task), timeout=60.0))
+
+
+def stop(run_dir: str | Path) -> None:
+    """``xaxengine stop RUN_DIR``: graceful stop (checkpoint, then ``status: interrupted``)."""
+    call("stop", str(run_dir))
+
+
+def checkpoint(run_dir: str | Path) -> None:
+    """``xaxengine checkpoint RUN_DIR``: save a checkpoint now."""
+    call("checkpoint", str(run_dir))

@@ -1,0 +1,1 @@
+"""The screens of xax-tui: run view, run picker, config editor, launch, help, dialogs."""

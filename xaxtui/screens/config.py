@@ -1,0 +1,137 @@
+"""The config editor: a form generated from ``xaxengine schema`` and the raw TOML, saved atomically."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import tomlkit
+import tomlkit.exceptions
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
+
+from xaxtui.engine import EngineError, schema
+from xaxtui.keys import bindings
+from xaxtui.tomledit import apply_changes, flatten, save_atomic
+from xaxtui.widgets.config_form import ConfigForm, format_value, parse_value
+
+if TYPE_CHECKING:
+    from xaxtui.app import XaxTui
+
+
+class SchemaLoaded(Message):
+    """The schema worker finished (``fields`` is None on error)."""
+
+    def __init__(self, fields: list[dict[str, Any]] | None, error: str = "") -> None:
+        super().__init__()
+        self.fields = fields
+        self.error = error
+
+
+def check_text(text: str, fields: list[dict[str, Any]] | None) -> str:
+    """Validates TOML text (syntax, and field types when the schema is known); returns the first error or ''."""
+    try:
+        doc = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as error:
+        return f"TOML: {error}"
+    values = flatten(doc)
+    for spec in fields or ():
+        name = spec["name"]
+        if name in values:
+            try:
+                parse_value(str(spec.get("type", "str")), format_value(values[name]))
+            except ValueError as error:
+                return f"{name}: {error}"
+    return ""
+
+
+class ConfigScreen(Screen[None]):
+    """Edits one task ``.toml``; ctrl+s saves, ctrl+l goes on to launch."""
+
+    BINDINGS = bindings("config")
+
+    def __init__(self, path: Path) -> None:
+        """Opens ``path``."""
+        super().__init__()
+        self.path = path
+        self.text = path.read_text(encoding="utf-8")
+        self.fields: list[dict[str, Any]] | None = None
+
+    @property
+    def xax(self) -> "XaxTui":
+        """The app, typed."""
+        return cast("XaxTui", self.app)
+
+    def compose(self) -> ComposeResult:
+        """Status line, tabs (form, TOML), footer."""
+        yield Static(f"[b]config[/b] {self.path}", id="config-title")
+        with TabbedContent(id="config-tabs"):
+            with TabPane("Form", id="form-tab"):
+                yield Static("loading schema (xaxengine schema)...", id="form-status")
+            with TabPane("TOML", id="toml-tab"):
+                yield TextArea.code_editor(self.text, language="toml", id="toml")
+        yield Static("", id="config-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Loads the schema in a thread."""
+        self.load_schema()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="schema")
+    def load_schema(self) -> None:
+        """Runs ``xaxengine schema`` and posts the result."""
+        try:
+            self.post_message(SchemaLoaded(schema(self.path).get("fields", [])))
+        except (EngineError, ValueError) as error:
+            self.post_message(SchemaLoaded(None, str(error)))
+
+    async def on_schema_loaded(self, message: SchemaLoaded) -> None:
+        """Builds the form (or says why there is none; the TOML tab still works)."""
+        status = self.query_one("#form-status", Static)
+        if message.fields is None:
+            status.update(f"[red]no form: {message.error}[/]\nEdit the TOML tab instead.")
+            return
+        self.fields = message.fields
+        status.update(f"{len(message.fields)} fields · ctrl+s saves · fields in red do not parse")
+        values = flatten(tomlkit.parse(self.text))
+        await self.query_one("#form-tab", TabPane).mount(ConfigForm(message.fields, values, id="config-form"))
+
+    def notice(self, text: str, error: bool = False) -> None:
+        """Shows a one-line message under the tabs."""
+        self.query_one("#config-message", Static).update(f"[red]{text}[/]" if error else f"[green]{text}[/]")
+
+    def action_save(self) -> bool:
+        """Saves the active tab's edits (form fields into the TOML, or the TOML as typed); refuses bad values."""
+        area = self.query_one("#toml", TextArea)
+        text = area.text
+        forms = self.query(ConfigForm)
+        if self.query_one(TabbedContent).active == "form-tab" and forms:
+            try:
+                text = apply_changes(text, forms.first().changed_values())
+            except ValueError as error:
+                self.notice(f"not saved: {error}", error=True)
+                return False
+        if problem := check_text(text, self.fields):
+            self.notice(f"not saved: {problem}", error=True)
+            return False
+        save_atomic(self.path, text)
+        self.text = text
+        if area.text != text:
+            area.load_text(text)
+        if forms:
+            forms.first().values = flatten(tomlkit.parse(text))
+        self.notice(f"saved {self.path}")
+        return True
+
+    def action_launch(self) -> None:
+        """Saves, then opens the launch screen."""
+        if self.action_save():
+            self.xax.open_launch(self.path)
+
+    def action_back(self) -> None:
+        """Goes back (to the picker when this is the first screen)."""
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.xax.action_open_picker()

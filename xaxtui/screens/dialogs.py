@@ -1,0 +1,68 @@
+"""Small modal dialogs: quit (stop, detach or cancel) and a task-file prompt."""
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+
+class QuitScreen(ModalScreen[str]):
+    """Dismisses with ``"stop"``, ``"detach"`` or ``"cancel"``."""
+
+    BINDINGS = [
+        Binding("escape", "choose('cancel')", "Cancel"),
+        Binding("s", "choose('stop')", "Stop"),
+        Binding("d", "choose('detach')", "Detach"),
+    ]
+
+    def __init__(self, running: int) -> None:
+        """Asks about ``running`` live runs."""
+        super().__init__()
+        self.running = running
+
+    def compose(self) -> ComposeResult:
+        """Question and three buttons."""
+        with Vertical(id="quit-box"):
+            yield Static(
+                f"{self.running} run(s) launched from here are still training.\n"
+                "Stop them (checkpoint, then exit) or detach (they keep training; reopen them from the picker)?"
+            )
+            with Horizontal(id="quit-buttons"):
+                yield Button("Stop [s]", id="stop", variant="error")
+                yield Button("Detach [d]", id="detach", variant="primary")
+                yield Button("Cancel [esc]", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """A button answers."""
+        self.dismiss(event.button.id or "cancel")
+
+    def action_choose(self, answer: str) -> None:
+        """A key answers."""
+        self.dismiss(answer)
+
+
+class PathPrompt(ModalScreen[str | None]):
+    """Asks for a task ``.toml`` path; dismisses with the text, or None on escape."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, default: str = "") -> None:
+        """Asks ``prompt`` with ``default`` prefilled."""
+        super().__init__()
+        self.prompt = prompt
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        """Prompt and input."""
+        with Vertical(id="prompt-box"):
+            yield Static(self.prompt)
+            yield Input(self.default, id="prompt-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter answers."""
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        """Escape cancels."""
+        self.dismiss(None)

@@ -1,0 +1,64 @@
+"""A run the TUI is watching: its folded state, the source feeding it, and whether the TUI launched it."""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xaxtui.sources import Batch, CommandSource, EventSource
+from xaxtui.state import RunState, add_log, fold
+
+
+@dataclass
+class RunSession:
+    """One watched run.
+
+    Attributes:
+        key: Identity (the run dir, or a launch id until ``run_start`` names the dir).
+        label: Short name for legends.
+        source: The current event source (replaced on resume).
+        state: Everything folded so far.
+        run_dir: The run directory, once known.
+        launched: The TUI started the engine process (stop signals it directly; quitting asks).
+        version: Bumped on every change, so views redraw only when needed.
+        ended: The source has ended.
+        returncode: Exit status of a launched engine.
+    """
+
+    key: str
+    label: str
+    source: EventSource
+    state: RunState = field(default_factory=RunState)
+    run_dir: Path | None = None
+    launched: bool = False
+    version: int = 0
+    ended: bool = False
+    returncode: int | None = None
+
+    @property
+    def process_alive(self) -> bool:
+        """Whether the engine process this TUI launched is still running."""
+        return self.launched and isinstance(self.source, CommandSource) and self.source.alive
+
+    def signal(self, sig: int) -> bool:
+        """Signals the engine process this TUI launched; False when there is none running."""
+        return self.launched and isinstance(self.source, CommandSource) and self.source.send_signal(sig)
+
+    def apply(self, batch: Batch) -> None:
+        """Folds a batch from the source into the state."""
+        fold(self.state, batch.events)
+        self.state.bad_lines += batch.bad_lines
+        now = time.time()
+        for level, message in batch.logs:
+            add_log(self.state, now, level, message)
+        if self.run_dir is None and self.state.run_start.get("run_dir"):
+            self.run_dir = Path(self.state.run_start["run_dir"])
+        if self.state.run_id and self.label.startswith("launch"):
+            self.label = self.state.run_id
+        if batch.ended:
+            self.ended = True
+            self.returncode = batch.returncode
+            if batch.returncode is not None and self.launched:
+                add_log(
+                    self.state, now, "info" if batch.returncode == 0 else "warning", f"engine exited {batch.returncode}"
+                )
+        self.version += 1

@@ -1,0 +1,1 @@
+"""The panes of xax-tui, one widget per module."""

@@ -1,0 +1,196 @@
+"""Metric charts: app-free decimation and smoothing, and a pane of textual-plot charts (one per metric)."""
+
+import re
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.widget import Widget
+from textual.widgets import Static
+from textual_plot import HiResMode, PlotWidget
+
+from xaxtui.state import RunState
+
+PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#48dbfb", "#ff9ff3")
+PHASE_STYLES = {"train": PALETTE[0], "valid": PALETTE[1]}
+SMOOTHING = (0.0, 0.6, 0.9, 0.99)
+MAX_CHARTS = 4
+_EMA_BLOCK = 256
+
+
+def decimate_minmax(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reduces a curve to at most ``2 * width`` points keeping each bucket's min and max (spikes survive).
+
+    Args:
+        x: Increasing x values.
+        y: Values (NaN points are dropped).
+        width: Number of buckets, e.g. the plot's width in (sub)pixels.
+
+    Returns:
+        ``(x, y)`` in x order; unchanged when already small enough.
+    """
+    keep = np.isfinite(y)
+    if not keep.all():
+        x, y = x[keep], y[keep]
+    n = len(x)
+    if width <= 0 or n <= 2 * width:
+        return x, y
+    starts = np.linspace(0, n, width + 1).astype(np.int64)[:-1]
+    lo = np.minimum.reduceat(y, starts)
+    hi = np.maximum.reduceat(y, starts)
+    ends = np.append(starts[1:], n) - 1
+    rising = y[ends] >= y[starts]
+    xs = np.empty(2 * width)
+    ys = np.empty(2 * width)
+    xs[0::2] = x[starts]
+    xs[1::2] = x[ends]
+    ys[0::2] = np.where(rising, lo, hi)
+    ys[1::2] = np.where(rising, hi, lo)
+    return xs, ys
+
+
+def ema(y: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard-style debiased exponential moving average, vectorised in blocks.
+
+    Args:
+        y: Finite values in order.
+        weight: Smoothing in ``[0, 1)``; 0 returns ``y``.
+
+    Returns:
+        The smoothed values, same length.
+    """
+    if weight <= 0 or len(y) == 0:
+        return y
+    out = np.empty(len(y))
+    powers = weight ** np.arange(_EMA_BLOCK, dtype=np.float64)
+    prev = 0.0
+    done = 0
+    for start in range(0, len(y), _EMA_BLOCK):
+        block = y[start : start + _EMA_BLOCK]
+        p = powers[: len(block)]
+        acc = np.cumsum(block / p) * p * (1 - weight)
+        acc += prev * p * weight
+        out[start : start + len(block)] = acc
+        prev = acc[-1]
+        done += len(block)
+    return out / (1 - weight ** np.arange(1, len(y) + 1, dtype=np.float64))
+
+
+def run_color(run_id: str) -> str:
+    """A stable color for a run (the same run id always gets the same color)."""
+    return PALETTE[zlib.crc32(run_id.encode()) % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class ChartOptions:
+    """How the charts are drawn."""
+
+    log_y: bool = False
+    x_axis: str = "step"
+    smoothing: float = 0.0
+    pattern: str = ""
+
+    def matches(self, metric: str) -> bool:
+        """Whether a metric passes the filter regex (an invalid regex matches as plain text)."""
+        if not self.pattern:
+            return True
+        try:
+            return re.search(self.pattern, metric) is not None
+        except re.error:
+            return self.pattern in metric
+
+
+def curve(state: RunState, metric: str, phase: str, options: ChartOptions, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets."""
+    series = state.series[metric, phase]
+    x, y = series.arrays(options.x_axis, t0=state.first_t)
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if options.smoothing:
+        y = ema(y, options.smoothing)
+    if options.log_y:
+        pos = y > 0
+        x, y = x[pos], np.log10(y[pos])
+    return decimate_minmax(x, y, width)
+
+
+class MetricChart(PlotWidget):
+    """One metric: every phase of every compared run on the same axes."""
+
+    DEFAULT_CSS = """
+    MetricChart { height: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, metric: str, **kwargs: object) -> None:
+        """Creates the chart of ``metric``."""
+        super().__init__(allow_pan_and_zoom=False, **kwargs)  # ty: ignore[invalid-argument-type]
+        self.metric = metric
+        self.set_reactive(PlotWidget.margin_top, 1)
+        self.set_reactive(PlotWidget.margin_bottom, 2)
+        self.set_reactive(PlotWidget.margin_left, 8)
+
+    def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
+        """Replaces the curves with the current data of ``runs`` (label, state)."""
+        self.clear()
+        width = max(8, (self.size.width - self.margin_left) * 2)
+        for label, state in runs:
+            for phase in state.phases(self.metric):
+                x, y = curve(state, self.metric, phase, options, width)
+                if len(runs) == 1:
+                    style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
+                    name = phase
+                else:
+                    style = run_color(label) if phase == "train" else f"{run_color(label)} dim"
+                    name = f"{label[-9:]} {phase}"
+                self.plot(x, y, line_style=style, hires_mode=HiResMode.BRAILLE, label=name)
+        scale = "log10 " if options.log_y else ""
+        self.set_ylabel(f"{scale}{self.metric}")
+        self.set_xlabel("step" if options.x_axis == "step" else "seconds")
+        self.show_legend(is_visible=bool(self._datasets))
+
+
+class ChartPane(Widget):
+    """Charts of every metric that matches the filter (at most :data:`MAX_CHARTS`)."""
+
+    DEFAULT_CSS = """
+    ChartPane { height: 1fr; }
+    ChartPane > Grid { grid-size: 2; grid-gutter: 0 1; }
+    ChartPane > Grid.single { grid-size: 1; }
+    ChartPane > #chart-options { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        """Creates an empty pane."""
+        super().__init__(**kwargs)  # ty: ignore[invalid-argument-type]
+        self.options = ChartOptions()
+        self._metrics: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        """An options line and the grid of charts."""
+        yield Static(id="chart-options")
+        yield Grid(id="chart-grid")
+
+    def metrics_for(self, runs: list[tuple[str, RunState]]) -> list[str]:
+        """Metrics to draw: those of all runs matching the filter, in first-seen order."""
+        names = dict.fromkeys(m for _, state in runs for m in state.metrics())
+        return [m for m in names if self.options.matches(m)][:MAX_CHARTS]
+
+    async def redraw(self, runs: list[tuple[str, RunState]]) -> None:
+        """Draws ``runs`` (label, state), adding or removing charts when the metric set changes."""
+        metrics = self.metrics_for(runs)
+        grid = self.query_one("#chart-grid", Grid)
+        if metrics != self._metrics:
+            self._metrics = metrics
+            await grid.remove_children()
+            await grid.mount_all([MetricChart(m) for m in metrics])
+            grid.set_class(len(metrics) <= 1 or self.size.width < 100, "single")
+        for chart in grid.query(MetricChart):
+            chart.draw(runs, self.options)
+        o = self.options
+        smooth = f"ema {o.smoothing:g}" if o.smoothing else "raw"
+        text = f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}"
+        if not metrics:
+            text += " · no metrics yet"
+        self.query_one("#chart-options", Static).update(text)

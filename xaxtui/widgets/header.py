@@ -1,0 +1,63 @@
+"""The run header: task, run id, status, step, elapsed, ETA, samples/s."""
+
+import math
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from xaxtui.state import RunState
+
+STATUS_STYLES = {
+    "running": "bold green",
+    "finished": "bold blue",
+    "failed": "bold red",
+    "interrupted": "bold yellow",
+    "stopping": "yellow",
+    "compiling": "cyan",
+    "starting": "cyan",
+}
+
+
+def duration(seconds: float) -> str:
+    """``3725`` -> ``1:02:05``; NaN -> ``-``."""
+    if math.isnan(seconds) or seconds < 0:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def header_text(state: RunState, now: float | None = None, extra: str = "") -> Text:
+    """The two header lines for ``state``; a live run's elapsed time counts up to ``now``."""
+    task = state.task.rpartition(":")[2] or state.task or "?"
+    text = Text()
+    text.append(f"{task} ", style="bold")
+    text.append(state.run_id or "(waiting for run_start)", style="dim")
+    text.append("  ")
+    text.append(f" {state.status} ", style=STATUS_STYLES.get(state.status, "reverse"))
+    if state.reason:
+        text.append(f" {state.reason}", style="italic")
+    end = state.last_t if state.finished or now is None else now
+    elapsed = end - state.first_t if not math.isnan(state.first_t) else math.nan
+    max_steps = state.max_steps
+    step = f"step {state.step}" + (f"/{max_steps}" if max_steps else "")
+    rate = f"{state.samples_per_s:,.0f} samples/s" if not math.isnan(state.samples_per_s) else "- samples/s"
+    parts = [step, f"elapsed {duration(elapsed)}", f"ETA {duration(state.eta_s())}", rate]
+    if state.bad_lines:
+        parts.append(f"{state.bad_lines} bad lines")
+    if extra:
+        parts.append(extra)
+    text.append("\n" + " · ".join(parts))
+    return text
+
+
+class RunHeader(Static):
+    """Two lines at the top of the run view."""
+
+    DEFAULT_CSS = """
+    RunHeader { height: 2; padding: 0 1; }
+    """
+
+    def update_state(self, state: RunState, extra: str = "", live: bool = True) -> None:
+        """Redraws from ``state``."""
+        self.update(header_text(state, time.time() if live else None, extra))

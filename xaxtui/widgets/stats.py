@@ -1,0 +1,77 @@
+"""CPU %, RSS and per-GPU utilisation and memory as sparklines."""
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Label, Sparkline
+
+from xaxtui.state import RunState
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``1.5K``, ``3.2e9`` -> ``3.0G``."""
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(n) < 1024 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}T"
+
+
+class StatRow(Horizontal):
+    """A label with the current value and a sparkline of the history."""
+
+    DEFAULT_CSS = """
+    StatRow { height: 1; }
+    StatRow > Label { width: 16; }
+    StatRow > Sparkline { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        """Label, then sparkline."""
+        yield Label()
+        yield Sparkline([], summary_function=max)
+
+    def show(self, text: str, data: list[float]) -> None:
+        """Sets the label and the sparkline data (only as many points as fit)."""
+        self.query_one(Label).update(text)
+        spark = self.query_one(Sparkline)
+        width = max(1, spark.size.width or 40)
+        spark.data = data[-width:] or [0.0]
+
+
+class StatsPane(VerticalScroll):
+    """One row for CPU, one for RSS, two per GPU."""
+
+    DEFAULT_CSS = """
+    StatsPane { height: auto; max-height: 10; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        """Creates the pane."""
+        super().__init__(**kwargs)  # ty: ignore[invalid-argument-type]
+        self._gpus: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        """CPU and RSS rows; GPU rows are added when GPUs report."""
+        yield StatRow(id="stat-cpu")
+        yield StatRow(id="stat-rss")
+
+    def update_state(self, state: RunState) -> None:
+        """Shows the latest stats of ``state``."""
+        cpu, rss = list(state.cpu), list(state.rss)
+        self.query_one("#stat-cpu", StatRow).show(f"CPU {cpu[-1]:5.0f}%" if cpu else "CPU    -", cpu)
+        self.query_one("#stat-rss", StatRow).show(f"RSS {human_bytes(rss[-1]):>6}" if rss else "RSS    -", rss)
+        gpus = sorted(state.gpus)
+        if gpus != self._gpus:
+            self._gpus = gpus
+            self.query(".gpu-row").remove()
+            for i in gpus:
+                self.mount(StatRow(id=f"stat-gpu{i}-util", classes="gpu-row"))
+                self.mount(StatRow(id=f"stat-gpu{i}-mem", classes="gpu-row"))
+            self.call_after_refresh(self.update_state, state)
+            return
+        for i in gpus:
+            hist = state.gpus[i]
+            util, mem = list(hist.util), list(hist.mem_used)
+            self.query_one(f"#stat-gpu{i}-util", StatRow).show(f"GPU{i} {util[-1] if util else 0:5.0f}%", util)
+            total = human_bytes(hist.mem_total) if hist.mem_total else "?"
+            self.query_one(f"#stat-gpu{i}-mem", StatRow).show(f"mem {human_bytes(mem[-1] if mem else 0)}/{total}", mem)
