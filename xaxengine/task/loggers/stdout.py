@@ -1,7 +1,7 @@
-"""Human-readable progress: a rich progress bar on a terminal, plain log lines otherwise."""
+"""Human-readable progress: a rich bar and a table of the latest scalars on a terminal, plain lines otherwise."""
 
 import logging
-from typing import IO
+from typing import IO, Any
 
 from xaxengine.protocol import Event, Kind
 
@@ -12,19 +12,29 @@ def _format_values(values: dict[str, float | None]) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, int | float) else f"{k}=nan" for k, v in values.items())
 
 
-class StdoutBackend:
-    """Shows training progress for people: steps, it/s, ETA and the latest loss."""
+def _cell(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "-"
 
-    def __init__(self, stream: IO[str], max_steps: int | None, use_progress_bar: bool) -> None:
+
+class StdoutBackend:
+    """Shows training progress for people: steps, it/s, ETA, the latest loss, and a table every N scalars events."""
+
+    def __init__(self, stream: IO[str], max_steps: int | None, use_progress_bar: bool, table_every_n: int = 10) -> None:
         """Creates the backend.
 
         Args:
-            stream: Where the progress bar goes (stdout, or stderr when stdout carries events).
+            stream: Where the progress output goes (stdout, or stderr when stdout carries events).
             max_steps: Total steps, for the bar and ETA.
-            use_progress_bar: Whether to draw a rich bar (only on a terminal); otherwise log plain lines.
+            use_progress_bar: Whether to draw a rich bar and tables (on a terminal); otherwise log plain lines.
+            table_every_n: With the bar, print a table of the latest scalars of every phase every N scalars
+                events (and at the end); 0 never.
         """
-        self.progress = None
-        self.task_id = None
+        self.progress: Any = None
+        self.task_id: Any = None
+        self.table_every_n = table_every_n
+        self.latest: dict[str, tuple[int, dict[str, float | None]]] = {}
+        self.scalars_seen = 0
+        self.printed_at = 0
         if use_progress_bar:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -46,25 +56,53 @@ class StdoutBackend:
         """Updates the bar or logs a line for scalars, checkpoints and status changes."""
         kind = event["kind"]
         if kind == Kind.SCALARS:
-            values = event.get("values") or {}
-            if self.progress is not None and self.task_id is not None and event.get("phase") == "train":
-                rate = event.get("steps_per_s")
-                self.progress.update(
-                    self.task_id,
-                    completed=event["step"],
-                    rate=f"{rate:.1f} it/s" if rate else "",
-                    loss=_format_values({k: values[k] for k in list(values)[:2]}),
-                )
-            else:
-                logger.info("step %d %s %s", event["step"], event.get("phase", ""), _format_values(values))
+            self._scalars(event)
         elif kind == Kind.CHECKPOINT:
             logger.info("checkpoint at step %d (%.1f MB, %.2fs)", event["step"], event["bytes"] / 1e6, event["save_s"])
         elif kind == Kind.STATUS:
             logger.info("status %s at step %s%s", event["state"], event.get("step"), _reason(event))
 
+    def _scalars(self, event: Event) -> None:
+        values = event.get("values") or {}
+        phase = str(event.get("phase") or "train")
+        self.latest[phase] = (int(event["step"]), values)
+        self.scalars_seen += 1
+        if self.progress is None:
+            logger.info("step %d %s %s", event["step"], phase, _format_values(values))
+            return
+        if phase == "train":
+            rate = event.get("steps_per_s")
+            self.progress.update(
+                self.task_id,
+                completed=event["step"],
+                rate=f"{rate:.1f} it/s" if rate else "",
+                loss=_format_values({k: values[k] for k in list(values)[:2]}),
+            )
+        if self.table_every_n and self.scalars_seen % self.table_every_n == 0:
+            self.print_table()
+
+    def print_table(self) -> None:
+        """Prints a compact table (one row per phase, one column per metric) of the latest scalars."""
+        if self.progress is None or not self.latest or self.printed_at == self.scalars_seen:
+            return
+        from rich import box
+        from rich.table import Table
+
+        self.printed_at = self.scalars_seen
+        names = list(dict.fromkeys(name for _, values in self.latest.values() for name in values))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table.add_column("phase", style="bold")
+        table.add_column("step", justify="right")
+        for name in names:
+            table.add_column(name, justify="right")
+        for phase, (step, values) in self.latest.items():
+            table.add_row(phase, str(step), *(_cell(values.get(name)) for name in names))
+        self.progress.console.print(table)
+
     def close(self) -> None:
-        """Stops the progress bar."""
+        """Prints the final table and stops the progress bar."""
         if self.progress is not None:
+            self.print_table()
             self.progress.stop()
 
 

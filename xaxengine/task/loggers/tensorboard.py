@@ -1,49 +1,80 @@
-"""TensorBoard backend (tensorboardX): scalars, system stats, histograms, images and text."""
+"""TensorBoard backend (tensorboardX): scalars, system stats, histograms, images, text, distributions and meshes.
+
+What it writes loads in TensorBoard's own ``EventAccumulator``: scalars as ``PHASE/NAME``, stats as ``system/*``
+at the latest training step, histograms under their name, images from the PNG artifact, text as
+``NAME/text_summary``, distributions as ``NAME/mean`` and ``NAME/std``, meshes as the tensors ``NAME_1`` (vertices),
+``NAME_2`` (faces) and ``NAME_3`` (colors) of TensorBoard's mesh plugin.
+"""
 
 from pathlib import Path
 
 import numpy as np
 
 from xaxengine.protocol import Event, Kind
+from xaxengine.task.loggers.media import read_ply
 
 
 class TensorBoardBackend:
     """Writes events as TensorBoard summaries under ``RUN_DIR/tensorboard/``."""
 
-    def __init__(self, log_dir: Path, run_dir: Path) -> None:
-        """Creates the summary writer (tensorboardX is imported here, lazily)."""
+    def __init__(self, log_dir: Path, run_dir: Path, flush_secs: int = 10) -> None:
+        """Creates the summary writer (tensorboardX is imported here, lazily).
+
+        Args:
+            log_dir: The event file folder.
+            run_dir: The run directory, which artifact paths in events are relative to.
+            flush_secs: How often tensorboardX flushes its event file.
+        """
         from tensorboardX import SummaryWriter
 
         self.run_dir = run_dir
-        self.writer = SummaryWriter(logdir=str(log_dir), flush_secs=10)
+        self.step = 0
+        self.writer = SummaryWriter(logdir=str(log_dir), flush_secs=flush_secs)
 
     def write(self, event: Event) -> None:
         """Converts one protocol event into summaries."""
-        kind, step = event["kind"], int(event.get("step") or 0)
+        kind, t = event["kind"], event["t"]
+        if event.get("step") is not None:
+            self.step = int(event["step"])
+        step = self.step
         if kind == Kind.SCALARS:
+            phase = event.get("phase") or "train"
             for name, value in (event.get("values") or {}).items():
                 if value is not None:
-                    self.writer.add_scalar(f"{event.get('phase', 'train')}/{name}", value, step, walltime=event["t"])
+                    self.writer.add_scalar(f"{phase}/{name}", value, step, walltime=t)
         elif kind == Kind.STATS:
-            seq = int(event["seq"])
-            self.writer.add_scalar("system/cpu_percent", event.get("cpu_percent") or 0.0, seq, walltime=event["t"])
-            self.writer.add_scalar("system/rss_mb", (event.get("rss_bytes") or 0) / 2**20, seq, walltime=event["t"])
-            for gpu in event.get("gpus") or []:
-                for key in ("util_percent", "mem_used_bytes", "temp_c", "power_w"):
-                    if gpu.get(key) is not None:
-                        self.writer.add_scalar(f"system/gpu{gpu['index']}/{key}", gpu[key], seq, walltime=event["t"])
+            self._stats(event, step)
         elif kind == Kind.HISTOGRAM:
             self._histogram(event, step)
         elif kind == Kind.IMAGE:
             from PIL import Image
 
             image = np.asarray(Image.open(self.run_dir / event["path"]).convert("RGB"))
-            self.writer.add_image(event["name"], image, step, dataformats="HWC", walltime=event["t"])
+            self.writer.add_image(event["name"], image, step, dataformats="HWC", walltime=t)
         elif kind == Kind.TEXT:
-            self.writer.add_text(event["name"], str(event.get("text", "")), step, walltime=event["t"])
+            self.writer.add_text(event["name"], str(event.get("text", "")), step, walltime=t)
         elif kind == Kind.DISTRIBUTION:
-            self.writer.add_scalar(f"{event['name']}/mean", event.get("mean") or 0.0, step, walltime=event["t"])
-            self.writer.add_scalar(f"{event['name']}/std", event.get("std") or 0.0, step, walltime=event["t"])
+            for key in ("mean", "std"):
+                if event.get(key) is not None:
+                    self.writer.add_scalar(f"{event['name']}/{key}", event[key], step, walltime=t)
+        elif kind == Kind.MESH:
+            self._mesh(event, step)
+
+    def _stats(self, event: Event, step: int) -> None:
+        t = event["t"]
+        scalars: dict[str, float | None] = {
+            "cpu_percent": event.get("cpu_percent"),
+            "rss_mb": (event.get("rss_bytes") or 0) / 2**20,
+            "mem_percent": event.get("mem_percent"),
+        }
+        for i, load in enumerate(event.get("cpu_per_core") or []):
+            scalars[f"cpu_core/{i:02d}"] = load
+        for gpu in event.get("gpus") or []:
+            for key in ("util_percent", "mem_used_bytes", "temp_c", "power_w"):
+                scalars[f"gpu{gpu['index']}/{key}"] = gpu.get(key)
+        for name, value in scalars.items():
+            if value is not None:
+                self.writer.add_scalar(f"system/{name}", value, step, walltime=t)
 
     def _histogram(self, event: Event, step: int) -> None:
         edges = np.asarray(event["bins"], dtype=np.float64)
@@ -61,6 +92,17 @@ class TensorBoardBackend:
             sum_squares=float((centers**2 * counts).sum()),
             bucket_limits=edges[1:].tolist(),
             bucket_counts=counts.tolist(),
+            global_step=step,
+            walltime=event["t"],
+        )
+
+    def _mesh(self, event: Event, step: int) -> None:
+        vertices, faces, colors = read_ply(self.run_dir / event["path"])
+        self.writer.add_mesh(
+            event["name"],
+            vertices=vertices[None],
+            colors=None if colors is None else colors[None],
+            faces=faces[None] if len(faces) else None,
             global_step=step,
             walltime=event["t"],
         )

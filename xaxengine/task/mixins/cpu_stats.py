@@ -1,5 +1,6 @@
 """CPU and memory statistics of the engine process tree, sampled by a background thread."""
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -8,6 +9,8 @@ import psutil
 
 from xaxengine.config import field
 from xaxengine.task.mixins.base import BaseTask
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -26,19 +29,33 @@ class CPUStatsMixinConfig:
 
 
 class CPUStatsMixin[ConfigT: CPUStatsMixinConfig](BaseTask[ConfigT]):
-    """Samples CPU %, RSS and memory of this process and its children."""
+    """Samples CPU %, RSS and memory of this process and its children, and the load of every core."""
 
     _process: psutil.Process | None = None
     _children: dict[int, psutil.Process]
 
     def sample_cpu_stats(self) -> dict[str, object]:
-        """Returns ``cpu_percent`` (100 = one core), ``rss_bytes`` and ``mem_percent`` of the process tree."""
+        """Samples the process tree and the machine.
+
+        Returns:
+            ``cpu_percent`` of the process tree (100 = one core, children included), ``rss_bytes`` of the tree,
+            ``num_children``, the machine's ``mem_percent``, ``cpu_per_core`` (percent per logical core since the
+            last sample) and ``load_avg`` (1, 5, 15 minutes).
+        """
         if self._process is None:
             self._process = psutil.Process()
             self._process.cpu_percent(None)
+            psutil.cpu_percent(None, percpu=True)
             self._children = {}
         cpu, rss = self._process.cpu_percent(None), self._process.memory_info().rss
-        for child in self._process.children(recursive=True):
+        try:
+            children = self._process.children(recursive=True)
+        except psutil.Error:
+            children = []
+        alive = {child.pid for child in children}
+        for pid in [pid for pid in self._children if pid not in alive]:
+            del self._children[pid]
+        for child in children:
             known = self._children.setdefault(child.pid, child)
             try:
                 cpu += known.cpu_percent(None)
@@ -48,7 +65,9 @@ class CPUStatsMixin[ConfigT: CPUStatsMixinConfig](BaseTask[ConfigT]):
         return {
             "cpu_percent": cpu,
             "rss_bytes": rss,
+            "num_children": len(self._children),
             "mem_percent": psutil.virtual_memory().percent,
+            "cpu_per_core": psutil.cpu_percent(None, percpu=True),
             "load_avg": list(psutil.getloadavg()),
         }
 
@@ -68,8 +87,14 @@ class StatsSampler:
         self.thread.start()
 
     def _loop(self) -> None:
+        failed = False
         while not self.stopped.wait(self.interval_s):
-            self.sample()
+            try:
+                self.sample()
+            except Exception:
+                if not failed:
+                    logger.exception("sampling system statistics failed (further failures are not logged)")
+                failed = True
 
     def stop(self) -> None:
         """Stops sampling and waits for the thread."""

@@ -24,7 +24,11 @@ class GPUStatsMixinConfig:
 
 
 class GPUStatsMixin[ConfigT: GPUStatsMixinConfig](BaseTask[ConfigT]):
-    """Reads NVML once per sample; initializes lazily and remembers when NVML is unavailable."""
+    """Reads NVML once per sample; initializes lazily and remembers when NVML is unavailable.
+
+    Without NVML or without a GPU, :meth:`sample_gpu_stats` returns an empty list and ``nvml_error`` holds the one
+    line the task logs once.
+    """
 
     _nvml_handles: list[object] | None = None
     nvml_error: str | None = None
@@ -42,7 +46,11 @@ class GPUStatsMixin[ConfigT: GPUStatsMixinConfig](BaseTask[ConfigT]):
             count = pynvml.nvmlDeviceGetCount()
             self._nvml_handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
         except Exception as e:
-            self.nvml_error = f"no GPU statistics: NVML unavailable ({type(e).__name__})"
+            self._nvml_handles = []
+            self.nvml_error = f"no GPU statistics: NVML unavailable ({type(e).__name__}: {e})"
+            return self._nvml_handles
+        if not self._nvml_handles:
+            self.nvml_error = "no GPU statistics: NVML found no GPU"
         return self._nvml_handles
 
     def sample_gpu_stats(self) -> list[dict[str, object]]:

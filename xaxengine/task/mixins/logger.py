@@ -1,9 +1,12 @@
 """Logging: the event stream (JSONL file + optional stdout pipe), human logs, and typed log methods.
 
 Events are the only machine output. Human-readable lines go to stderr (or stdout when events do not) and always to
-``stdout.log`` in the run directory.
+``stdout.log`` in the run directory. The log methods copy their arrays to the host on the calling thread and leave
+everything else (histograms, PNG and PLY encoding, every backend) to the event bus's writer thread, so a log call
+never stalls a training step for longer than that copy.
 """
 
+import atexit
 import logging
 import sys
 from dataclasses import dataclass
@@ -11,10 +14,12 @@ from typing import IO, Literal
 
 import numpy as np
 
-from xaxengine.config import field
+from xaxengine.config import config_to_dict, field
 from xaxengine.protocol import EventWriter, Kind, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, STDOUT_FILE, TENSORBOARD_DIR
+from xaxengine.task.loggers import media
 from xaxengine.task.loggers.base import EventBus, LoggerBackend
+from xaxengine.task.loggers.wandb import WandbConfig
 from xaxengine.task.mixins.artifacts import ArtifactsMixin, ArtifactsMixinConfig
 
 logger = logging.getLogger("xaxengine")
@@ -25,9 +30,11 @@ class LoggerConfig:
     """Logger backends."""
 
     tensorboard: bool = field(True, help="Write TensorBoard summaries under RUN_DIR/tensorboard.")
+    wandb: WandbConfig = field(WandbConfig, help="Weights & Biases settings ([logger.wandb]; enabled = true).")
     progress: Literal["auto", "bar", "plain", "off"] = field(
         "auto", help="Human progress output: a rich bar on a terminal ('auto'), plain lines, or nothing."
     )
+    table_every_n: int = field(10, help="With the bar, print a table of the latest scalars every N logs; 0 = never.")
     level: Literal["debug", "info", "warning", "error"] = field("info", help="Level of human log lines.")
 
 
@@ -49,6 +56,10 @@ class _EventLogHandler(logging.Handler):
         self.bus.emit(Kind.LOG, level=record.levelname.lower(), message=record.getMessage())
 
 
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
     """Owns the event bus and exposes typed log methods that map onto protocol kinds."""
 
@@ -57,7 +68,11 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
     _files: list[IO[bytes]]
 
     def open_loggers(self, events_to_stdout: bool, max_steps: int | None) -> None:
-        """Opens the events file (appending, ``seq`` continuing), the human log and the backends."""
+        """Opens the events file (appending, ``seq`` continuing), the human log and the backends.
+
+        The bus is also closed at interpreter exit (``atexit``), so queued events reach the backends even when the
+        training loop never gets to :meth:`close_loggers`.
+        """
         events_path = self.run_dir / EVENTS_FILE
         events_file = open(events_path, "ab")  # noqa: SIM115 (closed in close_loggers)
         self._files = [events_file]
@@ -68,6 +83,7 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
         human_stream = sys.stderr if events_to_stdout else sys.stdout
         self._setup_python_logging(human_stream)
         self.bus = EventBus(writer, self._make_backends(human_stream, max_steps))
+        atexit.register(self.bus.close)
         event_handler = _EventLogHandler(self.bus)
         logging.getLogger().addHandler(event_handler)
         self._handlers.append(event_handler)
@@ -84,7 +100,7 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
         for handler in self._handlers:
             handler.setLevel(level)
             root.addHandler(handler)
-        for noisy in ("absl", "jax._src", "orbax", "datasets", "fsspec", "filelock", "urllib3", "httpx"):
+        for noisy in ("absl", "jax._src", "orbax", "datasets", "fsspec", "filelock", "urllib3", "httpx", "wandb"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
     def _make_backends(self, human_stream: IO[str], max_steps: int | None) -> list[LoggerBackend]:
@@ -96,14 +112,24 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
             from xaxengine.task.loggers.tensorboard import TensorBoardBackend
 
             backends.append(TensorBoardBackend(self.run_dir / TENSORBOARD_DIR, self.run_dir))
+        if cfg.wandb.enabled:
+            try:
+                from xaxengine.task.loggers.wandb import WandbBackend
+
+                backends.append(WandbBackend(cfg.wandb, self.run_dir, config_to_dict(self.config)))
+            except ImportError:
+                logger.warning("logger.wandb.enabled is set but wandb is not installed (pip install 'xax-tui[wandb]')")
         if cfg.progress != "off":
             bar = cfg.progress == "bar" or (cfg.progress == "auto" and human_stream.isatty())
-            backends.append(StdoutBackend(human_stream, max_steps, use_progress_bar=bar))
+            backends.append(
+                StdoutBackend(human_stream, max_steps, use_progress_bar=bar, table_every_n=cfg.table_every_n)
+            )
         return backends
 
     def close_loggers(self) -> None:
-        """Flushes and closes every backend, the events file and the log handlers."""
+        """Drains the writer thread, closes every backend, the events file and the log handlers."""
         self.bus.close()
+        atexit.unregister(self.bus.close)
         for f in self._files:
             f.close()
         root = logging.getLogger()
@@ -127,54 +153,108 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
         self.bus.emit(Kind.SCALARS, step=step, phase=phase, values=clean, **extra)
 
     def log_histogram(self, step: int, name: str, values: np.ndarray, bins: int = 64) -> None:
-        """Emits a ``histogram`` event of an array's values."""
-        finite = np.asarray(values, dtype=np.float64).ravel()
-        finite = finite[np.isfinite(finite)]
-        if finite.size == 0:
-            return
-        counts, edges = np.histogram(finite, bins=bins)
-        self.bus.emit(Kind.HISTOGRAM, step=step, name=name, bins=edges.tolist(), counts=counts.tolist())
+        """Emits a ``histogram`` event of an array's finite values (binned on the writer thread)."""
+        host = np.array(values)
+
+        def job() -> None:
+            result = media.histogram(host, bins)
+            if result is not None:
+                self.bus.emit(Kind.HISTOGRAM, step=step, name=name, bins=result[0], counts=result[1])
+
+        self.bus.submit(job)
 
     def log_image(self, step: int, name: str, image: np.ndarray) -> None:
-        """Writes an image (HW, HWC; floats in [0, 1] or uint8) as a PNG artifact and emits an ``image`` event."""
-        from PIL import Image
+        """Writes an image as a PNG artifact and emits an ``image`` event.
 
-        array = np.asarray(image)
-        if array.dtype != np.uint8:
-            array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
-        if array.ndim == 3 and array.shape[-1] == 1:
-            array = array[..., 0]
-        safe = name.replace("/", "_")
-        path = self.artifact_path(f"images/{safe}_{step:08d}.png")
-        Image.fromarray(array).save(path)
-        self.bus.emit(
-            Kind.IMAGE,
-            step=step,
-            name=name,
-            path=str(path.relative_to(self.run_dir)),
-            width=int(array.shape[1]),
-            height=int(array.shape[0]),
-        )
+        Args:
+            step: Training step.
+            name: Tag, e.g. ``samples/digits``.
+            image: HW, HWC or CHW; floats in [0, 1] (clipped) or uint8.
+        """
+        host = np.array(image)
+        self.bus.submit(lambda: self._emit_image(step, name, host))
+
+    def log_images(self, step: int, name: str, images: np.ndarray, ncols: int | None = None) -> None:
+        """Tiles a batch of images into one grid PNG and emits one ``image`` event.
+
+        Args:
+            step: Training step.
+            name: Tag.
+            images: NHW or NHWC; floats in [0, 1] or uint8.
+            ncols: Tiles per row; ``ceil(sqrt(N))`` if omitted.
+        """
+        host = np.array(images)
+        self.bus.submit(lambda: self._emit_image(step, name, media.image_grid(host, ncols)))
+
+    def _emit_image(self, step: int, name: str, image: np.ndarray) -> None:
+        path = self.artifact_path(f"images/{_safe(name)}_{step:08d}.png")
+        width, height = media.write_png(path, image)
+        rel = str(path.relative_to(self.run_dir))
+        self.bus.emit(Kind.IMAGE, step=step, name=name, path=rel, width=width, height=height)
 
     def log_text(self, step: int, name: str, text: str) -> None:
         """Emits a ``text`` event."""
         self.bus.emit(Kind.TEXT, step=step, name=name, text=text)
 
-    def log_distribution(self, step: int, name: str, mean: float, std: float) -> None:
-        """Emits a ``distribution`` event (mean and standard deviation)."""
-        self.bus.emit(Kind.DISTRIBUTION, step=step, name=name, mean=float(mean), std=float(std))
+    def log_distribution(
+        self,
+        step: int,
+        name: str,
+        mean: float | None = None,
+        std: float | None = None,
+        samples: np.ndarray | None = None,
+    ) -> None:
+        """Emits a ``distribution`` event from a mean and standard deviation, or from samples (summarized then).
 
-    def log_mesh(self, step: int, name: str, vertices: np.ndarray, faces: np.ndarray | None = None) -> None:
-        """Writes vertices (and faces) as an NPZ artifact and emits a ``mesh`` event."""
-        safe = name.replace("/", "_")
-        path = self.artifact_path(f"meshes/{safe}_{step:08d}.npz")
-        face_array = np.zeros((0, 3), np.int32) if faces is None else np.asarray(faces)
-        np.savez(path, vertices=np.asarray(vertices), faces=face_array)
-        self.bus.emit(
-            Kind.MESH,
-            step=step,
-            name=name,
-            path=str(path.relative_to(self.run_dir)),
-            num_vertices=int(len(vertices)),
-            num_faces=int(len(face_array)),
-        )
+        Args:
+            step: Training step.
+            name: Tag.
+            mean: Mean of the distribution (with ``std``).
+            std: Standard deviation.
+            samples: Draws to summarize instead; their finite values' mean and std are logged.
+        """
+        if samples is None:
+            if mean is None or std is None:
+                raise ValueError("log_distribution needs mean and std, or samples")
+            self.bus.emit(Kind.DISTRIBUTION, step=step, name=name, mean=float(mean), std=float(std))
+            return
+        host = np.array(samples, dtype=np.float64).ravel()
+
+        def job() -> None:
+            finite = host[np.isfinite(host)]
+            if finite.size:
+                self.bus.emit(
+                    Kind.DISTRIBUTION, step=step, name=name, mean=float(finite.mean()), std=float(finite.std())
+                )
+
+        self.bus.submit(job)
+
+    def log_mesh(
+        self,
+        step: int,
+        name: str,
+        vertices: np.ndarray,
+        faces: np.ndarray | None = None,
+        colors: np.ndarray | None = None,
+    ) -> None:
+        """Writes a triangle mesh (or point cloud) as a PLY artifact and emits a ``mesh`` event.
+
+        Args:
+            step: Training step.
+            name: Tag.
+            vertices: (V, 3) positions.
+            faces: (F, 3) triangle vertex indices, or None for a point cloud.
+            colors: (V, 3) RGB per vertex (uint8 or floats in [0, 1]), or None.
+        """
+        verts = np.array(vertices, dtype=np.float32).reshape(-1, 3)
+        tris = None if faces is None else np.array(faces, dtype=np.int32).reshape(-1, 3)
+        rgb = None if colors is None else np.array(colors)
+
+        def job() -> None:
+            path = self.artifact_path(f"meshes/{_safe(name)}_{step:08d}.ply")
+            media.write_ply(path, verts, tris, rgb)
+            rel = str(path.relative_to(self.run_dir))
+            num_faces = 0 if tris is None else len(tris)
+            self.bus.emit(Kind.MESH, step=step, name=name, path=rel, num_vertices=len(verts), num_faces=num_faces)
+
+        self.bus.submit(job)
