@@ -153,7 +153,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         self.emit_status(State.COMPILING, self.step)
         batches = self.train_batches(train_size, cfg.seed, position)
         on_device = isinstance(next(iter(train_columns.values())), jax.Array)
-        update = self.make_train_update(static, optimizer, skip_nonfinite=True)
+        update = self.make_train_update(static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step")
         first_idx = batches.permutation[: self.config.data.batch_size]
         names = list(jax.eval_shape(update, state, *self._step_data(train_columns, first_idx, on_device))[1])
         sums = zero_sums(names)

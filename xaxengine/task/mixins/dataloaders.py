@@ -16,6 +16,7 @@ from xaxengine.task.mixins.base import BaseTask
 
 if TYPE_CHECKING:
     import datasets
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,30 @@ class LoaderPosition:
     offset: int = 0
 
 
+def _arrow_to_numpy(array: "pa.Array", name: str) -> np.ndarray:
+    """Converts an arrow column to one dense numpy array; equal-length list levels become trailing dimensions."""
+    import pyarrow as pa
+
+    shape = [len(array)]
+    while pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_fixed_size_list(array.type):
+        if pa.types.is_fixed_size_list(array.type):
+            width = array.type.list_size
+        else:
+            lengths = np.diff(np.asarray(array.offsets))
+            width = int(lengths[0]) if len(lengths) else 0
+            if len(lengths) and (lengths != width).any():
+                raise ValueError(f"column '{name}' is ragged (rows of length {lengths.min()} to {lengths.max()})")
+        shape.append(width)
+        array = array.flatten()
+    return array.to_numpy(zero_copy_only=False).reshape(shape)
+
+
 def dataset_to_columns(dataset: "datasets.Dataset") -> dict[str, np.ndarray]:
-    """Converts every column of a dataset to one numpy array, keeping the stored dtypes."""
-    formatted = dataset.with_format("numpy")
+    """Converts every column of a dataset to one numpy array (through arrow, keeping dtypes; float64 -> float32)."""
+    table = dataset.with_format("arrow")[:]
     columns: dict[str, np.ndarray] = {}
     for name in dataset.column_names:
-        array = np.asarray(formatted[name])
+        array = _arrow_to_numpy(table.column(name).combine_chunks(), name)
         if array.dtype == np.float64:
             array = array.astype(np.float32)
         columns[name] = array

@@ -2,8 +2,9 @@
 
 The train step runs forward, loss, gradients, the optimizer update and metric accumulation in one jitted call.
 Metrics are summed on the device and fetched only when logged, so the loop never waits on the device per step.
-An update whose loss or gradients are not finite is dropped (the state stays the last good one) and counted, so a
-failed run never has garbage parameters to checkpoint.
+Non-finite steps are counted on the device (with the first bad step); the loop checks the count before every log
+and checkpoint, so garbage is never saved. Under ``nan_policy = "skip_step"`` such an update is also dropped (the
+state stays the last good one), at the cost of a select over the whole state per step.
 """
 
 from collections.abc import Callable

@@ -1,0 +1,156 @@
+"""Engine vs a hand-written raw JAX loop on the same MLP: steps/s ratio, time to first step, peak RSS.
+
+Each measurement runs in its own fresh subprocess (so neither side inherits the other's compile caches or memory);
+raw and engine runs alternate, several repeats, and the driver reports medians.
+Results: bench/results/engine_vs_raw.json.
+
+    python bench/engine_vs_raw.py [--repeats 5] [--steps 2000]
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+T0 = time.time()
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+LOG_EVERY = 50
+BATCH = 128
+
+
+def run_raw(steps: int) -> dict[str, float]:
+    """The loop a competent JAX user writes: data on device, one jitted donated step, loss read every LOG_EVERY."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+    import optax
+
+    from bench.mlp_task import make_mlp, mlp_loss, synthetic_arrays
+
+    x_np, y_np = synthetic_arrays()
+    x, y = jax.device_put(x_np), jax.device_put(y_np)
+    params, static = eqx.partition(make_mlp(jax.random.split(jax.random.PRNGKey(0))[0]), eqx.is_inexact_array)
+    optimizer = optax.adam(1e-3)
+    opt_state = optimizer.init(params)
+
+    def step(params, opt_state, idx):
+        loss, grads = jax.value_and_grad(lambda p: mlp_loss(eqx.combine(p, static), x[idx], y[idx]))(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return eqx.apply_updates(params, updates), opt_state, loss
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(x_np)).astype(np.int32)
+    per_epoch = len(x_np) // BATCH
+    first_step_s = 0.0
+    for i in range(steps):
+        if i % per_epoch == 0 and i:
+            perm = rng.permutation(len(x_np)).astype(np.int32)
+        idx = perm[(i % per_epoch) * BATCH : (i % per_epoch + 1) * BATCH]
+        params, opt_state, loss = step(params, opt_state, idx)
+        if i == 0:
+            loss.block_until_ready()
+            first_step_s = time.time() - T0
+            start = time.perf_counter()
+        if (i + 1) % LOG_EVERY == 0:
+            float(loss)
+    jax.block_until_ready(params)
+    elapsed = time.perf_counter() - start
+    return {"steps_per_s": (steps - 1) / elapsed, "first_step_s": first_step_s}
+
+
+def run_engine(steps: int) -> dict[str, float]:
+    """The same model through the engine with JSONL + TensorBoard + plain progress logging and stats sampling."""
+    from bench.mlp_task import BenchConfig, BenchMlpTask
+    from xaxengine.config import build_config
+    from xaxengine.protocol import read_events
+    from xaxengine.task.mixins.runnable import RunOptions
+
+    runs = tempfile.mkdtemp(prefix="xax-bench-")
+    config = build_config(
+        BenchConfig,
+        {
+            "train": {"max_steps": steps, "log_every_n_steps": LOG_EVERY, "valid_every_n_steps": 0},
+            "optimizer": {"lr": 1e-3},
+            "data": {"batch_size": BATCH},
+            "checkpoint": {"save_every_n_steps": 0},
+            "logger": {"tensorboard": True, "progress": "plain"},
+            "artifacts": {"runs_dir": runs, "run_id": "bench"},
+        },
+    )
+    code = BenchMlpTask.launch(config, RunOptions())
+    assert code == 0, f"engine run failed with {code}"
+    events = list(read_events(Path(runs) / "bench_mlp" / "bench" / "events.jsonl"))
+    running_t = next(e["t"] for e in events if e["kind"] == "status" and e["state"] == "running")
+    train = [e for e in events if e["kind"] == "scalars" and e["phase"] == "train"]
+    first, last = train[0], train[-1]
+    steps_per_s = (last["step"] - first["step"]) / (last["t"] - first["t"])
+    return {"steps_per_s": steps_per_s, "first_step_s": running_t - T0 + 1.0 / steps_per_s}
+
+
+def worker(mode: str, steps: int) -> None:
+    """Runs one measurement and prints it as JSON with the process's peak RSS."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    result = run_raw(steps) if mode == "raw" else run_engine(steps)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def main() -> None:
+    """Alternates raw and engine subprocesses and writes the medians and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--worker", choices=["raw", "engine"])
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "engine_vs_raw.json"))
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.steps)
+        return
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    samples: dict[str, list[dict[str, float]]] = {"raw": [], "engine": []}
+    for repeat in range(args.repeats):
+        for mode in ("raw", "engine") if repeat % 2 == 0 else ("engine", "raw"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", mode, "--steps", str(args.steps)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=REPO,
+            ).stdout
+            samples[mode].append(json.loads(out.strip().splitlines()[-1]))
+            sys.stderr.write(f"repeat {repeat} {mode}: {samples[mode][-1]}\n")
+
+    def median(mode: str, key: str) -> float:
+        return statistics.median(s[key] for s in samples[mode])
+
+    ratios = [e["steps_per_s"] / r["steps_per_s"] for r, e in zip(samples["raw"], samples["engine"], strict=True)]
+    result = {
+        "model": "MLP 784-512-512-10, Adam, batch 128, synthetic 28x28 data on device",
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "raw": {k: median("raw", k) for k in ("steps_per_s", "first_step_s", "peak_rss_mb")},
+        "engine": {k: median("engine", k) for k in ("steps_per_s", "first_step_s", "peak_rss_mb")},
+        "steps_per_s_ratio_median": statistics.median(ratios),
+        "steps_per_s_ratio_all": ratios,
+        "first_step_delta_s": median("engine", "first_step_s") - median("raw", "first_step_s"),
+        "peak_rss_ratio": median("engine", "peak_rss_mb") / median("raw", "peak_rss_mb"),
+        "samples": samples,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    summary = {k: result[k] for k in ("steps_per_s_ratio_median", "first_step_delta_s", "peak_rss_ratio")}
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
