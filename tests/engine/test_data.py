@@ -2,9 +2,9 @@ import datasets
 import numpy as np
 import pytest
 
+from tasks.mnist import MnistConfig, MnistTask
 from xaxengine.config import build_config
 from xaxengine.task.mixins.dataloaders import LoaderPosition, dataset_to_columns
-from tasks.mnist import MnistConfig, MnistTask
 
 
 def test_columns_keep_shape_and_dtype_and_selection_order():
