@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Grid
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
 from textual_plot import HiResMode, PlotWidget
@@ -175,7 +176,8 @@ class ChartPane(Widget):
     def metrics_for(self, runs: list[tuple[str, RunState]]) -> list[str]:
         """Metrics to draw: those of all runs matching the filter, in first-seen order."""
         names = dict.fromkeys(m for _, state in runs for m in state.metrics())
-        return [m for m in names if self.options.matches(m)][:MAX_CHARTS]
+        fit = max(1, (self.size.height - 1) // 9) * (2 if self.size.width >= 100 else 1)
+        return [m for m in names if self.options.matches(m)][: min(MAX_CHARTS, fit)]
 
     async def redraw(self, runs: list[tuple[str, RunState]]) -> None:
         """Draws ``runs`` (label, state), adding or removing charts when the metric set changes."""
@@ -187,7 +189,11 @@ class ChartPane(Widget):
             await grid.mount_all([MetricChart(m) for m in metrics])
             grid.set_class(len(metrics) <= 1 or self.size.width < 100, "single")
         for chart in grid.query(MetricChart):
-            chart.draw(runs, self.options)
+            if chart.is_mounted:
+                try:
+                    chart.draw(runs, self.options)
+                except NoMatches:
+                    continue
         o = self.options
         smooth = f"ema {o.smoothing:g}" if o.smoothing else "raw"
         text = f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}"

@@ -1,0 +1,169 @@
+"""Pilot tests of every screen and the main flows, against recorded runs and the fake engine."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import RUN_A, RUN_B, RUNS, wait_for
+from rich.console import Console
+from textual.widgets import Input, TabbedContent, TextArea
+
+from xaxtui.app import ActionCommands, XaxTui
+from xaxtui.keys import KEYS
+from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.dialogs import QuitScreen
+from xaxtui.screens.help import HelpScreen, help_table
+from xaxtui.screens.launch import LaunchScreen
+from xaxtui.screens.picker import PickerScreen
+from xaxtui.screens.run import RunScreen
+from xaxtui.widgets.charts import ChartPane, MetricChart
+from xaxtui.widgets.checkpoints import CheckpointTable
+from xaxtui.widgets.config_form import ConfigForm
+from xaxtui.widgets.header import RunHeader
+from xaxtui.widgets.runs import RunsTable
+
+SIZE = (100, 32)
+
+
+async def test_run_view_of_recorded_run_and_chart_keys():
+    app = XaxTui(RUN_A)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        header = str(screen.query_one(RunHeader).render())
+        assert "finished" in header and "step 300/300" in header
+        assert screen.query_one(CheckpointTable).row_count == 3
+        assert {c.metric for c in screen.query(MetricChart)} == {"loss", "accuracy"}
+        for key in ("l", "x", "m"):
+            await pilot.press(key)
+        options = screen.query_one(ChartPane).options
+        assert options.log_y and options.x_axis == "time" and options.smoothing == 0.6
+        await pilot.press("slash")
+        await pilot.press(*"acc", "enter")
+        await pilot.pause(0.1)
+        assert [c.metric for c in screen.query(MetricChart)] == ["accuracy"]
+
+
+async def test_bad_lines_are_counted_and_shown():
+    app = XaxTui(RUN_B)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        await pilot.pause(0.2)
+        assert app.screen.session.state.bad_lines == 1
+        assert "1 bad lines" in str(app.screen.query_one(RunHeader).render())
+
+
+async def test_picker_lists_runs_and_compares_two():
+    app = XaxTui(RUNS)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RunsTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        first = table.runs[table.current_key()]
+        assert first.run_id == "20261125-070000-c3d4" and first.state == "finished" and first.step == 200
+        assert first.last_loss is not None
+        await pilot.press("space", "down", "space", "C")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert len(app.screen.sessions) == 2
+        await wait_for(pilot, lambda: all(s.state.finished for s in app.screen.sessions))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+
+
+async def test_help_lists_every_registered_key_and_palette_has_actions():
+    app = XaxTui(RUN_A)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        entries = ActionCommands(app.screen)._entries()
+        assert {"Log y", "Stop", "Help", "Quit"} <= {description for description, _, _ in entries}
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(help_table())
+        text = console.export_text()
+        assert all(k.description in text for k in KEYS)
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunScreen)
+
+
+async def test_config_form_edit_save_keeps_comments_and_refuses_bad_values(task_copy: Path):
+    app = XaxTui(task_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        await wait_for(pilot, lambda: bool(screen.query(ConfigForm)))
+        field = next(i for i in screen.query(Input) if i.name == "train.max_steps")
+        field.value = "many"
+        await pilot.pause(0.05)
+        assert "expected int" in str(screen.query_one("#error-2").render()) or not field.is_valid
+        assert screen.action_save() is False
+        assert "train.max_steps" in str(screen.query_one("#config-message").render())
+        assert "max_steps = 300" in task_copy.read_text()
+        field.value = "450"
+        await pilot.press("ctrl+s")
+        saved = task_copy.read_text()
+        assert "max_steps = 450" in saved and "# peak learning rate" in saved and "# width of the hidden" in saved
+        screen.query_one(TabbedContent).active = "toml-tab"
+        screen.query_one(TextArea).load_text("[train\nbroken")
+        assert screen.action_save() is False and task_copy.read_text() == saved
+
+
+async def test_launch_watch_stop_checkpoint_resume(task_copy: Path, tmp_path: Path):
+    app = XaxTui(task_copy, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(ConfigForm)))
+        await pilot.press("ctrl+l")
+        assert isinstance(app.screen, LaunchScreen)
+        assert [b.disabled for b in app.screen.query("RadioButton")] == [False, True, True, True]
+        app.screen.query_one("#overrides", Input).value = "train.max_steps=100000"
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        session = app.screen.session
+        await wait_for(pilot, lambda: session.state.step > 20)
+        first = session.state.step
+        await wait_for(pilot, lambda: session.state.step > first + 10)
+        assert session.run_dir is not None and session.run_dir.parent.parent == tmp_path / "runs"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: session.state.status == "interrupted" and session.ended)
+        assert session.returncode == 143
+        stopped_at = session.state.step
+        await wait_for(pilot, lambda: app.screen.query_one(CheckpointTable).row_count >= 1)
+        assert session.state.checkpoints[-1]["step"] == stopped_at
+        await pilot.press("u")
+        await wait_for(pilot, lambda: session.state.status == "running" and session.state.step > stopped_at + 5)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: session.state.checkpoints[-1]["step"] > stopped_at)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        process = session.source.process
+        await pilot.press("s")
+    assert process.wait(timeout=10) == 143
+
+
+async def test_quit_detach_leaves_engine_running(task_copy: Path, tmp_path: Path):
+    app = XaxTui(task_copy, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.launch(task_copy, ["train.max_steps=100000"], tmp_path / "runs")
+        await wait_for(pilot, lambda: session.state.step > 5)
+        pid = session.source.process.pid
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("d")
+    try:
+        os.kill(pid, 0)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_main_help():
+    out = subprocess.run(
+        [sys.executable, "-c", "from xaxtui.app import main; main(['--help'])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0 and "RUNS_DIR" not in out.stderr and "task .toml" in out.stdout
