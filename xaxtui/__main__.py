@@ -1,0 +1,5 @@
+"""``python -m xaxtui`` runs the app."""
+
+from xaxtui.app import main
+
+main()
