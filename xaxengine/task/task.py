@@ -6,6 +6,7 @@ Users subclass :class:`SupervisedTask` (with a config subclassing :class:`Superv
 """
 
 import logging
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ class SupervisedConfig(Config):
 class NonFiniteLossError(RuntimeError):
     """Raised when the loss or gradients became non-finite under ``nan_policy = "stop"``."""
 
+    def __init__(self, first_bad_step: int) -> None:
+        super().__init__(f"non-finite loss or gradient at step {first_bad_step} (nan_policy=stop)")
+        self.last_good_step = first_bad_step - 1
+
 
 class Task[ConfigT: Config](
     TrainMixin[ConfigT],
@@ -108,11 +113,16 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
                 sampler.start()
             return self._train(options)
         except Exception as error:
-            reason = f"{type(error).__name__}: {error}"
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
             with open(self.run_dir / STDOUT_FILE, "a") as f:
                 f.write(traceback.format_exc())
+            if isinstance(error, NonFiniteLossError):
+                self.step = error.last_good_step
             self.emit_status(State.FAILED, self.step, reason=reason)
-            logger.error("run failed at step %d: %s (traceback in %s)", self.step, reason, self.run_dir / STDOUT_FILE)
+            message = f"run failed at step {self.step}: {reason} (traceback in {self.run_dir / STDOUT_FILE})"
+            logger.error(message)
+            if not options.events_to_stdout:  # human logs went to stdout; the failure line belongs on stderr too
+                sys.stderr.write(f"xaxengine: error: {message}\n")
             return 1
         finally:
             if sampler is not None:
@@ -142,10 +152,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.log_message("info", "loading datasets")
             train_columns, train_size = self.load_columns("train")
             valid_columns, valid_size = self.load_columns("valid")
-        state, static, optimizer = self.init_state()
-        position = LoaderPosition()
-        if options.resume_dir is not None:
-            state, position = self._restore(state)
+        state, static, optimizer, position = self._initial_state(options)
         self.step = int(state.step)
         if self.stop_signal is not None:
             return self._interrupt(state, position)
@@ -217,11 +224,9 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             fetched = jax.device_get(sums)
         means, nonfinite, first_bad = summarize(fetched)
         if nonfinite and self.config.train.nan_policy == "stop":
-            raise NonFiniteLossError(
-                f"non-finite loss or gradient at step {first_bad} (nan_policy=stop; state kept at the last good step)"
-            )
+            raise NonFiniteLossError(first_bad + 1)
         if nonfinite:
-            self.log_message("warning", f"skipped {nonfinite} non-finite update(s), first at step {first_bad}")
+            self.log_message("warning", f"skipped {nonfinite} non-finite update(s), first at step {first_bad + 1}")
         steps_per_s = steps / seconds if seconds > 0 else 0.0
         self.log_scalars(
             self.step,
@@ -244,15 +249,49 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         with self.step_context("checkpoint"):
             self.save_checkpoint(self.step, state, self._checkpoint_meta(position))
 
-    def _restore(self, state: TrainState) -> tuple[TrainState, LoaderPosition]:
-        step = self.latest_checkpoint_step()
-        if step is None:
+    def _initial_state(self, options: RunOptions) -> tuple[TrainState, PyTree, Any, LoaderPosition]:
+        """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from)."""
+        if options.resume_dir is not None:
+            abstract, static, optimizer = self.init_state(abstract=True)
+            restored = self._restore_newest_readable(self.checkpoint_manager(), abstract, "resume")
+            if restored is not None:
+                state, meta = restored
+                loader = meta.get("loader", {})
+                return (
+                    state,
+                    static,
+                    optimizer,
+                    LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0))),
+                )
             self.log_message("warning", "no checkpoint to resume from; starting from step 0")
-            return state, LoaderPosition()
-        restored, meta = self.restore_checkpoint(step, state)
-        loader = meta.get("loader", {})
-        self.log_message("info", f"resumed from the checkpoint at step {step}")
-        return restored, LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0)))
+        state, static, optimizer = self.init_state()
+        if options.init_from is not None:
+            source = self.open_checkpoint_manager(options.init_from)
+            restored = self._restore_newest_readable(source, state, f"init-from {options.init_from}")
+            if restored is None:
+                raise FileNotFoundError(f"--init-from {options.init_from}: no readable checkpoint")
+            params = restored[0].params
+            state = TrainState(step=state.step, params=params, opt_state=optimizer.init(params), key=state.key)
+        return state, static, optimizer, LoaderPosition()
+
+    def _restore_newest_readable(
+        self, manager: Any, target: TrainState, purpose: str
+    ) -> tuple[TrainState, dict[str, Any]] | None:
+        """Restores the newest checkpoint that reads back, saying which ones it skipped and why."""
+        steps = sorted(manager.all_steps(), reverse=True)
+        for step in steps:
+            try:
+                state, meta = self.restore_checkpoint(step, target, manager)
+            except Exception as error:
+                self.log_message(
+                    "warning",
+                    f"{purpose}: checkpoint at step {step} is unreadable ({type(error).__name__}); skipping it",
+                )
+                continue
+            note = "" if step == steps[0] else " (newest readable; newer ones were unreadable)"
+            self.log_message("info", f"{purpose}: restored the checkpoint at step {step}{note}")
+            return state, meta
+        return None
 
     def _interrupt(self, state: TrainState, position: LoaderPosition) -> int:
         signum = self.stop_signal or 0

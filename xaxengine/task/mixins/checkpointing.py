@@ -57,7 +57,7 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
         return self.run_dir / CHECKPOINTS_DIR
 
     def checkpoint_manager(self) -> Any:
-        """Returns the (lazily created) Orbax CheckpointManager."""
+        """Returns the (lazily created) Orbax CheckpointManager of this run."""
         if self._manager is None:
             import orbax.checkpoint as ocp
 
@@ -67,6 +67,14 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
             )
             self._manager = ocp.CheckpointManager(self.checkpoint_dir.resolve(), options=options)
         return self._manager
+
+    @staticmethod
+    def open_checkpoint_manager(run_dir: Path) -> Any:
+        """A read-only CheckpointManager over another run's checkpoints (for ``--init-from``)."""
+        import orbax.checkpoint as ocp
+
+        directory = run_dir / CHECKPOINTS_DIR if (run_dir / CHECKPOINTS_DIR).is_dir() else run_dir
+        return ocp.CheckpointManager(directory.resolve(), options=ocp.CheckpointManagerOptions(read_only=True))
 
     def save_checkpoint(self, step: int, state: PyTree, meta: dict[str, Any]) -> None:
         """Starts saving ``state`` at ``step`` (waits for the previous save first)."""
@@ -114,15 +122,18 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
         """The newest checkpoint step on disk, if any."""
         return self.checkpoint_manager().latest_step()
 
-    def restore_checkpoint(self, step: int, abstract_state: PyTree) -> tuple[PyTree, dict[str, Any]]:
+    def restore_checkpoint(
+        self, step: int, abstract_state: PyTree, manager: Any = None
+    ) -> tuple[PyTree, dict[str, Any]]:
         """Restores ``state`` (into the shapes/shardings of ``abstract_state``) and ``meta`` at ``step``."""
         import orbax.checkpoint as ocp
 
+        manager = manager or self.checkpoint_manager()
         target = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=getattr(x, "sharding", None)),
             abstract_state,
         )
-        restored = self.checkpoint_manager().restore(
+        restored = manager.restore(
             step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
         )
         return restored["state"], dict(restored["meta"])

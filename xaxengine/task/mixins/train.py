@@ -103,13 +103,28 @@ class TrainMixin[ConfigT: TrainMixinConfig](BaseTask[ConfigT]):
         """Builds the optimizer; by default from the ``[optimizer]`` section."""
         return build_optimizer(self.config.optimizer, self.config.train.max_steps)
 
-    def init_state(self) -> tuple[TrainState, PyTree, optax.GradientTransformation]:
-        """Returns the initial train state, the model's static part and the optimizer."""
+    def init_state(self, abstract: bool = False) -> tuple[TrainState, PyTree, optax.GradientTransformation]:
+        """Returns the initial train state, the model's static part and the optimizer.
+
+        Args:
+            abstract: Return ``jax.ShapeDtypeStruct`` leaves instead of arrays (nothing is allocated): the target
+                of a checkpoint restore, so resuming never holds two copies of the state.
+        """
         model_key, train_key = jax.random.split(jax.random.PRNGKey(self.config.train.seed))
-        model = self.get_model(InitParams(key=model_key))
-        params, static = eqx.partition(model, eqx.is_inexact_array)
         optimizer = self.get_optimizer()
-        state = TrainState(
-            step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params), key=train_key
-        )
-        return state, static, optimizer
+
+        def build(params: PyTree) -> TrainState:
+            return TrainState(
+                step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params), key=train_key
+            )
+
+        if abstract:
+            model = eqx.filter_eval_shape(self.get_model, InitParams(key=model_key))
+            params, static = eqx.partition(model, _is_inexact_shape)
+            return jax.eval_shape(build, params), static, optimizer
+        params, static = eqx.partition(self.get_model(InitParams(key=model_key)), eqx.is_inexact_array)
+        return build(params), static, optimizer
+
+
+def _is_inexact_shape(leaf: object) -> bool:
+    return isinstance(leaf, jax.ShapeDtypeStruct) and jnp.issubdtype(leaf.dtype, jnp.inexact)
