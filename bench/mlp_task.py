@@ -29,9 +29,9 @@ def synthetic_arrays(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, labels
 
 
-def make_mlp(key: PRNGKeyArray) -> eqx.nn.MLP:
+def make_mlp(key: PRNGKeyArray, hidden: int = HIDDEN) -> eqx.nn.MLP:
     """The benchmark MLP."""
-    return eqx.nn.MLP(INPUTS, CLASSES, HIDDEN, 2, activation=jax.nn.relu, key=key)
+    return eqx.nn.MLP(INPUTS, CLASSES, hidden, 2, activation=jax.nn.relu, key=key)
 
 
 def mlp_loss(model: eqx.nn.MLP, x: Float[Array, "b 784"], y: Array) -> Float[Array, ""]:
@@ -43,7 +43,7 @@ def mlp_loss(model: eqx.nn.MLP, x: Float[Array, "b 784"], y: Array) -> Float[Arr
 class BenchConfig(SupervisedConfig):
     """Benchmark task config (no extra fields)."""
 
-    note: str = field("", help="Free text stored with the run.")
+    hidden: int = field(HIDDEN, help="Hidden width of the MLP.")
 
 
 class BenchMlpTask(SupervisedTask[BenchConfig]):
@@ -52,7 +52,7 @@ class BenchMlpTask(SupervisedTask[BenchConfig]):
     config_class = BenchConfig
 
     def get_model(self, params: InitParams) -> eqx.nn.MLP:
-        return make_mlp(params.key)
+        return make_mlp(params.key, self.config.hidden)
 
     def get_optimizer(self) -> optax.GradientTransformation:
         return optax.adam(self.config.optimizer.lr)
