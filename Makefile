@@ -25,6 +25,9 @@ soak: install
 
 bench: install
 	$(TEST_ENV) $(BIN)/python bench/engine_vs_raw.py
+	$(TEST_ENV) $(BIN)/python bench/checkpoint_stall.py
+	$(TEST_ENV) $(BIN)/python bench/logging_overhead.py
+	$(TEST_ENV) $(BIN)/python bench/tui_bench.py
 
 format: install
 	$(BIN)/ruff format $(SRC)
