@@ -46,7 +46,7 @@ def test_picker_open_run_help_quit():
         assert "20261125-060000-a1b2" in screen and "finished" in screen
         _tmux("send-keys", "-t", session, "Down", "Enter")
         screen = _wait_screen(session, "step 300/300")
-        assert "checkpoints" in screen and "loss" in screen
+        assert "loss" in screen and "Stop" in screen
         _tmux("send-keys", "-t", session, "?")
         _wait_screen(session, "xax-tui keys")
         _tmux("send-keys", "-t", session, "Escape")

@@ -167,3 +167,13 @@ def test_main_help():
         check=False,
     )
     assert out.returncode == 0 and "RUNS_DIR" not in out.stderr and "task .toml" in out.stdout
+
+
+async def test_run_view_fits_80x24():
+    app = XaxTui(RUN_A)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        await pilot.pause(0.3)
+        charts = list(app.screen.query(MetricChart))
+        assert [c.metric for c in charts] == ["loss"] and charts[0].size.height >= 8
+        assert app.screen.query_one(CheckpointTable).region.bottom <= 24

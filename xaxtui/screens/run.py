@@ -27,6 +27,7 @@ class RunScreen(Screen[None]):
     """Watches ``sessions[0]``; the other sessions are drawn on the same charts for comparison."""
 
     BINDINGS = bindings("run")
+    AUTO_FOCUS = "#checkpoints"
 
     def __init__(self, sessions: list[RunSession]) -> None:
         """Creates the view of ``sessions`` (the first one is the main run)."""

@@ -118,7 +118,9 @@ def curve(state: RunState, metric: str, phase: str, options: ChartOptions, width
 
 
 class MetricChart(PlotWidget):
-    """One metric: every phase of every compared run on the same axes."""
+    """One metric: every phase of every compared run on the same axes (not focusable: keys belong to the view)."""
+
+    can_focus = False
 
     DEFAULT_CSS = """
     MetricChart { height: 1fr; min-height: 6; }
@@ -174,8 +176,8 @@ class ChartPane(Widget):
         yield Grid(id="chart-grid")
 
     def metrics_for(self, runs: list[tuple[str, RunState]]) -> list[str]:
-        """Metrics to draw: those of all runs matching the filter, in first-seen order."""
-        names = dict.fromkeys(m for _, state in runs for m in state.metrics())
+        """Metrics to draw: those of all runs matching the filter, losses first, then in first-seen order."""
+        names = sorted(dict.fromkeys(m for _, state in runs for m in state.metrics()), key=lambda m: "loss" not in m)
         fit = max(1, (self.size.height - 1) // 9) * (2 if self.size.width >= 100 else 1)
         return [m for m in names if self.options.matches(m)][: min(MAX_CHARTS, fit)]
 

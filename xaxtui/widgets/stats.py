@@ -6,6 +6,8 @@ from textual.widgets import Label, Sparkline
 
 from xaxtui.state import RunState
 
+SPARK_POINTS = 120
+
 
 def human_bytes(n: float) -> str:
     """``1536`` -> ``1.5K``, ``3.2e9`` -> ``3.0G``."""
@@ -31,11 +33,9 @@ class StatRow(Horizontal):
         yield Sparkline([], summary_function=max)
 
     def show(self, text: str, data: list[float]) -> None:
-        """Sets the label and the sparkline data (only as many points as fit)."""
+        """Sets the label and the sparkline data (the last :data:`SPARK_POINTS`, bucketed to the width)."""
         self.query_one(Label).update(text)
-        spark = self.query_one(Sparkline)
-        width = max(1, spark.size.width or 40)
-        spark.data = data[-width:] or [0.0]
+        self.query_one(Sparkline).data = data[-SPARK_POINTS:] or [0.0]
 
 
 class StatsPane(VerticalScroll):

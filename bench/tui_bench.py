@@ -1,0 +1,213 @@
+"""xax-tui benchmarks: first paint, loading 1M events, redrawing a 100k-point chart, live event-to-screen latency.
+
+Writes ``bench/results/tui_bench.json`` (medians of several runs). Run: ``.venv/bin/python bench/tui_bench.py``.
+"""
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RUNS = ROOT / "tests" / "fixtures" / "recorded_runs"
+TASK = ROOT / "tests" / "fixtures" / "tasks" / "tiny.toml"
+FAKE = ROOT / "tests" / "fixtures" / "fake_engine.py"
+OUT = ROOT / "bench" / "results" / "tui_bench.json"
+
+
+def write_events(path: Path, n: int) -> None:
+    from xaxengine.protocol import encode, make_event
+
+    t0 = 1764050000.0
+    with open(path, "wb") as f:
+        f.write(encode(make_event(0, "run_start", t=t0, run_id="bench", task="bench:Task", max_steps=n)))
+        buf = []
+        for i in range(1, n):
+            t = t0 + i * 0.01
+            if i % 100 == 0:
+                ev = make_event(i, "stats", t=t, cpu_percent=50.0, rss_bytes=1e9, mem_percent=3.0, gpus=[])
+            else:
+                values = {"loss": 1.0 / (1 + i * 1e-3), "accuracy": 0.5}
+                ev = make_event(
+                    i,
+                    "scalars",
+                    t=t,
+                    step=i,
+                    phase="train",
+                    values=values,
+                    samples_per_s=1000.0,
+                    steps_per_s=100.0,
+                    elapsed_s=i * 0.01,
+                )
+            buf.append(encode(ev))
+            if len(buf) >= 10_000:
+                f.write(b"".join(buf))
+                buf.clear()
+        f.write(b"".join(buf))
+
+
+LOAD_CODE = """
+import asyncio, json, resource, sys, time
+from xaxtui.sources import FileTailSource
+from xaxtui.state import RunState, fold
+async def main():
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    state = RunState()
+    t = time.perf_counter()
+    async for batch in FileTailSource(sys.argv[1], follow=False):
+        fold(state, batch.events)
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "events": state.events, "peak_rss_mb": peak / 1024,
+                      "added_rss_mb": (peak - base) / 1024, "points_kept": len(state.series["loss", "train"])}))
+asyncio.run(main())
+"""
+
+
+def bench_load(n: int, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        write_events(path, n)
+        size_mb = path.stat().st_size / 1e6
+        runs = []
+        for _ in range(repeats):
+            out = subprocess.run(
+                [sys.executable, "-c", LOAD_CODE, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+            )
+            runs.append(json.loads(out.stdout))
+    return {
+        "events": n,
+        "file_mb": round(size_mb, 1),
+        "seconds_median": statistics.median(r["seconds"] for r in runs),
+        "seconds_all": [round(r["seconds"], 3) for r in runs],
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "points_kept_of_990k": runs[0]["points_kept"],
+        "target_s": 2.0,
+    }
+
+
+def bench_first_paint(repeats: int) -> dict:
+    if shutil.which("tmux") is None:
+        return {"skipped": "tmux missing"}
+    xax_tui = Path(sys.executable).parent / "xax-tui"
+    times = []
+    for i in range(repeats):
+        session = f"xaxbench{os.getpid()}{i}"
+        t = time.perf_counter()
+        subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "100", "-y", "30", f"{xax_tui} {RUNS}"], check=True)
+        try:
+            while (
+                "2 runs"
+                not in subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
+                ).stdout
+            ):
+                if time.perf_counter() - t > 20:
+                    raise RuntimeError("no paint")
+                time.sleep(0.005)
+            times.append(time.perf_counter() - t)
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+    return {
+        "what": "tmux start to picker listing runs (100x30)",
+        "seconds_median": statistics.median(times),
+        "seconds_all": [round(x, 3) for x in times],
+    }
+
+
+async def bench_chart(n: int, repeats: int) -> dict:
+    from xaxengine.protocol import make_event
+    from xaxtui.state import RunState, fold
+    from xaxtui.widgets.charts import ChartOptions, MetricChart
+
+    results = {}
+    for recent, name in ((n * 2, "raw_100k_points"), (4096, "bounded_state")):
+        state = fold(
+            RunState(recent=recent),
+            (
+                make_event(i, "scalars", t=1000.0 + i, step=i, phase="train", values={"loss": 1 / (1 + i)})
+                for i in range(n)
+            ),
+        )
+        from textual.app import App, ComposeResult
+
+        class ChartApp(App[None]):
+            def compose(self) -> ComposeResult:
+                yield MetricChart("loss")
+
+        app = ChartApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.1)
+            chart = app.query_one(MetricChart)
+            times = []
+            for smoothing in [0.0] * repeats + [0.9] * repeats:
+                t = time.perf_counter()
+                chart.draw([("bench", state)], ChartOptions(smoothing=smoothing))
+                chart._render_plot()
+                times.append(time.perf_counter() - t)
+        results[name] = {
+            "series_len": len(state.series["loss", "train"]),
+            "ms_median_raw": statistics.median(times[:repeats]) * 1e3,
+            "ms_median_ema": statistics.median(times[repeats:]) * 1e3,
+        }
+    return {"points": n, **results, "target_ms": 50}
+
+
+async def bench_latency(samples: int) -> dict:
+    os.environ["XAX_ENGINE_CMD"] = f"{sys.executable} {FAKE}"
+    os.environ["FAKE_STEP_S"] = "0.01"
+    from xaxtui.app import XaxTui
+    from xaxtui.widgets.header import RunHeader
+
+    lat = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = XaxTui(TASK, runs_dir=Path(tmp))
+        async with app.run_test(size=(100, 32)) as pilot:
+            session = app.launch(TASK, ["train.max_steps=100000", "train.log_every_n_steps=20"], Path(tmp))
+            shown = -1
+            deadline = time.monotonic() + 60
+            while len(lat) < samples and time.monotonic() < deadline:
+                await pilot.pause(0.002)
+                text = str(app.screen.query_one(RunHeader).render())
+                match = re.search(r"step (\d+)/", text)
+                if not match or int(match.group(1)) == shown:
+                    continue
+                shown = int(match.group(1))
+                series = session.state.series.get(("loss", "train"))
+                if series and shown in series.steps:
+                    lat.append(time.time() - series.times[series.steps.index(shown)])
+            session.signal(15)
+            await pilot.pause(0.5)
+    lat = lat[3:]
+    return {
+        "what": "engine event wall time -> run header shows its step (fake engine, 10 ms steps)",
+        "ms_median": statistics.median(lat) * 1e3,
+        "ms_p90": sorted(lat)[int(0.9 * len(lat))] * 1e3,
+        "samples": len(lat),
+        "target_ms": 250,
+    }
+
+
+def main() -> None:
+    results = {
+        "machine": f"{os.cpu_count()} shared cpus, load {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}",
+        "first_paint": bench_first_paint(5),
+        "load_1m_events": bench_load(1_000_000, 3),
+        "chart_redraw": asyncio.run(bench_chart(100_000, 5)),
+        "live_latency": asyncio.run(bench_latency(40)),
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
