@@ -14,6 +14,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from xaxengine.arch import CNN, MLP
 from xaxengine.config import field
 from xaxengine.task.mixins.step_context import StepState
 from xaxengine.task.mixins.train import InitParams
@@ -31,8 +32,9 @@ class MnistConfig(SupervisedConfig):
 
     dataset: Literal["digits", "mnist"] = field("digits", help="'digits' (offline, 8x8) or 'mnist' (HF hub, 28x28).")
     model: Literal["mlp", "cnn"] = field("mlp", help="Classifier architecture.")
-    hidden: int = field(256, help="Hidden width of the MLP / channels of the CNN's last conv.")
+    hidden: int = field(256, help="Hidden width of the MLP.")
     depth: int = field(2, help="Hidden layers of the MLP.")
+    channels: list[int] = field([32, 64], help="Output channels of the CNN's stride-2 3x3 convolutions.")
     valid_fraction: float = field(0.1, help="Fraction of the digits set held out for validation.")
     label_smoothing: float = field(0.0, help="Label smoothing of the cross entropy.")
 
@@ -61,25 +63,6 @@ def load_mnist_dataset(phase: str) -> "datasets.Dataset":
     return datasets.Dataset.from_dict({"image": images, "label": np.asarray(raw["label"], dtype=np.int32)})
 
 
-class CNN(eqx.Module):
-    """Two 3x3 convolutions, global average pooling and a linear head."""
-
-    conv1: eqx.nn.Conv2d
-    conv2: eqx.nn.Conv2d
-    head: eqx.nn.Linear
-
-    def __init__(self, channels: int, num_classes: int, *, key: PRNGKeyArray) -> None:
-        k1, k2, k3 = jax.random.split(key, 3)
-        self.conv1 = eqx.nn.Conv2d(1, channels // 2, 3, padding=1, key=k1)
-        self.conv2 = eqx.nn.Conv2d(channels // 2, channels, 3, padding=1, key=k2)
-        self.head = eqx.nn.Linear(channels, num_classes, key=k3)
-
-    def __call__(self, image: Float[Array, "h w"]) -> Float[Array, " classes"]:
-        x = jax.nn.gelu(self.conv1(image[None]))
-        x = jax.nn.gelu(self.conv2(x))
-        return self.head(x.mean(axis=(1, 2)))
-
-
 class MnistTask(SupervisedTask[MnistConfig]):
     """Classifies digits; logs ``accuracy`` in the train and valid phases."""
 
@@ -88,10 +71,8 @@ class MnistTask(SupervisedTask[MnistConfig]):
     def get_model(self, params: InitParams) -> eqx.Module:
         side = 8 if self.config.dataset == "digits" else 28
         if self.config.model == "cnn":
-            return CNN(self.config.hidden, 10, key=params.key)
-        return eqx.nn.MLP(
-            side * side, 10, self.config.hidden, self.config.depth, activation=jax.nn.gelu, key=params.key
-        )
+            return CNN((1, side, side), 10, self.config.channels, key=params.key)
+        return MLP(side * side, 10, [self.config.hidden] * self.config.depth, activation=jax.nn.gelu, key=params.key)
 
     def get_dataset(self, phase: str) -> "datasets.Dataset":
         if self.config.dataset == "mnist":
@@ -100,8 +81,7 @@ class MnistTask(SupervisedTask[MnistConfig]):
 
     def get_output(self, model: eqx.Module, batch: Batch, state: StepState, key: PRNGKeyArray) -> Array:
         images = batch["image"]
-        if self.config.model == "mlp":
-            images = images.reshape(images.shape[0], -1)
+        images = images.reshape(images.shape[0], -1) if self.config.model == "mlp" else images[:, None]
         return jax.vmap(model)(images)
 
     def compute_loss(

