@@ -265,3 +265,22 @@ def test_stdout_prints_a_table_on_a_terminal_and_lines_otherwise(caplog: pytest.
         plain = StdoutBackend(io.StringIO(), max_steps=100, use_progress_bar=False)
         plain.write({"kind": "scalars", "step": 3, "phase": "train", "values": {"loss": 0.5}})
     assert "step 3 train loss=0.5" in caplog.text
+
+
+def test_wandb_start_is_tried_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("wandb")
+    from xaxengine.task.loggers.wandb import WandbBackend, WandbConfig
+
+    backend = WandbBackend(WandbConfig(enabled=True, mode="online"), tmp_path, {})
+    starts = []
+
+    def fail() -> None:
+        starts.append(1)
+        raise RuntimeError("no API key")
+
+    monkeypatch.setattr(backend, "_start", fail)
+    with pytest.raises(RuntimeError):
+        backend.write({"kind": "scalars", "step": 1, "phase": "train", "values": {"loss": 1.0}})
+    backend.write({"kind": "scalars", "step": 2, "phase": "train", "values": {"loss": 1.0}})
+    backend.close()
+    assert starts == [1]

@@ -51,6 +51,7 @@ class WandbBackend:
         self.run_dir = run_dir
         self.run_config = run_config
         self.run: Any = None
+        self.start_failed = False
         self.step = 0
 
     def _start(self) -> Any:
@@ -72,7 +73,11 @@ class WandbBackend:
     def write(self, event: Event) -> None:
         """Logs one event at its step (or the latest training step, for stats)."""
         if self.run is None:
+            if self.start_failed:
+                return
+            self.start_failed = True  # one try only: a failed start (no login, no network) is logged once
             self.run = self._start()
+            self.start_failed = False
         if event.get("step") is not None:
             self.step = max(self.step, int(event["step"]))
         data = self._convert(event)
