@@ -284,3 +284,20 @@ def test_wandb_start_is_tried_once(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     backend.write({"kind": "scalars", "step": 2, "phase": "train", "values": {"loss": 1.0}})
     backend.close()
     assert starts == [1]
+
+
+def test_tensorboard_system_scalars_include_gpus_at_the_training_step(tmp_path: Path) -> None:
+    from xaxengine.task.loggers.tensorboard import TensorBoardBackend
+
+    backend = TensorBoardBackend(tmp_path / "tensorboard", tmp_path)
+    gpu = {"index": 0, "name": "Fake", "util_percent": 55.0, "mem_used_bytes": 2**30, "temp_c": 60.0, "power_w": None}
+    stats = {"kind": "stats", "cpu_percent": 150.0, "rss_bytes": 2**28, "mem_percent": 12.5, "gpus": [gpu]}
+    backend.write({"seq": 0, "t": 1.0, "kind": "scalars", "step": 7, "phase": "train", "values": {"loss": 1.0}})
+    backend.write({"seq": 1, "t": 2.0, **stats, "cpu_per_core": [10.0, 90.0]})
+    backend.close()
+    acc = _accumulator(tmp_path)
+    read = {tag: [(p.step, p.value) for p in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    assert read["system/gpu0/util_percent"] == [(7, 55.0)]
+    assert read["system/gpu0/mem_used_bytes"] == [(7, 2.0**30)]
+    assert read["system/rss_mb"] == [(7, 256.0)] and read["system/cpu_core/01"] == [(7, 90.0)]
+    assert "system/gpu0/power_w" not in read

@@ -30,6 +30,26 @@ class LoggerBackend(Protocol):
         ...
 
 
+def system_scalars(event: Event) -> dict[str, float]:
+    """Flattens a ``stats`` event into scalar names (without the ``system/`` prefix) and values.
+
+    Returns:
+        ``cpu_percent``, ``rss_mb``, ``mem_percent``, ``cpu_core/NN`` per core and ``gpuI/KEY`` per GPU, leaving
+        out missing values.
+    """
+    scalars: dict[str, float | None] = {
+        "cpu_percent": event.get("cpu_percent"),
+        "rss_mb": None if event.get("rss_bytes") is None else event["rss_bytes"] / 2**20,
+        "mem_percent": event.get("mem_percent"),
+    }
+    for i, load in enumerate(event.get("cpu_per_core") or []):
+        scalars[f"cpu_core/{i:02d}"] = load
+    for gpu in event.get("gpus") or []:
+        for key in ("util_percent", "mem_used_bytes", "temp_c", "power_w"):
+            scalars[f"gpu{gpu['index']}/{key}"] = gpu.get(key)
+    return {name: float(value) for name, value in scalars.items() if value is not None}
+
+
 class _Stop:
     """Queue sentinel: the writer thread exits when it reads this."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from xaxengine.protocol import Event, Kind
+from xaxengine.task.loggers.base import system_scalars
 from xaxengine.task.loggers.media import read_ply
 
 
@@ -61,20 +62,8 @@ class TensorBoardBackend:
             self._mesh(event, step)
 
     def _stats(self, event: Event, step: int) -> None:
-        t = event["t"]
-        scalars: dict[str, float | None] = {
-            "cpu_percent": event.get("cpu_percent"),
-            "rss_mb": (event.get("rss_bytes") or 0) / 2**20,
-            "mem_percent": event.get("mem_percent"),
-        }
-        for i, load in enumerate(event.get("cpu_per_core") or []):
-            scalars[f"cpu_core/{i:02d}"] = load
-        for gpu in event.get("gpus") or []:
-            for key in ("util_percent", "mem_used_bytes", "temp_c", "power_w"):
-                scalars[f"gpu{gpu['index']}/{key}"] = gpu.get(key)
-        for name, value in scalars.items():
-            if value is not None:
-                self.writer.add_scalar(f"system/{name}", value, step, walltime=t)
+        for name, value in system_scalars(event).items():
+            self.writer.add_scalar(f"system/{name}", value, step, walltime=event["t"])
 
     def _histogram(self, event: Event, step: int) -> None:
         edges = np.asarray(event["bins"], dtype=np.float64)

@@ -16,6 +16,7 @@ import numpy as np
 
 from xaxengine.config import field
 from xaxengine.protocol import Event, Kind
+from xaxengine.task.loggers.base import system_scalars
 from xaxengine.task.loggers.media import read_ply
 
 
@@ -93,7 +94,7 @@ class WandbBackend:
                 data["train/steps_per_s"] = event["steps_per_s"]
             return data
         if kind == Kind.STATS:
-            return _stats(event)
+            return {f"system/{k}": v for k, v in system_scalars(event).items()}
         if kind == Kind.DISTRIBUTION:
             return {f"{name}/{k}": event[k] for k in ("mean", "std") if event.get(k) is not None}
         media: Any = None
@@ -114,16 +115,3 @@ class WandbBackend:
         if self.run is not None:
             self.run.finish()
             self.run = None
-
-
-def _stats(event: Event) -> dict[str, float]:
-    data = {f"system/{k}": event[k] for k in ("cpu_percent", "mem_percent") if event.get(k) is not None}
-    if event.get("rss_bytes") is not None:
-        data["system/rss_mb"] = event["rss_bytes"] / 2**20
-    for i, load in enumerate(event.get("cpu_per_core") or []):
-        data[f"system/cpu_core/{i:02d}"] = load
-    for gpu in event.get("gpus") or []:
-        for key in ("util_percent", "mem_used_bytes", "temp_c", "power_w"):
-            if gpu.get(key) is not None:
-                data[f"system/gpu{gpu['index']}/{key}"] = gpu[key]
-    return data
