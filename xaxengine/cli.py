@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from xaxengine.config import ConfigError, config_schema, load_run_spec
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
+from xaxengine.task.launchers.base import LAYOUTS
 
 if TYPE_CHECKING:
     from xaxengine.task.mixins.runnable import RunOptions
@@ -59,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="Print the JAX devices and the layouts they allow, as JSON.")
 
+    slurm = sub.add_parser("slurm", help="Write (and with --submit, submit) an sbatch script for a multi-node run.")
+    slurm.add_argument("toml", help="Task file.")
+    slurm.add_argument("overrides", nargs="*", help="Dotted overrides passed to every rank.")
+    slurm.add_argument("--nodes", type=int, default=1, help="Nodes (one engine process per node).")
+    slurm.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (0: CPU nodes).")
+    slurm.add_argument("--partition", default="", help="Slurm partition.")
+    slurm.add_argument("--time", default="", help="Time limit, e.g. 04:00:00.")
+    slurm.add_argument("--cpus-per-task", type=int, default=0, help="CPUs per engine process (0: Slurm's default).")
+    slurm.add_argument("--runs-dir", help="Runs root on storage every node shares (default: $XAX_RUNS_DIR or ./runs).")
+    slurm.add_argument("--run-id", help="Run id (default: a new timestamped id).")
+    slurm.add_argument("--output", "-o", help="Script path (default: RUNS_DIR/slurm/RUN_ID.sbatch).")
+    slurm.add_argument("--submit", action="store_true", help="Submit the script with sbatch.")
+
     for name, what in (("stop", "Stop a live run gracefully (checkpoint, then exit)."), ("checkpoint", "Save now.")):
         control = sub.add_parser(name, help=what)
         control.add_argument("run", help="Run directory, run id or 'latest'.")
@@ -70,6 +84,9 @@ def _add_common_run_flags(parser: argparse.ArgumentParser, with_help: bool = Tru
     parser.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
     parser.add_argument("--run-id", help="Name of the new run's folder (default: a timestamped id).")
     parser.add_argument("--events", choices=["-"], help="'-': also write the event lines to stdout (for the TUI).")
+    parser.add_argument("--layout", choices=LAYOUTS, help="Device layout (same as launch.layout=...).")
+    parser.add_argument("--num-devices", type=int, help="Devices per process (same as launch.num_devices=N).")
+    parser.add_argument("--num-processes", type=int, help="multi_process: processes (launch.num_processes=N).")
     if with_help:
         parser.add_argument("-h", "--help", action="store_true", help="Show this help and the task's config fields.")
 
@@ -103,6 +120,10 @@ def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, optio
         extra.append(f"artifacts.runs_dir={json.dumps(str(args.runs_dir))}")
     if args.run_id:
         extra.append(f"artifacts.run_id={json.dumps(args.run_id)}")
+    for flag, key in (("layout", "layout"), ("num_devices", "num_devices"), ("num_processes", "num_processes")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            extra.append(f"launch.{key}={json.dumps(value)}")
     spec = load_run_spec(toml, extra)
     from xaxengine.task.mixins.runnable import RunnableMixin
 
@@ -114,7 +135,7 @@ def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, optio
 def _print_run_help(toml: str | None) -> None:
     lines = [
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
-        "                     [--resume RUN] [--init-from RUN]",
+        "                     [--resume RUN] [--init-from RUN] [--layout L] [--num-devices N] [--num-processes N]",
         "",
         'Trains the task named by `task = "module:Class"` in TASK.toml. Overrides use dotted field names.',
     ]
@@ -201,13 +222,42 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     import jax
 
     devices = jax.devices()
-    layouts = ["single_device"]
+    layouts = ["single_device", *(["multi_device"] if len(devices) > 1 else []), "multi_cpu", "multi_process"]
     payload = {
         "platform": devices[0].platform,
         "devices": [{"id": d.id, "kind": d.device_kind, "platform": d.platform} for d in devices],
         "layouts": layouts,
+        "max_cpu_devices": os.cpu_count() or 1,
+        "num_devices": len(devices),
     }
     sys.stdout.write(json.dumps(payload) + "\n")
+    return 0
+
+
+def _cmd_slurm(args: argparse.Namespace) -> int:
+    from xaxengine.runs import new_run_id, task_dir_name
+    from xaxengine.task.launchers.slurm import SlurmError, SlurmJob, submit, write_script
+
+    spec = load_run_spec(Path(args.toml), args.overrides)  # fails early on a bad file or override
+    job = SlurmJob(
+        toml=Path(args.toml),
+        runs_dir=resolve_runs_dir(args.runs_dir),
+        run_id=args.run_id or new_run_id(),
+        job_name=f"xax-{task_dir_name(spec.task_cls.__name__)}",
+        nodes=args.nodes,
+        gpus_per_node=args.gpus_per_node,
+        partition=args.partition,
+        time=args.time,
+        cpus_per_task=args.cpus_per_task,
+        overrides=list(args.overrides),
+    )
+    try:
+        path = write_script(job, Path(args.output) if args.output else None)
+        sys.stdout.write(f"{path}\n")
+        if args.submit:
+            sys.stdout.write(submit(path) + "\n")
+    except SlurmError as error:
+        raise UsageError(str(error)) from None
     return 0
 
 
@@ -225,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xaxengine`` console script; returns the exit code."""
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
-    stray = [u for u in unknown if u.startswith("-") or args.command not in ("run", "resume")]
+    stray = [u for u in unknown if u.startswith("-") or args.command not in ("run", "resume", "slurm")]
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if unknown:
@@ -237,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tail": _cmd_tail,
         "schema": _cmd_schema,
         "devices": _cmd_devices,
+        "slurm": _cmd_slurm,
         "stop": lambda a: _cmd_signal(a, signal.SIGTERM),
         "checkpoint": lambda a: _cmd_signal(a, signal.SIGUSR1),
     }

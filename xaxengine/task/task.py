@@ -21,6 +21,7 @@ from jaxtyping import PyTree
 from xaxengine.config import config_to_dict
 from xaxengine.protocol import Kind, State
 from xaxengine.runs import STDOUT_FILE, RunLock
+from xaxengine.task.launchers.base import LaunchMixinConfig
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin, CheckpointingMixinConfig
 from xaxengine.task.mixins.compile import CompileMixin, CompileMixinConfig
 from xaxengine.task.mixins.cpu_stats import CPUStatsMixin, CPUStatsMixinConfig, StatsSampler
@@ -28,6 +29,7 @@ from xaxengine.task.mixins.dataloaders import Columns, DataloadersMixin, Dataloa
 from xaxengine.task.mixins.gpu_stats import GPUStatsMixin, GPUStatsMixinConfig
 from xaxengine.task.mixins.process import ProcessMixin, ProcessMixinConfig, exit_code_for
 from xaxengine.task.mixins.runnable import RunnableMixin, RunOptions
+from xaxengine.task.mixins.sharding import Placement, make_placement
 from xaxengine.task.mixins.step_context import StepContextMixin
 from xaxengine.task.mixins.supervised import (
     SupervisedMixin,
@@ -42,7 +44,8 @@ logger = logging.getLogger("xaxengine")
 
 
 @dataclass(kw_only=True)
-class Config(  # dataclass fields come in reverse MRO order: [train] first in TOML, [process] last
+class Config(  # dataclass fields come in reverse MRO order: [train] first in TOML, [launch] last
+    LaunchMixinConfig,
     ProcessMixinConfig,
     GPUStatsMixinConfig,
     CPUStatsMixinConfig,
@@ -81,10 +84,31 @@ class Task[ConfigT: Config](
     """A task with every engine service; :class:`SupervisedTask` adds the supervised training loop."""
 
     config_class = Config
+    placement: Placement = Placement()
+
+    @classmethod
+    def launch(cls, config: ConfigT, options: RunOptions | None = None) -> int:
+        """Runs the task under its ``[launch] layout``: in this process, or in the child processes it needs."""
+        from xaxengine.task.launchers import launch
+
+        return launch(cls, config, options or RunOptions())
 
     def emit_stats(self) -> None:
-        """Samples CPU and GPU statistics and emits one ``stats`` event (called by the sampler thread)."""
-        self.bus.emit(Kind.STATS, **self.sample_cpu_stats(), gpus=self.sample_gpu_stats(), process=0)
+        """Samples CPU and GPU statistics and emits ``stats`` events (called by the sampler thread).
+
+        In multi-process runs, ranks other than 0 write their sample to ``RUN_DIR/.stats/`` instead, and rank 0 emits
+        one event per rank (``process`` = rank) from those files.
+        """
+        from xaxengine.task.launchers.multi_process import read_rank_stats, write_rank_stats
+
+        sample = {**self.sample_cpu_stats(), "gpus": self.sample_gpu_stats()}
+        rank = jax.process_index()
+        if rank:
+            write_rank_stats(self.run_dir, rank, sample)
+            return
+        self.bus.emit(Kind.STATS, **sample, process=0)
+        for other, stats in read_rank_stats(self.run_dir):
+            self.bus.emit(Kind.STATS, **stats, process=other)
 
 
 class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[ConfigT]):
@@ -96,15 +120,22 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         """Trains in this process, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
         self.prepare_run_dir(options.resume_dir)
         lock = RunLock(self.run_dir)
-        lock.acquire()
+        primary = jax.process_index() == 0  # only process 0 holds the lock and writes config and events
+        if primary:
+            lock.acquire()
         self.open_loggers(options.events_to_stdout, self.config.train.max_steps)
-        self.write_resolved_config()
+        if primary:
+            self.write_resolved_config()
         self.install_signal_handlers()
         self.started = time.monotonic()
         self.step = 0
         self.emit_status(State.STARTING, 0)
         sampler = StatsSampler(self.emit_stats, self.config.stats.interval_s) if self.config.stats.enabled else None
         try:
+            launch = self.config.launch
+            self.placement = make_placement(
+                launch.layout, launch.num_devices, launch.fsdp, launch.fsdp_min_size, self.config.data.batch_size
+            )
             self._emit_run_start(options)
             if sampler is not None:
                 self.emit_stats()
@@ -139,8 +170,8 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             task=self.task_spec(),
             run_dir=str(self.run_dir),
             config=config_to_dict(self.config),
-            layout="single_device",
-            devices=[str(d) for d in jax.devices()],
+            layout=self.placement.layout,
+            devices=[str(d) for d in self.placement.devices],
             max_steps=self.config.train.max_steps,
             resumed_from_step=resumed,
             **self.process_info(),
@@ -152,9 +183,12 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.log_message("info", "loading datasets")
             train_columns, train_size = self.load_columns("train")
             valid_columns, valid_size = self.load_columns("valid")
+            train_columns = self.placement.put_columns(train_columns)
+            valid_columns = self.placement.put_columns(valid_columns)
         state, static, optimizer, position = self._initial_state(options)
+        state = self.placement.put_state(state)
         self.step = int(state.step)
-        if self.stop_signal is not None:
+        if self._agreed_stop_signal():
             return self._interrupt(state, position)
 
         self.emit_status(State.COMPILING, self.step)
@@ -163,9 +197,10 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         update = self.make_train_update(static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step")
         first_idx = batches.permutation[: self.config.data.batch_size]
         names = list(jax.eval_shape(update, state, *self._step_data(train_columns, first_idx, on_device))[1])
-        sums = zero_sums(names)
+        sums = self.placement.replicate(zero_sums(names))
+        out_shardings = (self.placement.state_shardings(state), self.placement.state_shardings(sums))
         step_fn, compile_s = self.compile_step(
-            accumulating_train_step(update),
+            self.placement.constrain(accumulating_train_step(update), out_shardings),
             (state, sums, *self._step_data(train_columns, first_idx, on_device)),
             (0, 1),
         )
@@ -181,23 +216,20 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.step += 1
             window_steps += 1
             last = self.step == cfg.max_steps
-            if (
-                self.step % cfg.log_every_n_steps == 0
-                or last
-                or self._wants_checkpoint()
-                or self.stop_signal is not None
-            ):
+            stop, save = self._control(last)
+            if self.step % cfg.log_every_n_steps == 0 or last or save or stop:
                 sums = self._log_train(sums, time.perf_counter() - window_start, window_steps)
                 window_start, window_steps = time.perf_counter(), 0
-                self.poll_pending_save()
+                if not self.placement.multi_process:  # saves finish in lockstep on every process otherwise
+                    self.poll_pending_save()
             if cfg.valid_every_n_steps and (self.step % cfg.valid_every_n_steps == 0 or last):
                 with self.step_context("valid"):
                     self.validator.run(state.params, self.step)
             if cfg.log_heavy_every_n_steps and (self.step % cfg.log_heavy_every_n_steps == 0 or last):
                 self.log_heavy(eqx.combine(state.params, static), self.validator.host_batch(), self.step)
-            if self.stop_signal is not None:
+            if stop:
                 return self._interrupt(state, batches.position)
-            if self._wants_checkpoint() or (last and self.config.checkpoint.save_every_n_steps):
+            if save or (last and self.config.checkpoint.save_every_n_steps):
                 self.checkpoint_requested = False
                 self._save(state, batches.position)
 
@@ -205,11 +237,33 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         self.emit_status(State.FINISHED, self.step)
         return 0
 
-    @staticmethod
-    def _step_data(columns: Columns, idx: np.ndarray, on_device: bool) -> tuple[Columns, Any]:
-        if on_device:
-            return columns, idx
-        return {k: v[idx] for k, v in columns.items()}, None
+    def _step_data(self, columns: Columns, idx: np.ndarray, on_device: bool) -> tuple[Columns, Any]:
+        return self.placement.step_data(columns, idx, on_device)
+
+    def _agreed_stop_signal(self) -> int:
+        """The stop signal, agreed on by every process (any process's signal stops them all)."""
+        signum = self.placement.agree([self.stop_signal or 0])[0]
+        if signum:
+            self.stop_signal = signum
+        return signum
+
+    def _control(self, last: bool) -> tuple[bool, bool]:
+        """Whether to stop and whether to checkpoint now: the same answer on every process.
+
+        In one process the flags are read every step. In multi-process runs, signals and time- or request-based
+        checkpoints are agreed on at log boundaries (one tiny all-gather), so a stop takes effect within
+        ``log_every_n_steps`` steps; step-based checkpoints need no agreement.
+        """
+        if not self.placement.multi_process:
+            return self.stop_signal is not None, self._wants_checkpoint()
+        ckpt = self.config.checkpoint
+        scheduled = bool(ckpt.save_every_n_steps) and self.step % ckpt.save_every_n_steps == 0
+        if not (last or self.step % self.config.train.log_every_n_steps == 0):
+            return False, scheduled
+        signum, requested = self.placement.agree([self.stop_signal or 0, int(self._wants_checkpoint())])
+        if signum:
+            self.stop_signal = signum
+        return bool(signum), scheduled or bool(requested)
 
     def _wants_checkpoint(self) -> bool:
         ckpt = self.config.checkpoint
@@ -236,7 +290,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             samples_per_s=steps_per_s * self.config.data.batch_size,
             elapsed_s=time.monotonic() - self.started,
         )
-        return zero_sums(list(means))
+        return self.placement.replicate(zero_sums(list(means)))
 
     def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
         return {
@@ -253,6 +307,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from)."""
         if options.resume_dir is not None:
             abstract, static, optimizer = self.init_state(abstract=True)
+            abstract = self.placement.shard_abstract(abstract)
             restored = self._restore_newest_readable(self.checkpoint_manager(), abstract, "resume")
             if restored is not None:
                 state, meta = restored
@@ -310,7 +365,7 @@ class _Validator:
         self.task, self.static, self.columns = task, static, columns
         self.batches = task.valid_index_batches(size)
         self.step_fn: Any = None
-        self.key = jax.random.PRNGKey(task.config.train.seed + 1)
+        self.key = task.placement.replicate(jax.random.PRNGKey(task.config.train.seed + 1))
 
     def host_batch(self) -> dict[str, np.ndarray]:
         """The first validation batch on the host, for ``log_heavy``."""
@@ -319,17 +374,20 @@ class _Validator:
     def run(self, params: PyTree, step: int) -> None:
         on_device = isinstance(next(iter(self.columns.values())), jax.Array)
         update = self.task.make_eval_update(self.static)
-        step_array = jnp.asarray(step, jnp.int32)
-        data = SupervisedTask._step_data(self.columns, self.batches[0], on_device)
+        placement = self.task.placement
+        step_array = placement.replicate(jnp.asarray(step, jnp.int32))
+        data = placement.step_data(self.columns, self.batches[0], on_device)
         if self.step_fn is None:
             names = list(jax.eval_shape(update, params, *data, self.key, step_array)[0])
             self.names = names
-            args = (params, zero_sums(names), *data, self.key, step_array)
-            self.step_fn, compile_s = self.task.compile_step(accumulating_eval_step(update), args)
+            sums = placement.replicate(zero_sums(names))
+            args = (params, sums, *data, self.key, step_array)
+            eval_step = placement.constrain(accumulating_eval_step(update), placement.state_shardings(sums))
+            self.step_fn, compile_s = self.task.compile_step(eval_step, args)
             self.task.log_message("info", f"compiled the eval step in {compile_s:.2f}s")
-        sums = zero_sums(self.names)
+        sums = placement.replicate(zero_sums(self.names))
         for i, idx in enumerate(self.batches):
-            key = jax.random.fold_in(self.key, i)
-            sums = self.step_fn(params, sums, *SupervisedTask._step_data(self.columns, idx, on_device), key, step_array)
+            key = placement.replicate(jax.random.fold_in(self.key, i))
+            sums = self.step_fn(params, sums, *placement.step_data(self.columns, idx, on_device), key, step_array)
         means, _, _ = summarize(jax.device_get(sums))
         self.task.log_scalars(step, "valid", means, elapsed_s=time.monotonic() - self.task.started)

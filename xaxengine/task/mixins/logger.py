@@ -73,24 +73,32 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
         The bus is also closed at interpreter exit (``atexit``), so queued events reach the backends even when the
         training loop never gets to :meth:`close_loggers`.
         """
-        events_path = self.run_dir / EVENTS_FILE
-        events_file = open(events_path, "ab")  # noqa: SIM115 (closed in close_loggers)
-        self._files = [events_file]
-        sinks: list[IO[bytes]] = [events_file]
-        if events_to_stdout:
-            sinks.append(sys.stdout.buffer)
-        writer = EventWriter(sinks, next_seq=last_seq_in_file(events_path) + 1)
-        human_stream = sys.stderr if events_to_stdout else sys.stdout
-        self._setup_python_logging(human_stream)
-        self.bus = EventBus(writer, self._make_backends(human_stream, max_steps))
+        import jax
+
+        rank = jax.process_index()
+        human_stream = sys.stderr if events_to_stdout or rank else sys.stdout
+        if rank:  # multi-process: only process 0 writes events and feeds the backends
+            self._files = []
+            self._setup_python_logging(human_stream, f"stdout.rank{rank}.log")
+            self.bus = EventBus(EventWriter([]), [])
+        else:
+            events_path = self.run_dir / EVENTS_FILE
+            events_file = open(events_path, "ab")  # noqa: SIM115 (closed in close_loggers)
+            self._files = [events_file]
+            sinks: list[IO[bytes]] = [events_file]
+            if events_to_stdout:
+                sinks.append(sys.stdout.buffer)
+            writer = EventWriter(sinks, next_seq=last_seq_in_file(events_path) + 1)
+            self._setup_python_logging(human_stream)
+            self.bus = EventBus(writer, self._make_backends(human_stream, max_steps))
         atexit.register(self.bus.close)
         event_handler = _EventLogHandler(self.bus)
         logging.getLogger().addHandler(event_handler)
         self._handlers.append(event_handler)
 
-    def _setup_python_logging(self, stream: IO[str]) -> None:
+    def _setup_python_logging(self, stream: IO[str], file_name: str = STDOUT_FILE) -> None:
         level = getattr(logging, self.config.logger.level.upper())
-        file_handler = logging.FileHandler(self.run_dir / STDOUT_FILE)
+        file_handler = logging.FileHandler(self.run_dir / file_name)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         stream_handler = logging.StreamHandler(stream)
         stream_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s", "%H:%M:%S"))

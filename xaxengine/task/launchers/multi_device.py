@@ -1,0 +1,23 @@
+"""``multi_device``: data parallel over a 1-D mesh of this process's devices, in this process.
+
+The global batch (``data.batch_size``) is split evenly over the devices; params and optimizer state are replicated
+(or FSDP-sharded with ``launch.fsdp``). The mesh itself is built by :func:`xaxengine.task.mixins.sharding.
+make_placement` once the task runs; this launcher only checks what it can before JAX starts.
+"""
+
+from typing import Any
+
+from xaxengine.task.launchers.base import check_batch
+from xaxengine.task.launchers.single_device import run_in_process
+from xaxengine.task.mixins.runnable import RunOptions
+
+
+def run_multi_device(task_cls: Any, config: Any, options: RunOptions) -> int:
+    """Runs the task here over ``launch.num_devices`` local devices (0 = all of them).
+
+    Raises:
+        ConfigError: A batch size that the requested device count does not divide.
+    """
+    if config.launch.num_devices:
+        check_batch(config.data.batch_size, config.launch.num_devices, "launch.layout=multi_device")
+    return run_in_process(task_cls, config, options)
