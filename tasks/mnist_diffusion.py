@@ -4,7 +4,7 @@
 from the Hugging Face hub (28x28), as in ``tasks/mnist``. Labels are dropped to the null label ``10`` with
 probability ``class_dropout`` so the same network is also the unconditional model of classifier-free guidance.
 ``log_heavy`` samples a grid with one row per digit and logs it as an image (PNG artifact, ``image`` event,
-TensorBoard).
+TensorBoard), plus the pixel distribution, a weight histogram and one sample as a height-field ``mesh``.
 """
 
 import functools
@@ -96,6 +96,25 @@ def sample_images(
     return (jnp.clip(x0[:, 0], -1.0, 1.0) + 1.0) / 2.0
 
 
+def height_field(image: Float[np.ndarray, "h w"]) -> tuple[np.ndarray, np.ndarray]:
+    """A triangle mesh of an image as a surface: one vertex per pixel at height = intensity, two triangles per cell.
+
+    Args:
+        image: Grey image in [0, 1].
+
+    Returns:
+        ``(h * w, 3)`` vertices (x, y, z) and ``(2 * (h - 1) * (w - 1), 3)`` faces.
+    """
+    h, w = image.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    vertices = np.stack([xs.ravel(), (h - 1 - ys).ravel(), image.ravel() * max(h, w) / 4], axis=1).astype(np.float32)
+    corner = (ys[:-1, :-1] * w + xs[:-1, :-1]).ravel()
+    faces = np.concatenate(
+        [np.stack([corner, corner + 1, corner + w], 1), np.stack([corner + 1, corner + w + 1, corner + w], 1)]
+    )
+    return vertices, faces.astype(np.int32)
+
+
 class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
     """Trains the epsilon-prediction loss; logs a class-conditional sample grid."""
 
@@ -169,3 +188,6 @@ class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
         self.log_images(step, "samples/digits", upscaled, ncols=per_class)
         self.log_distribution(step, "samples/pixels", samples=images)
         self.log_histogram(step, "weights/out_conv", np.asarray(model.out_conv.weight))
+        vertices, faces = height_field(images[0])
+        grey = np.repeat(images[0].reshape(-1, 1), 3, axis=1)
+        self.log_mesh(step, "samples/height_field", vertices, faces, colors=grey)

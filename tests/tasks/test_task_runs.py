@@ -14,7 +14,7 @@ TINY = {
     "mnist_cnn": ["train.max_steps=20", "train.valid_every_n_steps=20", "channels=[8,16]"],
     "mnist_diffusion": [
         "train.max_steps=10",
-        "train.valid_every_n_steps=10",
+        "train.valid_every_n_steps=0",  # the eval path is covered by the other tasks; saves a compile
         "train.log_heavy_every_n_steps=10",
         "checkpoint.save_every_n_steps=0",
         "data.batch_size=32",
@@ -82,14 +82,16 @@ def test_mnist_cnn_config_trains(tmp_path):
 def test_mnist_diffusion_logs_a_sample_grid(tmp_path):
     proc, run_dir = _run("mnist_diffusion", tmp_path)
     events = _finished(proc, run_dir)
-    assert _values(events, "train")["loss"] > 0 and _values(events, "valid")["loss"] > 0
+    assert _values(events, "train")["loss"] > 0
     image = next(e for e in events if e["kind"] == "image")
     assert image["name"] == "samples/digits" and image["step"] == 10
     png = run_dir / image["path"]
     assert png.read_bytes().startswith(b"\x89PNG")
     scale = 4  # image_scale: ten rows (one per digit) of one upscaled 8x8 sample, 1 px apart
     assert (image["width"], image["height"]) == (8 * scale, 10 * 8 * scale + 9)
-    assert {e["kind"] for e in events} >= {"distribution", "histogram"}
+    assert {e["kind"] for e in events} >= {"distribution", "histogram", "mesh"}
+    mesh = next(e for e in events if e["kind"] == "mesh")
+    assert (mesh["num_vertices"], mesh["num_faces"]) == (64, 98) and (run_dir / mesh["path"]).exists()
 
 
 def test_shakespeare_logs_loss_in_nats_and_a_text_sample(shakespeare_run):
