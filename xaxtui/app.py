@@ -3,7 +3,10 @@
 import argparse
 import asyncio
 import os
+import secrets
 import signal
+import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -13,7 +16,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 
 from xaxtui import engine
+from xaxtui.catalog import RunInfo
 from xaxtui.keys import KEYS, bindings
+from xaxtui.remote import RemoteError, RemoteHost, RemoteRunInfo, RemoteTailSource, RemoteTarget
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.dialogs import PathPrompt, QuitScreen
 from xaxtui.screens.help import HelpScreen
@@ -89,16 +94,20 @@ class XaxTui(App[None]):
     BINDINGS = bindings("app")
     COMMANDS = App.COMMANDS | {ActionCommands}
 
-    def __init__(self, target: Path | None = None, runs_dir: Path | None = None) -> None:
+    def __init__(
+        self, target: Path | None = None, runs_dir: Path | None = None, remotes: Sequence[RemoteHost] = ()
+    ) -> None:
         """Creates the app.
 
         Args:
             target: A runs dir, a run dir (with ``events.jsonl``) or a task ``.toml``.
             runs_dir: Where launched runs go and the picker looks (default: from ``target`` or the environment).
+            remotes: Hosts whose runs the picker lists too (``--remote``).
         """
         super().__init__()
         self.target = target
         self.runs_dir = runs_dir or self._runs_dir_for(target)
+        self.remotes: list[RemoteHost] = list(remotes)
         self.sessions: dict[str, RunSession] = {}
         self._launches = 0
 
@@ -120,15 +129,43 @@ class XaxTui(App[None]):
         else:
             self.push_screen(PickerScreen(self.runs_dir))
 
-    def attach(self, run_dir: Path) -> RunSession:
-        """The session of a run dir, following its ``events.jsonl`` (reuses a launched one)."""
+    def attach(self, run_dir: Path | RunInfo) -> RunSession:
+        """The session of a run, following its ``events.jsonl`` locally or over ssh (reuses an open one)."""
+        if isinstance(run_dir, RemoteRunInfo) and run_dir.remote is not None:
+            return self.attach_remote(run_dir.remote, run_dir.run_dir.as_posix())
+        if isinstance(run_dir, RunInfo):
+            run_dir = run_dir.run_dir
         for session in self.sessions.values():
+            if session.remote is not None:
+                continue
             if session.run_dir is not None and session.run_dir.resolve() == run_dir.resolve():
                 return session
         session = RunSession(str(run_dir), run_dir.name, FileTailSource(run_dir / "events.jsonl"), run_dir=run_dir)
         self.sessions[session.key] = session
         self.start_source(session)
         return session
+
+    def attach_remote(self, host: RemoteHost, run: str) -> RunSession:
+        """The session of a remote run (its dir or id on ``host``), tailed over ssh."""
+        key = f"{host.target.label}:{run}"
+        for session in self.sessions.values():
+            if session.key == key or (session.remote is host and session.run_dir and session.run_dir.as_posix() == run):
+                return session
+        source = RemoteTailSource(host, run)
+        session = RunSession(key, Path(run).name, source, run_dir=Path(run), remote=host, link="connecting")
+        self.sessions[key] = session
+        self.start_source(session)
+        return session
+
+    def add_remote(self, spec: str, remote_cmd: str | None = None) -> RemoteHost:
+        """Adds a ``[user@]host[:port][:/path]`` to the hosts the picker lists (raises RemoteError when malformed)."""
+        host = RemoteHost(RemoteTarget.parse(spec))
+        if remote_cmd:
+            host.remote_cmd = remote_cmd
+        elif self.remotes:
+            host.remote_cmd = self.remotes[0].remote_cmd
+        self.remotes.append(host)
+        return host
 
     def start_source(self, session: RunSession) -> None:
         """Starts a worker that posts the session's batches."""
@@ -145,16 +182,27 @@ class XaxTui(App[None]):
         try:
             session = self.sessions.get(message.key)
             if session is not None and session.source is message.source:
+                link = session.link
                 session.apply(message.batch)
+                if session.link != link:
+                    self._announce_link(session, link)
         finally:
             message.done.set()
+
+    def _announce_link(self, session: RunSession, before: str) -> None:
+        if session.link.startswith("reconnecting") and not before.startswith("reconnecting"):
+            self.notify(f"{session.label}: connection lost, reconnecting", severity="warning")
+        elif session.link.startswith("lost:"):
+            self.notify(f"{session.label}: {session.link.removeprefix('lost: ')}", severity="error", timeout=10)
+        elif session.link == "connected" and before.startswith("reconnecting"):
+            self.notify(f"{session.label}: reconnected")
 
     def on_engine_notice(self, message: EngineNotice) -> None:
         """Shows the result of an engine call."""
         self.notify(message.text, severity="error" if message.error else "information")
 
-    def show_runs(self, run_dirs: list[Path]) -> None:
-        """Opens the run view of one run, or of several on shared charts."""
+    def show_runs(self, run_dirs: Sequence[Path | RunInfo]) -> None:
+        """Opens the run view of one run, or of several on shared charts (local dirs or listed runs)."""
         self.push_screen(RunScreen([self.attach(d) for d in run_dirs]))
 
     def launch(self, task: Path, overrides: list[str], runs_dir: Path) -> RunSession:
@@ -168,9 +216,24 @@ class XaxTui(App[None]):
         self.push_screen(RunScreen([session]))
         return session
 
+    def launch_remote(self, host: RemoteHost, task: Path, overrides: list[str]) -> RunSession:
+        """Copies ``task`` to ``host``, starts ``xaxengine run`` there detached, and opens its run view."""
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        start = ["run", "{toml}", *overrides, "--runs-dir", "{runs}", "--run-id", run_id]
+        source = RemoteTailSource(host, run_id, start=start, toml=task.read_bytes())
+        key = f"{host.target.label}:launch:{run_id}"
+        session = RunSession(key, run_id, source, launched=True, remote=host, link="connecting")
+        add_log(session.state, 0.0, "info", f"$ ssh {host.target.label} {host.engine_line(*start)}")
+        self.sessions[key] = session
+        self.start_source(session)
+        self.push_screen(RunScreen([session]))
+        return session
+
     def stop_session(self, session: RunSession) -> None:
-        """Graceful stop: SIGTERM to our engine, else ``xaxengine stop RUN_DIR``."""
-        if session.process_alive:
+        """Graceful stop: SIGTERM to our engine, else ``xaxengine stop RUN_DIR`` (over ssh for a remote run)."""
+        if session.remote is not None and session.run_dir is not None and not session.state.finished:
+            self.engine_call("stop", session.run_dir, session.remote)
+        elif session.process_alive:
             session.signal(signal.SIGTERM)
             self.notify("stopping: SIGTERM sent (checkpoint, then exit)")
         elif session.run_dir is not None and not session.state.finished:
@@ -179,8 +242,10 @@ class XaxTui(App[None]):
             self.notify("nothing to stop", severity="warning")
 
     def checkpoint_session(self, session: RunSession) -> None:
-        """Checkpoint now: SIGUSR1 to our engine, else ``xaxengine checkpoint RUN_DIR``."""
-        if session.process_alive:
+        """Checkpoint now: SIGUSR1 to our engine, else ``xaxengine checkpoint RUN_DIR`` (over ssh when remote)."""
+        if session.remote is not None and session.run_dir is not None and not session.state.finished:
+            self.engine_call("checkpoint", session.run_dir, session.remote)
+        elif session.process_alive:
             session.signal(signal.SIGUSR1)
             self.notify("checkpoint requested")
         elif session.run_dir is not None and not session.state.finished:
@@ -197,6 +262,13 @@ class XaxTui(App[None]):
             self.notify("nothing to resume", severity="warning")
             return
         session.source.close()
+        if session.remote is not None:
+            run = session.run_dir.as_posix()
+            source = RemoteTailSource(session.remote, run, after_seq=session.state.last_seq, start=["resume", run])
+            session.source, session.launched, session.ended = source, True, False
+            self.start_source(session)
+            self.notify(f"resuming {session.label} on {session.remote.target.label}")
+            return
         session.source = SubprocessSource(engine.resume_argv(session.run_dir))
         session.source.reader.last_seq = session.state.last_seq
         session.launched, session.ended = True, False
@@ -204,12 +276,16 @@ class XaxTui(App[None]):
         self.notify(f"resuming {session.label}")
 
     @work(thread=True, exit_on_error=False, group="engine")
-    def engine_call(self, what: str, run_dir: Path) -> None:
-        """Runs ``xaxengine stop|checkpoint RUN_DIR`` in a thread and posts the outcome."""
+    def engine_call(self, what: str, run_dir: Path, remote: RemoteHost | None = None) -> None:
+        """Runs ``xaxengine stop|checkpoint RUN_DIR`` (locally or on ``remote``) in a thread; posts the outcome."""
+        where = f" on {remote.target.label}" if remote else ""
         try:
-            engine.call(what, str(run_dir))
-            self.post_message(EngineNotice(f"{what}: sent to {run_dir.name}"))
-        except engine.EngineError as error:
+            if remote is None:
+                engine.call(what, str(run_dir))
+            else:
+                remote.control(what, run_dir.as_posix())
+            self.post_message(EngineNotice(f"{what}: sent to {run_dir.name}{where}"))
+        except (engine.EngineError, RemoteError) as error:
             self.post_message(EngineNotice(f"{what} failed: {error}", error=True))
 
     def open_launch(self, task: Path) -> None:
@@ -255,16 +331,39 @@ class XaxTui(App[None]):
         self.push_screen(QuitScreen(len(live)), answered)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``xax-tui``."""
+def build_app(argv: list[str] | None = None) -> XaxTui:
+    """Parses the ``xax-tui`` command line into an app (``main`` runs it)."""
     parser = argparse.ArgumentParser(
         prog="xax-tui",
         description="Terminal experiment runner for xaxengine: edit task configs, launch runs, watch them live.",
-        epilog="Keys: press ? inside the app. $XAX_ENGINE_CMD overrides the engine command (default xaxengine).",
+        epilog="Keys: press ? inside the app. $XAX_ENGINE_CMD overrides the engine command (default xaxengine); "
+        "$XAX_SSH_OPTS adds ssh options for --remote (e.g. '-i ~/.ssh/gpu_key').",
     )
     parser.add_argument("target", nargs="?", type=Path, help="a runs dir (picker), a run dir, or a task .toml")
     parser.add_argument("--runs-dir", type=Path, help="where launched runs go (default: $XAX_RUNS_DIR or ./runs)")
+    parser.add_argument(
+        "--remote",
+        action="append",
+        default=[],
+        metavar="[USER@]HOST[:PORT][:/PATH/TO/RUNS]",
+        help="also list the runs on this ssh host (repeatable); uses the system ssh with BatchMode",
+    )
+    parser.add_argument(
+        "--remote-cmd",
+        default=os.environ.get("XAX_REMOTE_ENGINE") or "xaxengine",
+        help="the engine command on remote hosts, e.g. '~/venv/bin/xaxengine' (default: $XAX_REMOTE_ENGINE or "
+        "xaxengine)",
+    )
     args = parser.parse_args(argv)
     if args.target is not None and not args.target.exists():
         parser.error(f"no such file or directory: {args.target}")
-    XaxTui(args.target, args.runs_dir).run()
+    try:
+        remotes = [RemoteHost(RemoteTarget.parse(spec), remote_cmd=args.remote_cmd) for spec in args.remote]
+    except RemoteError as error:
+        parser.error(str(error))
+    return XaxTui(args.target, args.runs_dir, remotes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``xax-tui``."""
+    build_app(argv).run()

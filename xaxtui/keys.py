@@ -42,6 +42,7 @@ KEYS: tuple[Key, ...] = (
     Key("compare", "C", "Compare", scope="picker"),
     Key("refresh", "r", "Refresh", scope="picker"),
     Key("new_run", "n", "New run", scope="picker"),
+    Key("add_remote", "a", "Add remote", show=False, scope="picker"),
     Key("save", "ctrl+s", "Save", scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="config"),
     Key("back", "escape", "Back", show=False, scope="config"),

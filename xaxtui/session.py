@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xaxtui.remote import RemoteHost
 from xaxtui.sources import Batch, CommandSource, EventSource
 from xaxtui.state import RunState, add_log, fold
 
@@ -18,10 +19,12 @@ class RunSession:
         source: The current event source (replaced on resume).
         state: Everything folded so far.
         run_dir: The run directory, once known.
-        launched: The TUI started the engine process (stop signals it directly; quitting asks).
+        launched: The TUI started the engine (a local one is signalled directly and quitting asks about it).
         version: Bumped on every change, so views redraw only when needed.
         ended: The source has ended.
         returncode: Exit status of a launched engine.
+        remote: The host of a remote run (its ``run_dir`` is a path there); None for a local run.
+        link: The source's connection state (``connected``, ``reconnecting ...``, ``lost: ...``; empty: local).
     """
 
     key: str
@@ -33,20 +36,24 @@ class RunSession:
     version: int = 0
     ended: bool = False
     returncode: int | None = None
+    remote: RemoteHost | None = None
+    link: str = ""
 
     @property
     def process_alive(self) -> bool:
         """Whether the engine process this TUI launched is still running."""
-        return self.launched and isinstance(self.source, CommandSource) and self.source.alive
+        return self.launched and self.remote is None and isinstance(self.source, CommandSource) and self.source.alive
 
     def signal(self, sig: int) -> bool:
         """Signals the engine process this TUI launched; False when there is none running."""
-        return self.launched and isinstance(self.source, CommandSource) and self.source.send_signal(sig)
+        return self.process_alive and isinstance(self.source, CommandSource) and self.source.send_signal(sig)
 
     def apply(self, batch: Batch) -> None:
         """Folds a batch from the source into the state."""
         fold(self.state, batch.events)
         self.state.bad_lines += batch.bad_lines
+        if batch.link is not None and self.remote is not None:
+            self.link = batch.link
         now = time.time()
         for level, message in batch.logs:
             add_log(self.state, now, level, message)

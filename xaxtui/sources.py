@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,12 +92,29 @@ class Batch:
         logs: ``(level, message)`` lines that are not events (engine stderr).
         ended: The source has nothing more to give.
         returncode: Exit status of the command, when it ended.
+        link: The connection changed: ``"connected"``, ``"reconnecting ..."`` or ``"lost: ..."`` (None: unchanged).
     """
 
     events: list[Event] = field(default_factory=list)
     bad_lines: int = 0
     logs: list[tuple[str, str]] = field(default_factory=list)
     ended: bool = False
+    returncode: int | None = None
+    link: str | None = None
+
+
+@dataclass
+class Verdict:
+    """What a :class:`CommandSource` does after its command exits.
+
+    Attributes:
+        retry: Start the command again (from the next wanted ``seq``).
+        message: A one-line error to show, if any.
+        returncode: The exit status to report when the source ends (default: the command's own).
+    """
+
+    retry: bool
+    message: str | None = None
     returncode: int | None = None
 
 
@@ -216,10 +234,13 @@ class FileTailSource(EventSource):
 
 
 class CommandSource(EventSource):
-    """Runs a command whose stdout is JSON lines (``xaxengine tail RUN --follow``, later over ``ssh``).
+    """Runs a command whose stdout is JSON lines (``xaxengine tail RUN --follow``, or the same over ``ssh``).
 
     ``argv`` may be a function of the next wanted ``seq``: with ``reconnect`` the command is restarted after it
-    dies, asking for ``--from-seq last_seq+1``, until a terminal status arrives or the source is closed.
+    dies, asking for ``--from-seq last_seq+1``, until a terminal status arrives or the source is closed. Restarts
+    back off (``retry_s`` doubling up to ``max_retry_s`` while no new event arrives) and are announced with a
+    ``link`` batch; the reader drops any ``seq`` already delivered, so a reconnect never duplicates an event.
+    Subclasses decide what an exit means in :meth:`verdict`.
     """
 
     def __init__(
@@ -228,6 +249,7 @@ class CommandSource(EventSource):
         *,
         reconnect: bool = False,
         retry_s: float = 1.0,
+        max_retry_s: float = 15.0,
         cwd: str | Path | None = None,
         env: dict[str, str] | None = None,
         after_seq: int = -1,
@@ -237,7 +259,8 @@ class CommandSource(EventSource):
         Args:
             argv: The command, or a function from the first wanted ``seq`` to the command.
             reconnect: Restart the command when it exits before a terminal status.
-            retry_s: Seconds to wait before restarting.
+            retry_s: Seconds to wait before the first restart.
+            max_retry_s: Longest wait between restarts.
             cwd: Working directory of the command.
             env: Environment of the command (the TUI's when None).
             after_seq: Only events with a greater ``seq`` are delivered.
@@ -246,10 +269,13 @@ class CommandSource(EventSource):
         self.argv = argv
         self.reconnect = reconnect
         self.retry_s = retry_s
+        self.max_retry_s = max_retry_s
         self.cwd = cwd
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.finished = False
+        self.link = ""
+        self.stderr_tail: deque[str] = deque(maxlen=20)
         self.label = " ".join(self.command(after_seq + 1))
 
     def command(self, from_seq: int) -> list[str]:
@@ -271,14 +297,27 @@ class CommandSource(EventSource):
         self.process.send_signal(sig)
         return True
 
+    def verdict(self, returncode: int | None, stderr: str) -> Verdict:
+        """Decides whether to restart after the command exited (default: when reconnecting, until terminal).
+
+        Args:
+            returncode: The command's exit status (negative: killed by a signal; None: it could not start).
+            stderr: Its last stderr lines.
+        """
+        del stderr
+        return Verdict(retry=self.reconnect and not self.finished, returncode=returncode)
+
     def _pump_stderr(self, stream: IO[bytes], emit: Emit) -> None:
         for line in iter(stream.readline, b""):
             text = line.rstrip(b"\r\n")
             if text:
+                self.stderr_tail.append(text.decode(errors="replace"))
                 emit(Batch(logs=[(stderr_level(text), text.decode(errors="replace"))]), False)
 
     def _run_once(self, emit: Emit) -> int:
-        argv = self.command(self.reader.last_seq + 1)
+        expected = self.reader.last_seq + 1
+        argv = self.command(expected)
+        self.stderr_tail.clear()
         self.process = process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -293,10 +332,16 @@ class CommandSource(EventSource):
         fd = process.stdout.fileno() if process.stdout else -1
         while data := os.read(fd, CHUNK):
             events = self.reader.feed(data)
+            batch = Batch(events=events, bad_lines=self.take_bad())
+            if self.link != "connected":
+                self.link = batch.link = "connected"
+            if events and expected > 0 and events[0]["seq"] > expected:
+                batch.logs.append(("warning", f"events {expected}..{events[0]['seq'] - 1} were never received"))
+            expected = self.reader.last_seq + 1
             if any(ev.get("kind") == "status" and ev.get("state") in TERMINAL_STATES for ev in events):
                 self.finished = True
-            if events or self.reader.bad_lines > self._bad_reported:
-                emit(Batch(events=events, bad_lines=self.take_bad()))
+            if events or batch.bad_lines or batch.link:
+                emit(batch)
         tail = self.reader.finish()
         rc = process.wait()
         err.join(timeout=1.0)
@@ -305,18 +350,30 @@ class CommandSource(EventSource):
         return rc
 
     def produce(self, emit: Emit) -> None:
-        """Runs the command (again, when reconnecting) and forwards its lines."""
+        """Runs the command (again, with backoff, when the verdict says so) and forwards its lines."""
         rc: int | None = None
+        failures = 0
         while not self.closed.is_set():
+            before = self.reader.last_seq
             try:
                 rc = self._run_once(emit)
             except OSError as error:
-                emit(Batch(logs=[("error", f"cannot run {self.label}: {error}")]))
+                self.stderr_tail.append(f"cannot run {self.label}: {error}")
                 rc = None
-            if not self.reconnect or self.finished or self.closed.is_set():
+            verdict = self.verdict(rc, "\n".join(self.stderr_tail))
+            if verdict.message:
+                emit(Batch(logs=[("error", verdict.message)]))
+            if not verdict.retry or self.closed.is_set():
+                rc = verdict.returncode
+                if not self.finished and verdict.message:
+                    emit(Batch(link=f"lost: {verdict.message}"))
                 break
-            emit(Batch(logs=[("warning", f"{self.label} exited ({rc}); reconnecting")]))
-            self.closed.wait(self.retry_s)
+            failures = 0 if self.reader.last_seq > before else failures + 1
+            delay = min(self.max_retry_s, self.retry_s * 2 ** max(0, failures - 1))
+            again = "reconnecting" if self.link == "connected" or self.link.startswith("re") else "connecting"
+            self.link = f"{again} (attempt {failures + 1}, in {delay:.1f} s)"
+            emit(Batch(logs=[("warning", f"{self.label} exited ({rc}); {self.link}")], link=self.link))
+            self.closed.wait(delay)
         emit(Batch(bad_lines=self.take_bad(), ended=True, returncode=rc))
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The run picker: every run under the runs dir; enter opens one, space marks several to compare."""
+"""The run picker: every run under the runs dir and on added ssh hosts; enter opens one, space marks several."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -11,6 +11,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from xaxtui.catalog import RunInfo, scan_runs
 from xaxtui.keys import bindings
+from xaxtui.remote import RemoteError
+from xaxtui.screens.dialogs import PathPrompt
 from xaxtui.widgets.runs import RunsTable
 
 if TYPE_CHECKING:
@@ -20,13 +22,14 @@ if TYPE_CHECKING:
 class RunsScanned(Message):
     """The scan worker found these runs."""
 
-    def __init__(self, runs: list[RunInfo]) -> None:
+    def __init__(self, runs: list[RunInfo], errors: list[str] | None = None) -> None:
         super().__init__()
         self.runs = runs
+        self.errors = errors or []
 
 
 class PickerScreen(Screen[None]):
-    """Lists runs (heads and tails of their ``events.jsonl``; no engine needed)."""
+    """Lists local runs (heads and tails of their ``events.jsonl``) and remote ones (``ssh HOST xaxengine ls``)."""
 
     BINDINGS = bindings("picker")
 
@@ -34,6 +37,7 @@ class PickerScreen(Screen[None]):
         """Lists the runs under ``runs_dir``."""
         super().__init__()
         self.runs_dir = runs_dir
+        self._errors: set[str] = set()
 
     @property
     def xax(self) -> "XaxTui":
@@ -54,14 +58,27 @@ class PickerScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
     def action_refresh(self) -> None:
-        """Rescans the runs dir in a thread."""
-        self.post_message(RunsScanned(scan_runs(self.runs_dir)))
+        """Rescans the runs dir and every remote host in a thread."""
+        runs: list[RunInfo] = scan_runs(self.runs_dir)
+        errors = []
+        for host in list(self.xax.remotes):
+            try:
+                runs += host.list_runs()
+            except RemoteError as error:
+                errors.append(str(error))
+        self.post_message(RunsScanned(sorted(runs, key=lambda r: r.started_t, reverse=True), errors))
 
     def on_runs_scanned(self, message: RunsScanned) -> None:
-        """Shows the scan."""
+        """Shows the scan (and, once per new error, what went wrong with a remote host)."""
         self.query_one(RunsTable).show_runs(message.runs)
         live = sum(r.alive for r in message.runs)
-        title = f"[b]runs[/b] in {self.runs_dir}   {len(message.runs)} runs, {live} live"
+        where = ", ".join([str(self.runs_dir), *(h.target.label for h in self.xax.remotes)])
+        title = f"[b]runs[/b] in {where}   {len(message.runs)} runs, {live} live"
+        if message.errors:
+            title += f"   [red]{message.errors[0]}[/red]"
+        for error in set(message.errors) - self._errors:
+            self.notify(error, severity="error", timeout=10)
+        self._errors = set(message.errors)
         self.query_one("#picker-title", Static).update(title)
 
     def action_toggle_select(self) -> None:
@@ -71,16 +88,33 @@ class PickerScreen(Screen[None]):
     @on(DataTable.RowSelected)
     def action_open_run(self) -> None:
         """Opens the run under the cursor."""
-        key = self.query_one(RunsTable).current_key()
+        table = self.query_one(RunsTable)
+        key = table.current_key()
         if key:
-            self.xax.show_runs([Path(key)])
+            self.xax.show_runs([table.runs[key]])
 
     def action_compare(self) -> None:
         """Opens the marked runs (or the one under the cursor) on shared charts."""
         table = self.query_one(RunsTable)
         keys = [k for k in table.runs if k in table.selected] or [table.current_key()]
-        self.xax.show_runs([Path(k) for k in keys if k])
+        self.xax.show_runs([table.runs[k] for k in keys if k])
 
     def action_new_run(self) -> None:
         """Opens the config editor on a task file to launch a new run."""
         self.xax.open_config_prompt()
+
+    def action_add_remote(self) -> None:
+        """Asks for ``[user@]host[:port][:/path/to/runs]`` and lists that host's runs too."""
+
+        def added(answer: str | None) -> None:
+            if not answer:
+                return
+            try:
+                host = self.xax.add_remote(answer)
+            except RemoteError as error:
+                self.notify(str(error), severity="error")
+                return
+            self.notify(f"listing runs on {host.target.label} ...")
+            self.action_refresh()
+
+        self.app.push_screen(PathPrompt("remote runs: [user@]host[:port][:/path/to/runs]", ""), added)

@@ -1,0 +1,207 @@
+"""Runs over SSH against a real OpenSSH server on 127.0.0.1 and the real engine ("remote" = this machine).
+
+Covers: listing remote runs, a remote launch (TOML copied with ``cat >``, engine detached), attaching to the live
+run, killing the ssh client mid-run and checking every ``seq`` arrives exactly once, a remote stop (``interrupted``,
+exit 143), the TUI under Pilot with ``--remote``, and each connection/remote error as one clear line.
+"""
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from sshd import SshServer, free_port, missing_reason, start_sshd
+
+from xaxengine.runs import live_pid
+from xaxtui.app import build_app
+from xaxtui.remote import RemoteError, RemoteHost, RemoteTailSource, RemoteTarget, classify
+from xaxtui.screens.picker import PickerScreen
+from xaxtui.screens.run import RunScreen
+from xaxtui.sources import Batch
+from xaxtui.widgets.header import RunHeader
+from xaxtui.widgets.runs import RunsTable
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE = Path(sys.executable).parent / "xaxengine"
+REMOTE_CMD = f"cd {ROOT} && env HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 JAX_PLATFORMS=cpu {ENGINE}"
+SMALL = ["hidden=32", "checkpoint.save_every_n_steps=100000", "train.valid_every_n_steps=100000"]
+
+pytestmark = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    runs = tmp_path_factory.mktemp("remote-runs")
+    yield runs
+    for lock in runs.glob("*/*/lock"):  # engines these tests started and left running after a failure
+        if (pid := live_pid(lock.parent)) is not None:
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def host(server: SshServer, runs: Path) -> RemoteHost:
+    target = RemoteTarget.parse(f"{server.user}@127.0.0.1:{server.port}:{runs}")
+    return RemoteHost(target, remote_cmd=REMOTE_CMD, ssh_options=server.client_options())
+
+
+async def _follow(source: RemoteTailSource, on_batch=None, timeout: float = 90.0) -> list[Batch]:
+    batches: list[Batch] = []
+
+    async def consume() -> None:
+        async for batch in source:
+            batches.append(batch)
+            if on_batch is not None:
+                await on_batch(batch, batches)
+
+    try:
+        await asyncio.wait_for(consume(), timeout)
+    finally:
+        source.close()
+    return batches
+
+
+def _errors(batches: list[Batch]) -> list[str]:
+    return [m for b in batches for level, m in b.logs if level == "error"]
+
+
+def test_parse_targets():
+    assert RemoteTarget.parse("gpu1") == RemoteTarget("gpu1")
+    assert RemoteTarget.parse("me@gpu1:2222:/data/runs") == RemoteTarget("gpu1", "me", 2222, "/data/runs")
+    assert RemoteTarget.parse("gpu1:/data/runs").runs_dir == "/data/runs"
+    assert RemoteTarget.parse("gpu1:runs") == RemoteTarget("gpu1", None, None, "runs")
+    assert RemoteTarget.parse("[::1]:2200").host == "::1"
+    for bad in ("", "-oProxyCommand=x", "a b", "me@", "gpu1:99999"):
+        with pytest.raises(RemoteError):
+            RemoteTarget.parse(bad)
+    argv = RemoteHost(RemoteTarget.parse("me@gpu1:2222"), ssh_options=()).ssh_argv("xaxengine ls")
+    assert argv[:5] == ["ssh", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=15"]
+    assert argv[-5:] == ["-p", "2222", "--", "me@gpu1", "xaxengine ls"]
+    line = RemoteHost(RemoteTarget("h"), remote_cmd="xaxengine").engine_line("tail", "a b; rm -rf /", "--follow")
+    assert line == "xaxengine tail 'a b; rm -rf /' --follow"
+
+
+def test_classify_known_messages():
+    """What a non-root user sees for an unreadable runs dir (as root we cannot make one; see the real test below)."""
+    assert classify(1, "mkdir: cannot create directory '/data/runs': Permission denied\n", "h").startswith(
+        "permission denied on h: mkdir"
+    )
+    assert "host key" in classify(255, "Host key verification failed.\n", "h")
+    assert (
+        classify(2, "xaxengine: error: run 'x' not found (...)\n", "h") == "run not found on h: run 'x' not found (...)"
+    )
+
+
+def test_error_unreachable(server: SshServer):
+    host = RemoteHost(RemoteTarget("127.0.0.1", port=free_port()), ssh_options=server.client_options())
+    with pytest.raises(RemoteError, match=r"^host unreachable: 127\.0\.0\.1:\d+: connect to host .*refused"):
+        host.list_runs()
+
+
+def test_error_auth_failed(server: SshServer, host: RemoteHost):
+    stranger = RemoteHost(host.target, remote_cmd=REMOTE_CMD, ssh_options=server.client_options(server.other_key))
+    with pytest.raises(RemoteError, match=r"^auth failed: .* refused our ssh keys \(BatchMode"):
+        stranger.list_runs()
+
+
+def test_error_engine_not_found(host: RemoteHost):
+    for cmd in ("xaxengine-not-installed", "/opt/nowhere/bin/xaxengine"):
+        bogus = RemoteHost(host.target, remote_cmd=cmd, ssh_options=host.ssh_options)
+        with pytest.raises(RemoteError, match=r"not found on .*--remote-cmd .*XAX_REMOTE_ENGINE"):
+            bogus.list_runs()
+
+
+async def test_error_run_not_found(host: RemoteHost):
+    with pytest.raises(RemoteError, match=r"^run not found on .*: run 'nope' not found"):
+        host.control("stop", "nope")
+    batches = await _follow(RemoteTailSource(host, "nope"), timeout=30)
+    assert batches[-1].ended and any(e.startswith("run not found on") for e in _errors(batches))
+
+
+async def test_error_permission_denied(host: RemoteHost, tmp_path: Path):
+    """Real EACCES as root: the run's events file is a link to /proc/1/mem, which the kernel refuses to open."""
+    try:
+        open("/proc/1/mem", "rb").close()
+        pytest.skip("this machine lets us open /proc/1/mem, so it cannot stand in for an unreadable file")
+    except PermissionError:
+        pass
+    run_dir = tmp_path / "mnist" / "unreadable"  # not in the shared runs dir: `xaxengine ls` would fail on it
+    run_dir.mkdir(parents=True)
+    (run_dir / "events.jsonl").symlink_to("/proc/1/mem")
+    batches = await _follow(RemoteTailSource(host, str(run_dir)), timeout=30)
+    assert any(e.startswith("permission denied on") and "events.jsonl" in e for e in _errors(batches))
+
+
+async def test_launch_attach_kill_ssh_reconnect_every_seq_once(host: RemoteHost, runs: Path):
+    toml = (ROOT / "tasks" / "mnist.toml").read_bytes()
+    start = ["run", "{toml}", *SMALL, "train.max_steps=8000", "train.log_every_n_steps=20", "--runs-dir", "{runs}"]
+    source = RemoteTailSource(host, "ssh-kill", start=[*start, "--run-id", "ssh-kill"], toml=toml)
+    killed: list[int] = []
+    listed: list[str] = []
+
+    async def kill_ssh_once(batch: Batch, batches: list[Batch]) -> None:
+        scalars = sum(ev["kind"] == "scalars" for b in batches for ev in b.events)
+        if not killed and scalars >= 3 and source.process is not None and source.alive:
+            assert Path(source.process.args[0]).name == "ssh"
+            listed.extend(f"{r.run_id} {r.state} {r.alive}" for r in await asyncio.to_thread(host.list_runs))
+            killed.append(source.process.pid)
+            os.kill(source.process.pid, signal.SIGKILL)
+
+    batches = await _follow(source, kill_ssh_once)
+    seqs = [ev["seq"] for b in batches for ev in b.events]
+    on_disk = [
+        orjson.loads(line)["seq"] for line in (runs / "mnist" / "ssh-kill" / "events.jsonl").read_bytes().splitlines()
+    ]
+    assert killed and "ssh-kill running True" in listed
+    assert seqs == on_disk == list(range(len(on_disk)))
+    links = [b.link for b in batches if b.link]
+    after = links[links.index("connected") + 1 :]
+    lost = next(i for i, link in enumerate(after) if link.startswith("reconnecting"))
+    assert "connected" in after[lost + 1 :] and all(link.startswith("connecting") for link in links[: -len(after) - 1])
+    last = [ev for b in batches for ev in b.events if ev["kind"] == "status"][-1]
+    assert last["state"] == "finished" and batches[-1].returncode == 0
+
+
+async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: RemoteHost, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("XAX_SSH_OPTS", " ".join(server.client_options()))
+    spec = f"{server.user}@127.0.0.1:{server.port}:{host.target.runs_dir}"
+    app = build_app(["--remote", spec, "--remote-cmd", REMOTE_CMD, "--runs-dir", str(tmp_path / "local")])
+    async with app.run_test(size=(120, 32)) as pilot:
+        remote = app.remotes[0]
+        session = app.launch_remote(remote, ROOT / "tasks" / "mnist.toml", [*SMALL, "train.max_steps=1000000"])
+        await _until(pilot, lambda: session.state.step > 0, 90)
+        assert isinstance(app.screen, RunScreen) and session.link == "connected"
+        await pilot.pause(0.3)
+        shown = re.search(r"step (\d+)/1000000", str(app.screen.query_one(RunHeader).render()))
+        assert shown and 0 < int(shown[1]) <= session.state.step
+        await pilot.press("s")
+        await _until(pilot, lambda: session.ended, 60)
+        assert session.state.status == "interrupted" and session.state.reason == "signal 15"
+        assert session.returncode == 143
+        assert any("engine exited 143" in line[-1] for line in session.state.logs)
+        await pilot.press("escape")
+        await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        table = app.screen.query_one(RunsTable)
+        await _until(pilot, lambda: any(r.run_id == session.state.run_id for r in table.runs.values()), 20)
+        row = next(r for r in table.runs.values() if r.run_id == session.state.run_id)
+        assert row.key.startswith(f"{server.user}@127.0.0.1:{server.port}:") and row.state == "interrupted"
+
+
+async def _until(pilot, predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
