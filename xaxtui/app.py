@@ -3,9 +3,7 @@
 import argparse
 import asyncio
 import os
-import secrets
 import signal
-import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -184,18 +182,10 @@ class XaxTui(App[None]):
             if session is not None and session.source is message.source:
                 link = session.link
                 session.apply(message.batch)
-                if session.link != link:
-                    self._announce_link(session, link)
+                if notice := session.link_notice(link):
+                    self.notify(notice[0], severity=notice[1], timeout=10)
         finally:
             message.done.set()
-
-    def _announce_link(self, session: RunSession, before: str) -> None:
-        if session.link.startswith("reconnecting") and not before.startswith("reconnecting"):
-            self.notify(f"{session.label}: connection lost, reconnecting", severity="warning")
-        elif session.link.startswith("lost:"):
-            self.notify(f"{session.label}: {session.link.removeprefix('lost: ')}", severity="error", timeout=10)
-        elif session.link == "connected" and before.startswith("reconnecting"):
-            self.notify(f"{session.label}: reconnected")
 
     def on_engine_notice(self, message: EngineNotice) -> None:
         """Shows the result of an engine call."""
@@ -218,12 +208,10 @@ class XaxTui(App[None]):
 
     def launch_remote(self, host: RemoteHost, task: Path, overrides: list[str]) -> RunSession:
         """Copies ``task`` to ``host``, starts ``xaxengine run`` there detached, and opens its run view."""
-        run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-        start = ["run", "{toml}", *overrides, "--runs-dir", "{runs}", "--run-id", run_id]
-        source = RemoteTailSource(host, run_id, start=start, toml=task.read_bytes())
-        key = f"{host.target.label}:launch:{run_id}"
-        session = RunSession(key, run_id, source, launched=True, remote=host, link="connecting")
-        add_log(session.state, 0.0, "info", f"$ ssh {host.target.label} {host.engine_line(*start)}")
+        source = RemoteTailSource.launch(host, task.read_bytes(), overrides)
+        key = f"{host.target.label}:launch:{source.run}"
+        session = RunSession(key, source.run, source, launched=True, remote=host, link="connecting")
+        add_log(session.state, 0.0, "info", f"$ ssh {host.target.label} {host.engine_line(*source.start or [])}")
         self.sessions[key] = session
         self.start_source(session)
         self.push_screen(RunScreen([session]))

@@ -9,6 +9,7 @@ Launched engines run detached (``setsid nohup``) and never depend on the connect
 import os
 import posixpath
 import re
+import secrets
 import shlex
 import subprocess
 import time
@@ -299,6 +300,13 @@ class RemoteTailSource(CommandSource):
         self._lost = False
         super().__init__(self._argv, reconnect=True, retry_s=retry_s, max_retry_s=max_retry_s, after_seq=after_seq)
         self.label = f"{host.target.label}: tail {run}"
+
+    @classmethod
+    def launch(cls, host: RemoteHost, toml: bytes, overrides: list[str]) -> "RemoteTailSource":
+        """A source that copies ``toml`` to ``host``, starts ``xaxengine run`` there detached, and follows it."""
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        start = ["run", "{toml}", *overrides, "--runs-dir", "{runs}", "--run-id", run_id]
+        return cls(host, run_id, start=start, toml=toml)
 
     def _argv(self, from_seq: int) -> list[str]:
         runs = ["--runs-dir", self.launched.runs_dir] if self.launched else self.host.runs_args()

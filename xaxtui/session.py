@@ -3,6 +3,7 @@
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from xaxtui.remote import RemoteHost
 from xaxtui.sources import Batch, CommandSource, EventSource
@@ -47,6 +48,16 @@ class RunSession:
     def signal(self, sig: int) -> bool:
         """Signals the engine process this TUI launched; False when there is none running."""
         return self.process_alive and isinstance(self.source, CommandSource) and self.source.send_signal(sig)
+
+    def link_notice(self, before: str) -> tuple[str, Literal["information", "warning", "error"]] | None:
+        """What to tell the user when the link changed from ``before`` (lost, reconnecting, back), if anything."""
+        if self.link.startswith("reconnecting") and not before.startswith("reconnecting"):
+            return f"{self.label}: connection lost, reconnecting", "warning"
+        if self.link.startswith("lost:") and self.link != before:
+            return f"{self.label}: {self.link.removeprefix('lost: ')}", "error"
+        if self.link == "connected" and before.startswith("reconnecting"):
+            return f"{self.label}: reconnected", "information"
+        return None
 
     def apply(self, batch: Batch) -> None:
         """Folds a batch from the source into the state."""
