@@ -3,9 +3,16 @@
 ``fold(state, events)`` appends into plain lists so that a million events fold in well under a second; every
 collection is bounded: a metric series keeps its most recent points at full resolution and folds older ones into
 min/max buckets whose width doubles when there are too many of them.
+
+Resumes rewrite history: a resumed engine appends a new ``run_start`` (with ``resumed_from_step``) to the same
+``events.jsonl`` and logs again the steps after its checkpoint, so a series can go back in step. The fold replaces
+instead of duplicating: a point whose step is not after the series' last step first drops the series' points at
+that step or later, and a ``run_start`` with ``resumed_from_step=R`` drops every point after ``R``.
 """
 
 import math
+import operator
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,6 +66,31 @@ class Series:
     def last(self) -> float:
         """The most recent value (NaN when empty)."""
         return self.values[-1] if self.values else NAN
+
+    @property
+    def last_step(self) -> float:
+        """Step of the most recent point, or the first step of the newest bucket (-inf when empty)."""
+        if self.steps:
+            return self.steps[-1]
+        return self.old_steps[-1] if self.old_steps else -math.inf
+
+    def truncate(self, step: float) -> None:
+        """Drops every point at ``step`` or later (a resumed run logs those steps again).
+
+        Recent points are cut exactly. Buckets that start at ``step`` or later are dropped; a bucket that starts
+        before ``step`` but spans it is kept whole (its min/max may still include a few dropped points).
+
+        Args:
+            step: The first step to forget.
+        """
+        cut = bisect_left(self.steps, step)
+        if cut < len(self.steps):
+            del self.steps[cut:], self.times[cut:], self.values[cut:]
+        if self.steps or not self.old_steps:
+            return
+        cut = bisect_left(self.old_steps, step)
+        if cut < len(self.old_steps):
+            del self.old_steps[cut:], self.old_times[cut:], self.old_min[cut:], self.old_max[cut:]
 
     def compact(self) -> None:
         """Moves all but the most recent ``recent`` points into min/max buckets."""
@@ -131,7 +163,8 @@ class RunState:
         series: Metric series keyed by ``(name, phase)``.
         status: Latest status state (``"unknown"`` before any).
         reason: Reason given with the latest status.
-        step: Latest step seen in scalars or status events.
+        step: Latest step seen in scalars or status events (goes back when a run is resumed).
+        step_seq: ``seq`` of the event that set ``step``.
         samples_per_s: Latest throughput.
         steps_per_s: Latest step rate.
         elapsed_s: Latest elapsed time reported by the engine.
@@ -157,6 +190,7 @@ class RunState:
     status: str = "unknown"
     reason: str | None = None
     step: int = 0
+    step_seq: int = -1
     samples_per_s: float = NAN
     steps_per_s: float = NAN
     elapsed_s: float = NAN
@@ -242,19 +276,37 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
         state.status = str(ev.get("state", "unknown"))
         state.reason = ev.get("reason")
         if isinstance(ev.get("step"), int):
-            state.step = ev["step"]
+            state.step, state.step_seq = ev["step"], ev["seq"]
     elif kind == "checkpoint":
         state.checkpoints.append(ev)
         state.kept = list(ev.get("kept") or [])
     elif kind == "run_start":
         state.run_start = ev
+        state.status, state.reason = "starting", None
+        resumed = ev.get("resumed_from_step")
+        if isinstance(resumed, int):
+            for series in state.series.values():
+                series.truncate(resumed + 1)
+            state.step, state.step_seq = resumed, ev["seq"]
     elif kind not in _ARTIFACT_KINDS:
         state.unknown += 1
 
 
 def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
-    """Appends a batch of ``scalars`` events of one phase column by column (list comprehensions, no per-event calls)."""
+    """Appends a batch of ``scalars`` events of one phase column by column (list comprehensions, no per-event calls).
+
+    A batch whose steps go back somewhere (a resume without its ``run_start`` in view) is folded as consecutive
+    increasing segments, each replacing what it overlaps.
+    """
     steps = [ev.get("step", 0) for ev in events]
+    if len(steps) > 1 and any(map(operator.le, steps[1:], steps)):
+        start = 0
+        for i in range(1, len(steps)):
+            if steps[i] <= steps[i - 1]:
+                _fold_scalars(state, phase, events[start:i])
+                start = i
+        _fold_scalars(state, phase, events[start:])
+        return
     times = [ev["t"] for ev in events]
     values = [ev.get("values") or {} for ev in events]
     names = dict.fromkeys(name for v in (values[0], values[-1]) for name in v)
@@ -267,19 +319,42 @@ def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
             s = state.series[name, phase] = Series(recent=state.recent)
         if _MISSING in column:
             keep = [i for i, value in enumerate(column) if value is not _MISSING]
-            s.steps.extend(steps[i] for i in keep)
-            s.times.extend(times[i] for i in keep)
+            if not keep:
+                continue
+            new_steps = [steps[i] for i in keep]
+            new_times = [times[i] for i in keep]
             column = [column[i] for i in keep]
         else:
-            s.steps.extend(steps)
-            s.times.extend(times)
+            new_steps, new_times = steps, times
+        if new_steps[0] <= s.last_step:
+            s.truncate(new_steps[0])
+        s.steps.extend(new_steps)
+        s.times.extend(new_times)
         s.values.extend([NAN if value is None else value for value in column] if None in column else column)
         if len(s.values) >= 2 * s.recent:
             s.compact()
 
 
+def _flush(state: RunState, scalars: dict[str, list[Event]]) -> None:
+    """Folds the pending ``scalars`` batches (per phase) and updates the step and throughput from the last train one."""
+    for phase, batch in scalars.items():
+        _fold_scalars(state, phase, batch)
+    train = scalars.get("train")
+    if train:
+        last = train[-1]
+        if last["seq"] > state.step_seq:
+            state.step, state.step_seq = last.get("step", 0), last["seq"]
+        state.samples_per_s = last.get("samples_per_s") or NAN
+        state.steps_per_s = last.get("steps_per_s") or NAN
+        state.elapsed_s = last.get("elapsed_s") or NAN
+    scalars.clear()
+
+
 def fold(state: RunState, events: Iterable[Event]) -> RunState:
     """Folds events into a run state (in place, for speed) and returns it.
+
+    ``scalars`` events are gathered per phase and appended in bulk; a ``run_start`` first flushes what was gathered,
+    so that a resume's truncation applies to the points logged before it and not to those after.
 
     Args:
         state: The state to extend.
@@ -292,11 +367,14 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
     count = 0
     scalars: dict[str, list[Event]] = {}
     ev: Event = {}
+    first: Event = {}
     for ev in events:
         seq = ev["seq"]
         if seq <= last_seq:
             continue
         last_seq = seq
+        if not count:
+            first = ev
         count += 1
         kind = ev.get("kind")
         if kind == "scalars":
@@ -306,20 +384,14 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
                 batch = scalars[phase] = []
             batch.append(ev)
         else:
+            if kind == "run_start" and scalars:
+                _flush(state, scalars)
             _fold_other(state, ev, kind)
-        if math.isnan(state.first_t):
-            state.first_t = ev["t"]
     if not count:
         return state
-    for phase, batch in scalars.items():
-        _fold_scalars(state, phase, batch)
-    train = scalars.get("train")
-    if train:
-        last = train[-1]
-        state.step = max(state.step, last.get("step", 0))
-        state.samples_per_s = last.get("samples_per_s") or NAN
-        state.steps_per_s = last.get("steps_per_s") or NAN
-        state.elapsed_s = last.get("elapsed_s") or NAN
+    _flush(state, scalars)
+    if math.isnan(state.first_t):
+        state.first_t = first["t"]
     state.last_t = ev["t"]
     state.last_seq = last_seq
     state.events += count

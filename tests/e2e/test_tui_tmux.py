@@ -23,15 +23,16 @@ def _alive(session: str) -> bool:
     return subprocess.run(["tmux", "has-session", "-t", session], capture_output=True, check=False).returncode == 0
 
 
-def _wait_screen(session: str, text: str, timeout: float = 15.0) -> str:
+def _wait_screen(session: str, *texts: str, timeout: float = 60.0) -> str:
+    """Captures the pane until every one of ``texts`` is on it (panes paint one by one, so wait for all of them)."""
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
         screen = _tmux("capture-pane", "-p", "-t", session)
-        if text in screen:
+        if all(text in screen for text in texts):
             return screen
         time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+    raise AssertionError(f"{texts!r} never all appeared; screen was:\n{screen}")
 
 
 def test_picker_open_run_help_quit():
@@ -41,19 +42,16 @@ def test_picker_open_run_help_quit():
     _tmux("new", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT), command)
     try:
         started = time.monotonic()
-        screen = _wait_screen(session, "2 runs, 0 live")
+        _wait_screen(session, "2 runs, 0 live", "20261125-060000-a1b2", "finished")
         print(f"picker painted after {time.monotonic() - started:.2f} s")
-        assert "20261125-060000-a1b2" in screen and "finished" in screen
         _tmux("send-keys", "-t", session, "Down", "Enter")
-        screen = _wait_screen(session, "step 300/300")
-        assert "loss" in screen and "Stop" in screen
+        _wait_screen(session, "step 300/300", "loss", "Stop", "info step 300")
         _tmux("send-keys", "-t", session, "?")
         _wait_screen(session, "xax-tui keys")
         _tmux("send-keys", "-t", session, "Escape")
-        _wait_screen(session, "Step/time")
-        time.sleep(0.3)
+        _wait_screen(session, "step 300/300", "Step/time")
         _tmux("send-keys", "-t", session, "q")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while _alive(session) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _alive(session)

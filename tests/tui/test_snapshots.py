@@ -1,16 +1,27 @@
-"""Snapshots of the main screens at 100x32 with recorded events (UTC clock, no cursor blink)."""
+"""Snapshots of the main screens at 100x32 with recorded events (UTC clock, no cursor blink).
+
+Every picture is taken only once the screen has settled: the run view has drawn the latest fold of every session at
+its final size (see :func:`run_view_settled`), so a slow machine changes how long a test takes, never what it
+draws. Recorded runs are finished, so nothing on screen depends on the wall clock.
+"""
 
 import os
 
 import pytest
 from conftest import RUN_A, RUN_B, RUNS, TASK, wait_for
-from textual.widgets import Input, TextArea
+from textual.widgets import DataTable, Input, Static, TextArea
 
 from xaxtui.app import XaxTui
 from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.help import HelpScreen
+from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.run import RunScreen
+from xaxtui.widgets.charts import ChartPane, MetricChart
+from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.config_form import ConfigForm
+from xaxtui.widgets.logs import LogPane
 from xaxtui.widgets.runs import RunsTable
+from xaxtui.widgets.stats import StatsPane
 
 SIZE = (100, 32)
 
@@ -32,11 +43,42 @@ def _no_blink(app) -> None:
             widget.cursor_blink = False
 
 
-async def _settle(pilot) -> None:
-    await pilot.pause(0.3)
-    await pilot.app.screen.refresh_view(True)
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(0.3)
+def table_sized(table: DataTable) -> bool:
+    """Whether a DataTable has fitted its auto-width columns to the rows added last (it does so when idle)."""
+    return not table._require_update_dimensions and not table._new_rows
+
+
+def run_view_settled(app) -> bool:
+    """The run view shows everything its sessions hold: all folded, drawn at the final size, every pane filled."""
+    screen = app.screen
+    if not isinstance(screen, RunScreen) or not all(s.state.finished for s in screen.sessions):
+        return False
+    if screen._versions != tuple(s.version for s in screen.sessions):
+        return False
+    state = screen.session.state
+    pane = screen.query_one(ChartPane)
+    charts = list(screen.query(MetricChart))
+    if not charts or [c.metric for c in charts] != pane._metrics or pane._fit != pane._chart_fit():
+        return False
+    if any(c.size.width == 0 or c._drawn_width != c.size.width for c in charts):
+        return False
+    logs = screen.query_one(LogPane)
+    table = screen.query_one(CheckpointTable)
+    return (
+        table.row_count == len(state.checkpoints)
+        and table_sized(table)
+        and len(screen.query_one(StatsPane).query(".gpu-row")) == 2 * len(state.gpus)
+        and logs.size.width > 0
+        and len(logs.lines) == len(state.logs)
+    )
+
+
+async def _settle(pilot, predicate=run_view_settled) -> None:
+    """Waits (bounded by a generous deadline) until ``predicate(app)`` holds twice, with idle frames between."""
+    for _ in range(2):
+        await wait_for(pilot, lambda: predicate(pilot.app), timeout=60)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
 
 class TestRunView:
@@ -44,8 +86,6 @@ class TestRunView:
         """A finished run: header, loss and accuracy charts (train+valid), stats with a GPU, 3 checkpoints, logs."""
 
         async def run_before(pilot) -> None:
-            app = pilot.app
-            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
             await _settle(pilot)
 
         assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=SIZE, run_before=run_before)
@@ -54,11 +94,16 @@ class TestRunView:
         """Two runs on shared charts with stable run colors, log y axis, loss only."""
 
         async def run_before(pilot) -> None:
-            app = pilot.app
-            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
-            await wait_for(pilot, lambda: all(s.state.finished for s in app.screen.sessions))
-            await pilot.press("l", "slash", "l", "o", "s", "s", "enter")
-            await pilot.pause(0.3)
+            await _settle(pilot)
+            await pilot.press("l", "slash")
+            await wait_for(pilot, lambda: isinstance(pilot.app.focused, Input))
+            await pilot.press("l", "o", "s", "s", "enter")
+
+            def filtered(app) -> bool:
+                pane = app.screen.query_one(ChartPane)
+                return pane.options.log_y and pane.options.pattern == "loss" and run_view_settled(app)
+
+            await _settle(pilot, filtered)
 
         app = XaxTui(_rel(RUNS))
         app.call_later(lambda: app.show_runs([_rel(RUN_A), _rel(RUN_B)]))
@@ -70,9 +115,18 @@ class TestOtherScreens:
         """The picker lists both recorded runs, newest first, with status, step and last loss."""
 
         async def run_before(pilot) -> None:
-            await wait_for(pilot, lambda: pilot.app.screen.query_one(RunsTable).row_count == 2)
+            table = pilot.app.screen.query_one(RunsTable)
+            await wait_for(
+                pilot,
+                lambda: (
+                    table.row_count == 2
+                    and "2 runs" in str(pilot.app.screen.query_one("#picker-title", Static).render())
+                ),
+            )
             await pilot.press("space")
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: bool(table.selected) and table_sized(table))
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
         assert snap_compare(XaxTui(_rel(RUNS)), terminal_size=SIZE, run_before=run_before)
 
@@ -82,21 +136,24 @@ class TestOtherScreens:
         async def run_before(pilot) -> None:
             app = pilot.app
             await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen) and bool(app.screen.query(ConfigForm)))
+            await wait_for(pilot, lambda: bool(app.screen.query_one(ConfigForm).query(Input)))
             _no_blink(app)
-            await pilot.pause(0.1)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
         assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
 
     def test_launch(self, snap_compare):
-        """Layouts: single device enabled, the others disabled and marked not built yet."""
+        """Layouts after ``xaxengine devices`` failed (the fake engine has no such command): single device only."""
 
         async def run_before(pilot) -> None:
             app = pilot.app
             await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen))
             app.open_launch(_rel(TASK))
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.devices_checked, 60)
             _no_blink(app)
-            await pilot.pause(0.1)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
         assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
 
@@ -104,8 +161,10 @@ class TestOtherScreens:
         """The help screen, generated from the key registry."""
 
         async def run_before(pilot) -> None:
-            await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
+            await _settle(pilot)
             await pilot.press("question_mark")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
         assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=SIZE, run_before=run_before)

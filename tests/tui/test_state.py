@@ -78,3 +78,77 @@ def test_series_time_axis():
     s = Series(steps=[1, 2], times=[10.0, 11.0], values=[1.0, 2.0])
     xs, _ = s.arrays(x="time", t0=10.0)
     assert xs.tolist() == [0.0, 1.0]
+
+
+def _run_start(seq: int, resumed: int | None) -> dict:
+    return make_event(
+        seq, "run_start", t=1000.0 + seq, run_id="r1", task="t:T", max_steps=200, resumed_from_step=resumed
+    )
+
+
+def _killed_then_resumed(resumed: int) -> list[dict]:
+    """Steps 1..137 (valid every 10), killed, resumed from ``resumed``: steps ``resumed+1``..150 logged again."""
+    events = [_run_start(0, None)]
+    for step in range(1, 138):
+        events.append(_scalars(len(events), step, 1.0))
+        if step % 10 == 0:
+            events.append(_scalars(len(events), step, 2.0, phase="valid"))
+    events.append(make_event(len(events), "status", t=2000.0, state="interrupted", reason=None, step=137))
+    events.append(_run_start(len(events), resumed))
+    for step in range(resumed + 1, 151):
+        events.append(_scalars(len(events), step, 0.5))
+        if step % 10 == 0:
+            events.append(_scalars(len(events), step, 0.25, phase="valid"))
+    return events
+
+
+def _check_resumed(state: RunState, resumed: int) -> None:
+    train = state.series["loss", "train"]
+    assert train.steps == list(range(1, 151))
+    assert train.values == [1.0] * resumed + [0.5] * (150 - resumed)
+    assert train.times == sorted(train.times)
+    valid = state.series["loss", "valid"]
+    assert valid.steps == list(range(10, 151, 10))
+    assert valid.values == [2.0] * (resumed // 10) + [0.25] * (15 - resumed // 10)
+    assert state.step == 150 and state.run_start["resumed_from_step"] == resumed
+    assert state.eta_s() == (200 - 150) / 10.0
+
+
+def test_resume_replaces_relogged_steps_in_one_batch_or_many():
+    for resumed in (120, 100):  # 100: the newest checkpoint (120) was unreadable, an older one was restored
+        events = _killed_then_resumed(resumed)
+        _check_resumed(fold(RunState(), events), resumed)
+        state = RunState()
+        for i in range(0, len(events), 7):
+            fold(state, events[i : i + 7])
+        _check_resumed(state, resumed)
+
+
+def test_resume_without_run_start_in_view_still_replaces():
+    events = [e for e in _killed_then_resumed(120) if e["kind"] == "scalars"]
+    state = fold(RunState(), events)
+    assert state.series["loss", "train"].steps == list(range(1, 151))
+    assert state.series["loss", "train"].values[119:121] == [1.0, 0.5]
+    assert state.series["loss", "valid"].steps == list(range(10, 151, 10))
+
+
+def test_run_start_truncates_at_once_and_step_goes_back():
+    events = _killed_then_resumed(120)
+    cut = next(i for i, e in enumerate(events) if e.get("resumed_from_step") == 120)
+    state = fold(RunState(), events[: cut + 1])
+    assert state.step == 120 and not state.finished
+    assert state.series["loss", "train"].steps[-1] == 120
+    assert state.series["loss", "valid"].steps[-1] == 120
+
+
+def test_resume_truncates_bucketed_history():
+    state = RunState(recent=100)
+    fold(state, (_scalars(i, i, float(i)) for i in range(1, 5001)))
+    series = state.series["loss", "train"]
+    assert series.old_steps and series.steps[0] > 1000
+    fold(state, [_run_start(5001, 1000), *(_scalars(5002 + i, 1001 + i, -1.0) for i in range(10))])
+    xs, ys = series.arrays()
+    assert list(xs) == sorted(xs) and xs[-1] == 1010
+    assert ys[-10:].tolist() == [-1.0] * 10
+    assert max(x for x, y in zip(xs, ys, strict=True) if y != -1.0) <= 1000
+    assert max(ys) < 1000 + series.bucket

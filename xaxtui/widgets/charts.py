@@ -1,5 +1,6 @@
 """Metric charts: app-free decimation and smoothing, and a pane of textual-plot charts (one per metric)."""
 
+import asyncio
 import re
 import zlib
 from dataclasses import dataclass
@@ -133,9 +134,18 @@ class MetricChart(PlotWidget):
         self.set_reactive(PlotWidget.margin_top, 1)
         self.set_reactive(PlotWidget.margin_bottom, 2)
         self.set_reactive(PlotWidget.margin_left, 8)
+        self._last: tuple[list[tuple[str, RunState]], ChartOptions] | None = None
+        self._drawn_width = -1
+
+    def on_resize(self) -> None:
+        """Draws again when the width changed since the last draw (curves are decimated to the width)."""
+        if self._last is not None and self.size.width != self._drawn_width:
+            self.draw(*self._last)
 
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
         """Replaces the curves with the current data of ``runs`` (label, state)."""
+        self._last = (runs, options)
+        self._drawn_width = self.size.width
         self.clear()
         width = max(8, (self.size.width - self.margin_left) * 2)
         for label, state in runs:
@@ -169,6 +179,18 @@ class ChartPane(Widget):
         super().__init__(**kwargs)  # ty: ignore[invalid-argument-type]
         self.options = ChartOptions()
         self._metrics: list[str] = []
+        self._runs: list[tuple[str, RunState]] = []
+        self._fit = -1
+        self._lock = asyncio.Lock()
+
+    def _chart_fit(self) -> int:
+        """How many charts fit the pane's current size."""
+        return max(1, (self.size.height - 1) // 9) * (2 if self.size.width >= 100 else 1)
+
+    async def on_resize(self) -> None:
+        """Chooses the charts again when the number that fits changed (a finished run gets no new data to do it)."""
+        if self._runs and self._chart_fit() != self._fit:
+            await self.redraw(self._runs)
 
     def compose(self) -> ComposeResult:
         """An options line and the grid of charts."""
@@ -178,18 +200,23 @@ class ChartPane(Widget):
     def metrics_for(self, runs: list[tuple[str, RunState]]) -> list[str]:
         """Metrics to draw: those of all runs matching the filter, losses first, then in first-seen order."""
         names = sorted(dict.fromkeys(m for _, state in runs for m in state.metrics()), key=lambda m: "loss" not in m)
-        fit = max(1, (self.size.height - 1) // 9) * (2 if self.size.width >= 100 else 1)
+        self._fit = fit = self._chart_fit()
         return [m for m in names if self.options.matches(m)][: min(MAX_CHARTS, fit)]
 
     async def redraw(self, runs: list[tuple[str, RunState]]) -> None:
         """Draws ``runs`` (label, state), adding or removing charts when the metric set changes."""
+        self._runs = runs
+        async with self._lock:
+            await self._redraw(runs)
+
+    async def _redraw(self, runs: list[tuple[str, RunState]]) -> None:
         metrics = self.metrics_for(runs)
         grid = self.query_one("#chart-grid", Grid)
         if metrics != self._metrics:
             self._metrics = metrics
             await grid.remove_children()
             await grid.mount_all([MetricChart(m) for m in metrics])
-            grid.set_class(len(metrics) <= 1 or self.size.width < 100, "single")
+        grid.set_class(len(metrics) <= 1 or self.size.width < 100, "single")
         for chart in grid.query(MetricChart):
             if chart.is_mounted:
                 try:

@@ -6,6 +6,7 @@ from textual.widgets import DataTable
 
 from xaxtui.state import RunState
 from xaxtui.widgets.stats import human_bytes
+from xaxtui.widgets.tables import fit_columns
 
 
 class CheckpointTable(DataTable):
@@ -32,9 +33,12 @@ class CheckpointTable(DataTable):
         self._shown = shown
         self.clear()
         kept = set(state.kept)
+        rows = []
         for ev in reversed(state.checkpoints):
             step = int(ev.get("step", 0))
             when = time.strftime("%H:%M:%S", time.localtime(float(ev.get("t", 0.0))))
             size = human_bytes(float(ev.get("bytes") or 0))
             save = f"{float(ev.get('save_s') or 0):.2f}s"
-            self.add_row(str(step), when, size, save, "kept" if step in kept else "deleted")
+            rows.append((str(step), when, size, save, "kept" if step in kept else "deleted"))
+        self.add_rows(rows)
+        fit_columns(self, rows)

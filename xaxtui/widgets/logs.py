@@ -1,5 +1,6 @@
 """The log pane: ``log`` events and engine stderr, colored by level."""
 
+import re
 import time
 
 from rich.text import Text
@@ -8,10 +9,11 @@ from textual.widgets import RichLog
 from xaxtui.state import RunState
 
 LEVEL_STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
+_STDERR_PREFIX = re.compile(r"^\d\d:\d\d:\d\d(?:[.,]\d+)? +(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL):? +")
 
 
 class LogPane(RichLog):
-    """Appends only the log lines it has not shown yet."""
+    """Appends only the log lines it has not shown yet (an engine stderr line loses its own time and level)."""
 
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
@@ -31,5 +33,5 @@ class LogPane(RichLog):
         for t, level, message in list(state.logs)[-new:]:
             line = Text(time.strftime("%H:%M:%S ", time.localtime(t)), style="dim")
             line.append(f"{level[:4]:<5}", style=LEVEL_STYLES.get(level, "") or "green")
-            line.append(message, style=LEVEL_STYLES.get(level, ""))
+            line.append(_STDERR_PREFIX.sub("", message, count=1), style=LEVEL_STYLES.get(level, ""))
             self.write(line)

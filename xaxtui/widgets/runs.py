@@ -8,6 +8,7 @@ from textual.widgets import DataTable
 from xaxtui.catalog import RunInfo
 from xaxtui.widgets.charts import run_color
 from xaxtui.widgets.header import STATUS_STYLES
+from xaxtui.widgets.tables import fit_columns
 
 
 class RunsTable(DataTable):
@@ -34,12 +35,16 @@ class RunsTable(DataTable):
         self.clear()
         self.runs = {r.key: r for r in runs}
         self.selected &= set(self.runs)
+        rows = []
         for r in runs:
             state = Text(r.state + (" ●" if r.alive else ""), style=STATUS_STYLES.get(r.state, ""))
             loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_t))
             run_id = Text(r.run_id, style=run_color(r.run_id))
-            self.add_row(self._mark(r.key), r.task, run_id, state, str(r.step), loss, started, key=r.key)
+            row = (self._mark(r.key), r.task, run_id, state, str(r.step), loss, started)
+            self.add_row(*row, key=r.key)
+            rows.append(row)
+        fit_columns(self, rows)
         if current in self.runs:
             self.move_cursor(row=self.get_row_index(current))
 
