@@ -2,7 +2,7 @@
 
 Covers: listing remote runs, a remote launch (TOML copied with ``cat >``, engine detached), attaching to the live
 run, killing the ssh client mid-run and checking every ``seq`` arrives exactly once, a remote stop (``interrupted``,
-exit 143), the TUI under Pilot with ``--remote``, and each connection/remote error as one clear line.
+exit 143) and resume, the TUI under Pilot with ``--remote``, and each connection/remote error as one clear line.
 """
 
 import asyncio
@@ -191,6 +191,15 @@ async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: Remo
         assert session.state.status == "interrupted" and session.state.reason == "signal 15"
         assert session.returncode == 143
         assert any("engine exited 143" in line[-1] for line in session.state.logs)
+        stopped_step, stopped_seq = session.state.step, session.state.last_seq
+        await pilot.press("u")  # resume over ssh: detached `xaxengine resume RUN_DIR`, then tail from the last seq
+        await _until(pilot, lambda: session.state.status == "running" and session.state.step > stopped_step, 90)
+        assert session.state.last_seq > stopped_seq and session.state.run_start.get("resumed_from_step") == stopped_step
+        await pilot.press("s")
+        await _until(pilot, lambda: session.ended and session.state.status == "interrupted", 60)
+        assert session.returncode == 143
+        seqs = [orjson.loads(line)["seq"] for line in (session.run_dir / "events.jsonl").read_bytes().splitlines()]
+        assert seqs == list(range(session.state.last_seq + 1))
         await pilot.press("escape")
         await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
         table = app.screen.query_one(RunsTable)
