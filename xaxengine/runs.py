@@ -1,6 +1,7 @@
 """Run directories: layout, ids, the lock held by a live engine, and run status read from events (no jax)."""
 
 import fcntl
+import logging
 import os
 import re
 import secrets
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import IO
 
 from xaxengine.protocol import TERMINAL_STATES, Kind, decode, read_events
+
+logger = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.jsonl"
 CONFIG_FILE = "config.toml"
@@ -172,8 +175,16 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
     """Lists every run under ``RUNS_DIR/<task>/<run_id>/``, oldest first."""
     if not runs_dir.is_dir():
         return []
-    infos = [read_run_info(p.parent) for p in sorted(runs_dir.glob(f"*/*/{EVENTS_FILE}"))]
-    return sorted((i for i in infos if i is not None), key=lambda i: (i.started_t or 0.0, i.run_id))
+    infos = []
+    for path in sorted(runs_dir.glob(f"*/*/{EVENTS_FILE}")):
+        try:
+            info = read_run_info(path.parent)
+        except OSError as error:  # one unreadable run must not hide the others
+            logger.warning("skipping %s: %s", path.parent, error)
+            continue
+        if info is not None:
+            infos.append(info)
+    return sorted(infos, key=lambda i: (i.started_t or 0.0, i.run_id))
 
 
 def find_run(spec: str, runs_dir: Path) -> Path:

@@ -173,3 +173,16 @@ def test_devices_is_json():
     proc = run_engine("devices")
     payload = json.loads(proc.stdout)
     assert payload["platform"] == "cpu" and payload["devices"] and "single_device" in payload["layouts"]
+
+
+def test_ls_skips_an_unreadable_run(finished_run, tmp_path):
+    _, run_dir = finished_run
+    runs = tmp_path / "runs"
+    (runs / "mnist").mkdir(parents=True)
+    (runs / "mnist" / "good").symlink_to(run_dir)
+    bad = runs / "mnist" / "bad"
+    bad.mkdir()
+    (bad / "events.jsonl").mkdir()  # reading it raises IsADirectoryError
+    proc = run_engine("ls", "--runs-dir", str(runs), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["run_id"] for r in json.loads(proc.stdout)] == ["good"]
