@@ -3,9 +3,11 @@
 One module fixture starts every run at once (they mostly wait on imports and on each other's cores): the digits MLP
 for 30 steps with one loss per step under single_device, multi_cpu (2 and 4 devices), multi_process 2x1 joined
 through simulated Slurm variables, and multi_process 2x2 from the local launcher. Then checkpoints written under
-one layout are resumed under another.
+one layout are resumed under another. The 4-device run shards its large arrays (FSDP), so 1x4 vs 2x2 also checks
+that FSDP-sharded and replicated parameters train the same.
 """
 
+import re
 import shutil
 import signal
 import subprocess
@@ -35,7 +37,7 @@ COMMON = [
 RUNS = {
     "single": ["launch.layout=single_device"],
     "cpu2": ["--layout", "multi_cpu", "--num-devices", "2"],
-    "cpu4": ["launch.layout=multi_cpu", "launch.num_devices=4"],
+    "cpu4": ["launch.layout=multi_cpu", "launch.num_devices=4", "launch.fsdp=true", "launch.fsdp_min_size=64"],
     "proc2x2": ["launch.layout=multi_process", "launch.num_processes=2", "launch.num_devices=2"],
 }
 
@@ -116,6 +118,10 @@ def test_run_start_layout_is_truthful_and_only_rank_zero_writes(runs: Path):
         assert [e["step"] for e in valid] == [30]
     processes = {e.get("process") for e in _events(runs / "proc2x2") if e["kind"] == "stats"}
     assert processes == {0, 1}
+    logs = [e["message"] for e in _events(runs / "cpu4") if e["kind"] == "log"]
+    placed = [re.search(r"over 4 devices .*; (\d+) of (\d+) state arrays sharded \(fsdp=True\)", m) for m in logs]
+    counts = [(int(m[1]), int(m[2])) for m in placed if m]
+    assert counts == [(9, 22)]  # 3 weight matrices x (params, adam mu, adam nu); biases, counts, step, key replicated
 
 
 @pytest.fixture(scope="module")
@@ -155,35 +161,70 @@ def test_checkpoint_restores_under_another_layout(restored: Path, name: str, lay
     assert _max_diff(_losses(restored / "single"), resumed, range(16, 31)) < TOL
 
 
-def test_killing_one_rank_stops_the_run_and_names_the_rank(tmp_path: Path):
-    args = ["launch.layout=multi_process", "launch.num_devices=1", "train.max_steps=100000", "--events", "-"]
-    cmd = [str(BIN / "xaxengine"), "run", "tasks/mnist.toml", *COMMON[:1], *args, "--runs-dir", str(tmp_path)]
-    out = tmp_path / "events.out"
-    with open(out, "w") as stdout:
-        launcher = subprocess.Popen(
-            [*cmd, "--run-id", "k"], cwd=REPO, env=engine_env(), stdout=stdout, stderr=subprocess.PIPE, text=True
-        )
-        run_dir = tmp_path / "mnist" / "k"
-        deadline = time.monotonic() + 180
-        while not any(
-            e["kind"] == "scalars" for e in (_events(run_dir) if (run_dir / "events.jsonl").exists() else [])
-        ):
-            assert launcher.poll() is None and time.monotonic() < deadline, (
-                launcher.stderr.read() if launcher.stderr else ""
+def _wait_for_training(proc: subprocess.Popen, run_dir: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not (run_dir / "events.jsonl").exists() or not any(e["kind"] == "scalars" for e in _events(run_dir)):
+        assert proc.poll() is None and time.monotonic() < deadline, f"launcher exited {proc.returncode}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
+    """Two 2x1 multi_process runs started together: ``kill`` loses rank 1 to SIGKILL, ``term`` gets SIGTERM.
+
+    Returns ``{name: (launcher exit code, launcher stderr, run dir)}``; ``kill`` also pipes its events to
+    ``RUNS/kill.events`` (``--events -``) and records whether rank 0 outlived the launcher (``RUNS/kill.rank0``).
+    """
+    runs = tmp_path_factory.mktemp("stopped")
+    base = [str(BIN / "xaxengine"), "run", "tasks/mnist.toml", "hidden=32", "logger.progress=off"]
+    base += ["launch.layout=multi_process", "launch.num_devices=1", "train.max_steps=100000", "--runs-dir", str(runs)]
+    launchers = {}
+    for name, extra in (("kill", ["--events", "-"]), ("term", [])):
+        with open(runs / f"{name}.events", "w") as out:
+            launchers[name] = subprocess.Popen(
+                [*base, *extra, "--run-id", name],
+                cwd=REPO,
+                env=engine_env(),
+                stdout=out,
+                stderr=subprocess.PIPE,
+                text=True,
             )
-            time.sleep(0.2)
-        ranks = {int(p.environ()["XAX_PROCESS_ID"]): p for p in psutil.Process(launcher.pid).children()}
-        assert sorted(ranks) == [0, 1]
-        ranks[1].send_signal(signal.SIGKILL)
+    for name, launcher in launchers.items():
+        _wait_for_training(launcher, runs / "mnist" / name)
+    ranks = {int(p.environ()["XAX_PROCESS_ID"]): p for p in psutil.Process(launchers["kill"].pid).children()}
+    assert sorted(ranks) == [0, 1]
+    ranks[1].send_signal(signal.SIGKILL)
+    launchers["term"].send_signal(signal.SIGTERM)
+    results = {}
+    for name, launcher in launchers.items():
         _, err = launcher.communicate(timeout=60)
-    assert launcher.returncode == 1
+        results[name] = (launcher.returncode, err, runs / "mnist" / name)
+    alive = ranks[0].is_running() and ranks[0].status() != psutil.STATUS_ZOMBIE
+    (runs / "kill.rank0").write_text("alive" if alive else "gone")
+    return results
+
+
+def test_killing_one_rank_stops_the_run_and_names_the_rank(stopped: dict[str, tuple[int, str, Path]]):
+    code, err, run_dir = stopped["kill"]
+    assert code == 1, err[-2000:]
     assert "rank 1 died (killed by SIGKILL)" in err
-    assert not ranks[0].is_running() or ranks[0].status() == psutil.STATUS_ZOMBIE
+    assert (run_dir.parents[1] / "kill.rank0").read_text() == "gone"
     last = [e for e in _events(run_dir) if e["kind"] == "status"][-1]
     assert last["state"] == "failed" and last["reason"].startswith("rank 1 died (killed by SIGKILL)")
-    piped = list(read_events(out))
+    piped = list(read_events(run_dir.parents[1] / "kill.events"))
     assert piped[-1]["kind"] == "status" and piped[-1]["state"] == "failed"
     assert [e["seq"] for e in piped] == sorted({e["seq"] for e in piped})
+
+
+def test_sigterm_to_the_launcher_stops_every_rank_at_the_same_step(stopped: dict[str, tuple[int, str, Path]]):
+    code, err, run_dir = stopped["term"]
+    assert code == 143, err[-2000:]
+    events = _events(run_dir)
+    states = [(e["state"], e["step"]) for e in events if e["kind"] == "status"]
+    assert states[-1][0] == "interrupted" and states[-2][0] == "stopping"
+    step = states[-1][1]
+    assert step % 50 == 0  # agreed on at a log boundary (log_every_n_steps=50)
+    assert [e["step"] for e in events if e["kind"] == "checkpoint"][-1] == step
 
 
 def test_cli_layout_errors_and_slurm_command(tmp_path: Path):

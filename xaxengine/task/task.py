@@ -187,6 +187,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             valid_columns = self.placement.put_columns(valid_columns)
         state, static, optimizer, position = self._initial_state(options)
         state = self.placement.put_state(state)
+        self.log_message("info", self.placement.describe(state))
         self.step = int(state.step)
         if self._agreed_stop_signal():
             return self._interrupt(state, position)

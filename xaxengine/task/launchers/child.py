@@ -32,6 +32,8 @@ from xaxengine.task.mixins.runnable import RunOptions
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 KILL_GRACE_S = 3.0
+INTERRUPT_GRACE_S = 60.0
+INTERRUPTED = (130, 143)
 PARENT_ENV = "XAX_LAUNCHER_PID"
 
 
@@ -124,31 +126,34 @@ def supervise(
         poll_s: Seconds between polls.
 
     Returns:
-        Rank 0's exit code when every child ended well (or stopped after a forwarded signal); a single child's own
-        error code; else 1.
+        Rank 0's exit code when every child ended well or was interrupted (130/143, however the signal reached
+        it); a single child's own error code; else 1.
     """
-    received: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         del frame
-        received.append(signum)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
+    interrupted_at: float | None = None
     try:
         while True:
             codes = [p.poll() for p in procs]
-            bad = [(rank, c) for rank, c in enumerate(codes) if c is not None and c != 0]
-            stopping = any(s in (signal.SIGINT, signal.SIGTERM) for s in received)
-            if bad and not (stopping and all(c in (130, 143) for _, c in bad)):
+            bad = [(rank, c) for rank, c in enumerate(codes) if c not in (None, 0, *INTERRUPTED)]
+            if bad:
                 rank, code = min(bad, key=lambda rc: (rc[1] >= 0, rc[0]))  # a killed rank is the likely cause
                 stop_all(procs)
                 on_failure(rank, code)
                 return code if len(procs) == 1 and code > 0 else 1
             if all(c is not None for c in codes):
                 return int(codes[0] or 0)
+            stopped = [c for c in codes if c in INTERRUPTED]  # interrupted ranks saved and exited cleanly
+            interrupted_at = interrupted_at or (time.monotonic() if stopped else None)
+            if interrupted_at is not None and time.monotonic() - interrupted_at > INTERRUPT_GRACE_S:
+                stop_all(procs)  # the others never agreed to stop (a second, hard signal): do not wait forever
+                return stopped[0]
             time.sleep(poll_s)
     finally:
         for signum, handler in previous.items():

@@ -139,7 +139,3 @@ def read_rank_stats(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         _seen[rank] = mtime
         yield rank, stats
 
-
-def describe_cluster(cluster: ClusterEnv) -> str:
-    """``rank 1 of 2 (coordinator node01:12355)``."""
-    return f"rank {cluster.process_id} of {cluster.num_processes} (coordinator {cluster.coordinator_address})"

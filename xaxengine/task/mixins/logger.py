@@ -3,7 +3,8 @@
 Events are the only machine output. Human-readable lines go to stderr (or stdout when events do not) and always to
 ``stdout.log`` in the run directory. The log methods copy their arrays to the host on the calling thread and leave
 everything else (histograms, PNG and PLY encoding, every backend) to the event bus's writer thread, so a log call
-never stalls a training step for longer than that copy.
+never stalls a training step for longer than that copy. In multi-process runs only process 0 writes events and feeds
+the backends; the other ranks write their human log to ``stdout.rank<k>.log`` (and stderr).
 """
 
 import atexit

@@ -75,6 +75,11 @@ class Placement:
         """The element-wise maximum of ``values`` over every process (identity in one process)."""
         return list(values)
 
+    def describe(self, state: PyTree) -> str:
+        """One line for the log: the layout, its devices and how the state is placed."""
+        del state
+        return f"layout {self.layout}: 1 device ({self.devices[0]})"
+
 
 class MeshPlacement(Placement):
     """Data parallel over a 1-D ``("data",)`` mesh of ``devices`` (every process's devices in multi-process)."""
@@ -176,6 +181,15 @@ class MeshPlacement(Placement):
             return jax.lax.with_sharding_constraint(fn(*args), out_shardings)
 
         return constrained
+
+    def describe(self, state: PyTree) -> str:
+        """One line for the log: devices, processes, batch split and how many state arrays FSDP shards."""
+        leaves = jax.tree.leaves(state)
+        sharded = sum(not self.leaf_sharding(tuple(np.shape(x))).is_fully_replicated for x in leaves)
+        return (
+            f"layout {self.layout}: data parallel over {self.num_devices} devices in {jax.process_count()} "
+            f"process(es); {sharded} of {len(leaves)} state arrays sharded (fsdp={self.fsdp}), the rest replicated"
+        )
 
     def agree(self, values: Sequence[int]) -> list[int]:
         """Element-wise maximum over every process (one small all-gather; call it at log boundaries only)."""
