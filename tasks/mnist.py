@@ -68,7 +68,7 @@ class MnistTask(SupervisedTask[MnistConfig]):
 
     config_class = MnistConfig
 
-    def get_model(self, params: InitParams) -> eqx.Module:
+    def get_model(self, params: InitParams) -> CNN | MLP:
         side = 8 if self.config.dataset == "digits" else 28
         if self.config.model == "cnn":
             return CNN((1, side, side), 10, self.config.channels, key=params.key)
@@ -79,7 +79,7 @@ class MnistTask(SupervisedTask[MnistConfig]):
             return load_mnist_dataset(phase)
         return load_digits_dataset(phase, self.config.valid_fraction)
 
-    def get_output(self, model: eqx.Module, batch: Batch, state: StepState, key: PRNGKeyArray) -> Array:
+    def get_output(self, model: CNN | MLP, batch: Batch, state: StepState, key: PRNGKeyArray) -> Array:
         images = batch["image"]
         images = images.reshape(images.shape[0], -1) if self.config.model == "mlp" else images[:, None]
         return jax.vmap(model)(images)

@@ -41,7 +41,7 @@ class DiffusionConfig(SupervisedConfig):
     channels: list[int] = field([32, 64, 64], help="UNet width per resolution level (the first is full size).")
     embed_dim: int = field(64, help="Dimension of the time and class embedding.")
     diffusion_steps: int = field(200, help="Steps T of the forward noising process.")
-    schedule: Literal["cosine", "linear"] = field("cosine", help="Noise schedule.")
+    schedule: Literal["cosine", "linear"] = field("linear", help="Noise schedule.")
     class_dropout: float = field(0.1, help="Probability of training on the null label (for classifier-free guidance).")
     sampler: Literal["ddim", "ddpm"] = field("ddim", help="Sampler used by log_heavy and sample_images.")
     sample_steps: int = field(50, help="DDIM steps (DDPM always takes diffusion_steps).")
@@ -87,10 +87,26 @@ def sample_images(
     def one(label: Int[Array, ""], sample_key: PRNGKeyArray) -> Array:
         init_key, step_key = jax.random.split(sample_key)
         x_init = jax.random.normal(init_key, shape)
-        kwargs = {"label": label, "null_label": NUM_CLASSES, "guidance_scale": guidance_scale, "key": step_key}
         if sampler == "ddpm":
-            return ddpm_sample(model, schedule, x_init, **kwargs)
-        return ddim_sample(model, schedule, x_init, num_steps=sample_steps, **kwargs)
+            return ddpm_sample(
+                model,
+                schedule,
+                x_init,
+                key=step_key,
+                label=label,
+                null_label=NUM_CLASSES,
+                guidance_scale=guidance_scale,
+            )
+        return ddim_sample(
+            model,
+            schedule,
+            x_init,
+            key=step_key,
+            num_steps=sample_steps,
+            label=label,
+            null_label=NUM_CLASSES,
+            guidance_scale=guidance_scale,
+        )
 
     x0 = jax.vmap(one)(labels, jax.random.split(key, labels.shape[0]))
     return (jnp.clip(x0[:, 0], -1.0, 1.0) + 1.0) / 2.0
