@@ -138,4 +138,3 @@ def read_rank_stats(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         _seen[rank] = mtime
         yield rank, stats
-
