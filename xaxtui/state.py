@@ -28,6 +28,11 @@ STATS_POINTS = 3600
 LOG_LINES = 2000
 NAN = math.nan
 _MISSING = object()
+_STEP = operator.itemgetter("step")
+_T = operator.itemgetter("t")
+_VALUES = operator.itemgetter("values")
+_KIND = operator.itemgetter("kind")
+_PHASE = operator.itemgetter("phase")
 _ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh"})
 
 
@@ -292,13 +297,41 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
         state.unknown += 1
 
 
+def _columns(events: list[Event]) -> tuple[list[Any], list[float], list[dict[str, Any]]]:
+    """Steps, times and value dicts of ``scalars`` events, with C-level ``itemgetter`` maps when all fields exist."""
+    try:
+        steps = list(map(_STEP, events))
+    except KeyError:
+        steps = [ev.get("step", 0) for ev in events]
+    times = list(map(_T, events))
+    try:
+        values = list(map(_VALUES, events))
+    except KeyError:
+        values = [ev.get("values") or {} for ev in events]
+    if None in values:
+        values = [v or {} for v in values]
+    return steps, times, values
+
+
+def _value_columns(values: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """One list per metric name; a metric missing from an event gets :data:`_MISSING` there."""
+    first = values[0]
+    if len(set(map(len, values))) == 1:
+        try:  # every dict has len(first) keys and each of first's keys: all have exactly first's keys
+            return {name: list(map(operator.itemgetter(name), values)) for name in first}
+        except KeyError:
+            pass
+    names = dict.fromkeys(name for v in values for name in v)
+    return {name: [v.get(name, _MISSING) for v in values] for name in names}
+
+
 def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
-    """Appends a batch of ``scalars`` events of one phase column by column (list comprehensions, no per-event calls).
+    """Appends a batch of ``scalars`` events of one phase column by column (C-level maps, no per-event calls).
 
     A batch whose steps go back somewhere (a resume without its ``run_start`` in view) is folded as consecutive
     increasing segments, each replacing what it overlaps.
     """
-    steps = [ev.get("step", 0) for ev in events]
+    steps, times, values = _columns(events)
     if len(steps) > 1 and any(map(operator.le, steps[1:], steps)):
         start = 0
         for i in range(1, len(steps)):
@@ -307,13 +340,8 @@ def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
                 start = i
         _fold_scalars(state, phase, events[start:])
         return
-    times = [ev["t"] for ev in events]
-    values = [ev.get("values") or {} for ev in events]
-    names = dict.fromkeys(name for v in (values[0], values[-1]) for name in v)
-    if len(names) != len(values[0]) or any(len(v) != len(names) for v in values):
-        names = dict.fromkeys(name for v in values for name in v)
-    for name in names:
-        column = [v.get(name, _MISSING) for v in values]
+    for name, full in _value_columns(values).items():
+        column = full
         s = state.series.get((name, phase))
         if s is None:
             s = state.series[name, phase] = Series(recent=state.recent)
@@ -335,11 +363,41 @@ def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
             s.compact()
 
 
-def _flush(state: RunState, scalars: dict[str, list[Event]]) -> None:
-    """Folds the pending ``scalars`` batches (per phase) and updates the step and throughput from the last train one."""
-    for phase, batch in scalars.items():
+def _positions(kinds: list[Any], kind: Any) -> list[int]:
+    """Indices of ``kind`` in ``kinds``, found by C-level ``list.index`` scans (cheap for rare kinds)."""
+    out = []
+    i = -1
+    try:
+        while True:
+            i = kinds.index(kind, i + 1)
+            out.append(i)
+    except ValueError:
+        return out
+
+
+def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
+    """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase."""
+    n_scalars = kinds.count("scalars")
+    if n_scalars == len(events):
+        scalars = events
+    else:
+        others = sorted(i for kind in set(kinds) if kind != "scalars" for i in _positions(kinds, kind))
+        for i in others:
+            _fold_other(state, events[i], kinds[i])
+        scalars = [ev for ev, kind in zip(events, kinds, strict=True) if kind == "scalars"] if n_scalars else []
+    if not scalars:
+        return
+    try:
+        phases = list(map(_PHASE, scalars))
+    except KeyError:
+        phases = [ev.get("phase", "train") for ev in scalars]
+    if phases.count(phases[0]) == len(phases):
+        by_phase = {phases[0]: scalars}
+    else:
+        by_phase = {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+    for phase, batch in by_phase.items():
         _fold_scalars(state, phase, batch)
-    train = scalars.get("train")
+    train = by_phase.get("train")
     if train:
         last = train[-1]
         if last["seq"] > state.step_seq:
@@ -347,54 +405,47 @@ def _flush(state: RunState, scalars: dict[str, list[Event]]) -> None:
         state.samples_per_s = last.get("samples_per_s") or NAN
         state.steps_per_s = last.get("steps_per_s") or NAN
         state.elapsed_s = last.get("elapsed_s") or NAN
-    scalars.clear()
 
 
 def fold(state: RunState, events: Iterable[Event]) -> RunState:
     """Folds events into a run state (in place, for speed) and returns it.
 
-    ``scalars`` events are gathered per phase and appended in bulk; a ``run_start`` first flushes what was gathered,
-    so that a resume's truncation applies to the points logged before it and not to those after.
+    ``scalars`` events are appended in bulk per phase; a ``run_start`` splits the batch, so that a resume's
+    truncation applies to the points logged before it and not to those after.
 
     Args:
         state: The state to extend.
-        events: Decoded events in ``seq`` order; events with ``seq <= state.last_seq`` are skipped.
+        events: Decoded events in increasing ``seq`` order (as every source delivers them); those with
+            ``seq <= state.last_seq`` (a reconnect's replay, which comes first) are skipped.
 
     Returns:
         The same ``state``.
     """
-    last_seq = state.last_seq
-    count = 0
-    scalars: dict[str, list[Event]] = {}
-    ev: Event = {}
-    first: Event = {}
-    for ev in events:
-        seq = ev["seq"]
-        if seq <= last_seq:
-            continue
-        last_seq = seq
-        if not count:
-            first = ev
-        count += 1
-        kind = ev.get("kind")
-        if kind == "scalars":
-            phase = ev.get("phase", "train")
-            batch = scalars.get(phase)
-            if batch is None:
-                batch = scalars[phase] = []
-            batch.append(ev)
-        else:
-            if kind == "run_start" and scalars:
-                _flush(state, scalars)
-            _fold_other(state, ev, kind)
-    if not count:
+    events = events if isinstance(events, list) else list(events)
+    skip = 0
+    while skip < len(events) and events[skip]["seq"] <= state.last_seq:
+        skip += 1
+    if skip:
+        events = events[skip:]
+    if not events:
         return state
-    _flush(state, scalars)
+    try:
+        kinds = list(map(_KIND, events))
+    except KeyError:
+        kinds = [ev.get("kind") for ev in events]
+    start = 0
+    if "run_start" in kinds:
+        for i, kind in enumerate(kinds):
+            if kind == "run_start":
+                _fold_segment(state, events[start:i], kinds[start:i])
+                _fold_other(state, events[i], kind)
+                start = i + 1
+    _fold_segment(state, events[start:] if start else events, kinds[start:] if start else kinds)
     if math.isnan(state.first_t):
-        state.first_t = first["t"]
-    state.last_t = ev["t"]
-    state.last_seq = last_seq
-    state.events += count
+        state.first_t = events[0]["t"]
+    state.last_t = events[-1]["t"]
+    state.last_seq = events[-1]["seq"]
+    state.events += len(events)
     return state
 
 

@@ -1,6 +1,7 @@
 """Metric charts: app-free decimation and smoothing, and a pane of textual-plot charts (one per metric)."""
 
 import asyncio
+import math
 import re
 import zlib
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ PHASE_STYLES = {"train": PALETTE[0], "valid": PALETTE[1]}
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 MAX_CHARTS = 4
 _EMA_BLOCK = 256
+_EMA_MAX_BLOCK = 8192
 
 
 def decimate_minmax(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,12 +67,14 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
     """
     if weight <= 0 or len(y) == 0:
         return y
+    # Blocks as long as 1 / weight**k stays below 1e200 (no overflow for values up to 1e100): few Python steps.
+    size = int(min(_EMA_MAX_BLOCK, max(_EMA_BLOCK, 200 / -math.log10(weight))))
     out = np.empty(len(y))
-    powers = weight ** np.arange(_EMA_BLOCK, dtype=np.float64)
+    powers = weight ** np.arange(size, dtype=np.float64)
     prev = 0.0
     done = 0
-    for start in range(0, len(y), _EMA_BLOCK):
-        block = y[start : start + _EMA_BLOCK]
+    for start in range(0, len(y), size):
+        block = y[start : start + size]
         p = powers[: len(block)]
         acc = np.cumsum(block / p) * p * (1 - weight)
         acc += prev * p * weight
