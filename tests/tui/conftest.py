@@ -38,8 +38,8 @@ def task_copy(tmp_path: Path) -> Path:
     return path
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
-    """Pauses the pilot until ``predicate()`` holds."""
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
+    """Pauses the pilot until ``predicate()`` holds (the deadline is generous: the test machine may be loaded)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

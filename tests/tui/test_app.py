@@ -32,30 +32,28 @@ async def test_run_view_of_recorded_run_and_chart_keys():
     app = XaxTui(RUN_A)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
-        await pilot.pause(0.2)
         screen = app.screen
         assert isinstance(screen, RunScreen)
+        await wait_for(pilot, lambda: screen.query_one(CheckpointTable).row_count == 3)
+        await wait_for(pilot, lambda: {c.metric for c in screen.query(MetricChart)} == {"loss", "accuracy"})
         header = str(screen.query_one(RunHeader).render())
         assert "finished" in header and "step 300/300" in header
-        assert screen.query_one(CheckpointTable).row_count == 3
-        assert {c.metric for c in screen.query(MetricChart)} == {"loss", "accuracy"}
         for key in ("l", "x", "m"):
             await pilot.press(key)
         options = screen.query_one(ChartPane).options
         assert options.log_y and options.x_axis == "time" and options.smoothing == 0.6
         await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
         await pilot.press(*"acc", "enter")
-        await pilot.pause(0.1)
-        assert [c.metric for c in screen.query(MetricChart)] == ["accuracy"]
+        await wait_for(pilot, lambda: [c.metric for c in screen.query(MetricChart)] == ["accuracy"])
 
 
 async def test_bad_lines_are_counted_and_shown():
     app = XaxTui(RUN_B)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
-        await pilot.pause(0.2)
         assert app.screen.session.state.bad_lines == 1
-        assert "1 bad lines" in str(app.screen.query_one(RunHeader).render())
+        await wait_for(pilot, lambda: "1 bad lines" in str(app.screen.query_one(RunHeader).render()))
 
 
 async def test_picker_lists_runs_and_compares_two():
@@ -81,13 +79,13 @@ async def test_help_lists_every_registered_key_and_palette_has_actions():
         entries = ActionCommands(app.screen)._entries()
         assert {"Log y", "Stop", "Help", "Quit"} <= {description for description, _, _ in entries}
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         console = Console(width=100, record=True, file=io.StringIO())
         console.print(help_table())
         text = console.export_text()
         assert all(k.description in text for k in KEYS)
         await pilot.press("escape")
-        assert isinstance(app.screen, RunScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
 
 
 async def test_config_form_edit_save_keeps_comments_and_refuses_bad_values(task_copy: Path):
@@ -117,7 +115,7 @@ async def test_launch_watch_stop_checkpoint_resume(task_copy: Path, tmp_path: Pa
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(ConfigForm)))
         await pilot.press("ctrl+l")
-        assert isinstance(app.screen, LaunchScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         assert [b.disabled for b in app.screen.query("RadioButton")] == [False, True, True, True]
         app.screen.query_one("#overrides", Input).value = "train.max_steps=100000"
         await pilot.press("ctrl+l")
@@ -138,7 +136,7 @@ async def test_launch_watch_stop_checkpoint_resume(task_copy: Path, tmp_path: Pa
         await pilot.press("c")
         await wait_for(pilot, lambda: session.state.checkpoints[-1]["step"] > stopped_at)
         await pilot.press("q")
-        assert isinstance(app.screen, QuitScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
         process = session.source.process
         await pilot.press("s")
     assert process.wait(timeout=10) == 143
@@ -151,7 +149,7 @@ async def test_quit_detach_leaves_engine_running(task_copy: Path, tmp_path: Path
         await wait_for(pilot, lambda: session.state.step > 5)
         pid = session.source.process.pid
         await pilot.press("q")
-        assert isinstance(app.screen, QuitScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
         await pilot.press("d")
     try:
         os.kill(pid, 0)
@@ -173,7 +171,7 @@ async def test_run_view_fits_80x24():
     app = XaxTui(RUN_A)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: [c.metric for c in app.screen.query(MetricChart)] == ["loss"])
         charts = list(app.screen.query(MetricChart))
-        assert [c.metric for c in charts] == ["loss"] and charts[0].size.height >= 8
+        await wait_for(pilot, lambda: charts[0].size.height >= 8)
         assert app.screen.query_one(CheckpointTable).region.bottom <= 24

@@ -34,13 +34,12 @@ async def test_real_digits_run_step_count_advances(tmp_path: Path, monkeypatch: 
                 seen.append(session.state.step)
             return session.ended
 
-        await wait_for(pilot, progressed, timeout=120)
-        await pilot.pause(0.3)
+        await wait_for(pilot, progressed, timeout=240)
         assert session.returncode == 0 and session.state.status == "finished"
         assert len({s for s in seen if 0 < s <= 200}) >= 2 and seen[-1] == 200
         screen = app.screen
         assert isinstance(screen, RunScreen)
-        assert "loss" in {c.metric for c in screen.query(MetricChart)}
+        await wait_for(pilot, lambda: "loss" in {c.metric for c in screen.query(MetricChart)})
         assert len(session.state.series["loss", "train"].values) >= 2
-        assert screen.query_one(CheckpointTable).row_count >= 1
+        await wait_for(pilot, lambda: screen.query_one(CheckpointTable).row_count >= 1)
         assert session.run_dir is not None and (session.run_dir / "events.jsonl").exists()
