@@ -56,6 +56,19 @@ async def test_bad_lines_are_counted_and_shown():
         await wait_for(pilot, lambda: "1 bad lines" in str(app.screen.query_one(RunHeader).render()))
 
 
+async def test_header_shows_a_remote_link_that_is_not_up():
+    app = XaxTui(RUN_B)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        assert "reconnecting" not in screen.header_extra()
+        screen.session.link = "reconnecting (attempt 2, in 1.0 s)"
+        assert "reconnecting (attempt 2, in 1.0 s)" in screen.header_extra()
+        screen.session.link = "connected"
+        assert "connected" not in screen.header_extra()
+
+
 async def test_picker_lists_runs_and_compares_two():
     app = XaxTui(RUNS)
     async with app.run_test(size=SIZE) as pilot:

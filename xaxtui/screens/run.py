@@ -84,8 +84,10 @@ class RunScreen(Screen[None]):
         self.query_one(LogPane).update_state(state)
 
     def header_extra(self) -> str:
-        """Compared runs and whether the engine is ours."""
+        """Compared runs, whether the engine is ours, and a remote link that is not up."""
         parts = []
+        if self.session.link not in ("", "connected"):
+            parts.append(self.session.link)
         if len(self.sessions) > 1:
             parts.append(f"comparing {len(self.sessions)} runs")
         if self.session.process_alive:
