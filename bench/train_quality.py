@@ -16,6 +16,7 @@ also gives the child's CPU seconds and the load average.
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -74,6 +75,16 @@ def run_span_s(evs: list[dict]) -> float:
     """Seconds from the engine's first event to its last status event (excludes interpreter start-up)."""
     status = [e for e in evs if e["kind"] == "status"]
     return round(status[-1]["t"] - evs[0]["t"], 1)
+
+
+def median_rate(train_evs: list[dict]) -> float:
+    """Median of steps / elapsed seconds between consecutive train logs (training only, robust to evals)."""
+    rates = sorted(
+        (b["step"] - a["step"]) / (b["elapsed_s"] - a["elapsed_s"])
+        for a, b in itertools.pairwise(train_evs)
+        if b["elapsed_s"] > a["elapsed_s"]
+    )
+    return round(rates[len(rates) // 2], 2) if rates else 0.0
 
 
 def digits(runs_dir: Path, reuse: bool) -> dict:
@@ -163,7 +174,7 @@ def shakespeare(runs_dir: Path, reuse: bool) -> dict:
         "valid_loss_vs_time": [[e["step"], round(e["elapsed_s"], 1), round(e["values"]["loss"], 4)] for e in valid_evs],
         "train_loss_vs_time": [[e["step"], round(e["elapsed_s"], 1), round(e["values"]["loss"], 4)] for e in train_evs],
         "steps_per_s_training": round(steps / (finished["t"] - running["t"]), 2),
-        "steps_per_s_median_window": sorted(e["steps_per_s"] for e in train_evs)[len(train_evs) // 2],
+        "steps_per_s_between_logs_median": median_rate(train_evs),
         "engine_span_s": run_span_s(evs),
         "sample": texts[-1]["text"] if texts else None,
         **timing,
