@@ -51,9 +51,15 @@ class DiffusionConfig(SupervisedConfig):
 
 
 def noise_schedule(cfg: DiffusionConfig) -> NoiseSchedule:
-    """The configured noise schedule."""
+    """The configured noise schedule.
+
+    Raises:
+        ValueError: The linear schedule (DDPM's betas rescaled by ``1000 / T``) would need betas >= 1 (T < 21).
+    """
     if cfg.schedule == "cosine":
         return cosine_schedule(cfg.diffusion_steps)
+    if cfg.diffusion_steps * 0.98 < 20:  # beta_end = 0.02 * 1000 / T must stay below 0.98
+        raise ValueError(f"schedule = 'linear' needs diffusion_steps >= 21, got {cfg.diffusion_steps}")
     return linear_noise_schedule(cfg.diffusion_steps)
 
 

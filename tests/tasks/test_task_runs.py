@@ -20,7 +20,7 @@ TINY = {
         "data.batch_size=32",
         "channels=[8,8]",
         "embed_dim=8",
-        "diffusion_steps=10",
+        "diffusion_steps=40",
         "sample_steps=2",
         "samples_per_class=1",
     ],
