@@ -195,7 +195,9 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         self.emit_status(State.COMPILING, self.step)
         batches = self.train_batches(train_size, cfg.seed, position)
         on_device = isinstance(next(iter(train_columns.values())), jax.Array)
-        update = self.make_train_update(static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step")
+        update = self.make_train_update(
+            static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step", grad_norm_every=cfg.log_every_n_steps
+        )
         first_idx = batches.permutation[: self.config.data.batch_size]
         names = list(jax.eval_shape(update, state, *self._step_data(train_columns, first_idx, on_device))[1])
         sums = self.placement.replicate(zero_sums(names))
@@ -291,7 +293,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             samples_per_s=steps_per_s * self.config.data.batch_size,
             elapsed_s=time.monotonic() - self.started,
         )
-        return self.placement.replicate(zero_sums(list(means)))
+        return self.placement.replicate(zero_sums(list(fetched)))
 
     def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
         return {

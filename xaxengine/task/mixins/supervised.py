@@ -29,6 +29,8 @@ COUNT = "_count"
 NONFINITE = "_nonfinite"
 FIRST_BAD_STEP = "_first_bad_step"
 GRAD_NORM = "grad_norm"
+GRAD_NORM_MEASURED = "_grad_norm_measured"
+RESERVED = (COUNT, NONFINITE, FIRST_BAD_STEP)
 
 
 def gather(columns: dict[str, Array], idx: Array | None) -> dict[str, Array]:
@@ -63,9 +65,19 @@ class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
         del model, batch, step
 
     def make_train_update(
-        self, static: PyTree, optimizer: optax.GradientTransformation, skip_nonfinite: bool
+        self,
+        static: PyTree,
+        optimizer: optax.GradientTransformation,
+        skip_nonfinite: bool,
+        grad_norm_every: int = 1,
     ) -> Callable[..., tuple[TrainState, Metrics, Array]]:
-        """Builds ``update(state, columns, idx) -> (state, metrics, finite)`` for one optimizer step."""
+        """Builds ``update(state, columns, idx) -> (state, metrics, finite)`` for one optimizer step.
+
+        The global gradient norm is a full extra pass over the gradients (about 9% of a small MLP's step on CPU), so
+        unless every update must be checked (``skip_nonfinite``) it is computed only on the last step of each
+        ``grad_norm_every`` window, under a ``lax.cond``; other steps check the loss alone (non-finite gradients
+        poison the parameters, so the next loss shows them).
+        """
 
         def train_update(
             state: TrainState, columns: dict[str, Array], idx: Array | None
@@ -82,7 +94,13 @@ class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
             (loss, output), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             params = eqx.apply_updates(state.params, updates)
-            grad_norm = optax.global_norm(grads)
+            if skip_nonfinite or grad_norm_every <= 1:
+                measured, grad_norm = jnp.ones((), bool), optax.global_norm(grads)
+            else:
+                measured = (state.step + 1) % grad_norm_every == 0
+                grad_norm = jax.lax.cond(
+                    measured, lambda g: optax.global_norm(g).astype(jnp.float32), lambda _: jnp.zeros(()), grads
+                )
             finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
             if skip_nonfinite:
                 params, opt_state = jax.tree.map(
@@ -91,7 +109,8 @@ class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
             model = eqx.combine(state.params, static)
             metrics = self.compute_metrics(model, batch, jax.lax.stop_gradient(output), loss, ctx)
             new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key)
-            return new_state, {LOSS: loss, GRAD_NORM: grad_norm, **metrics}, finite
+            metrics = {LOSS: loss, GRAD_NORM: grad_norm, GRAD_NORM_MEASURED: measured, **metrics}
+            return new_state, metrics, finite
 
         return train_update
 
@@ -152,7 +171,7 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
 
 def zero_sums(names: list[str]) -> Metrics:
     """Fresh accumulators for the given metric names."""
-    sums = {name: jnp.zeros((), jnp.float32) for name in names}
+    sums = {name: jnp.zeros((), jnp.float32) for name in names if name not in RESERVED}
     sums.update({COUNT: jnp.zeros(()), NONFINITE: jnp.zeros(()), FIRST_BAD_STEP: -jnp.ones(())})
     return sums
 
@@ -161,4 +180,9 @@ def summarize(sums: dict[str, np.ndarray]) -> tuple[dict[str, float], int, int]:
     """Turns fetched sums into means; returns (means, count of non-finite steps, first bad step or -1)."""
     count = float(sums[COUNT])
     means = {k: float(v) / count if count else float("nan") for k, v in sums.items() if not k.startswith("_")}
+    if GRAD_NORM_MEASURED in sums:  # sampled metric: averaged over the steps that measured it, omitted if none did
+        measured = float(sums[GRAD_NORM_MEASURED])
+        means.pop(GRAD_NORM)
+        if measured:
+            means[GRAD_NORM] = float(sums[GRAD_NORM]) / measured
     return means, int(sums[NONFINITE]), int(sums[FIRST_BAD_STEP])
