@@ -8,6 +8,7 @@ arrives.
 This module must stay light: no jax, only the standard library and orjson. The TUI imports it.
 """
 
+import operator
 import time
 from collections.abc import Iterator
 from enum import StrEnum
@@ -99,7 +100,9 @@ class LineReader:
 
     Feed it arbitrary byte chunks; it returns the complete events found so far, holds a trailing partial line
     until its newline arrives, skips and counts lines that fail to parse, and drops events whose ``seq`` is not
-    greater than the last one seen (duplicates after a reconnect).
+    greater than the last one seen (duplicates after a reconnect). A clean chunk is decoded with one
+    ``orjson.loads`` over all its lines (about twice as fast as one call per line); a chunk with any bad or blank
+    line goes through the per-line path.
     """
 
     def __init__(self, after_seq: int = -1) -> None:
@@ -120,19 +123,37 @@ class LineReader:
             self.pending = data
             return []
         self.pending = data[cut + 1 :]
+        body = data[:cut]
+        events = _decode_all(body)
+        if events is None:
+            events = self._decode_lines(body)
+        return self._newer(events)
+
+    def _decode_lines(self, body: bytes) -> list[Event]:
         events: list[Event] = []
-        for line in data[:cut].split(b"\n"):
+        for line in body.split(b"\n"):
             if not line.strip():
                 continue
             event = decode(line)
             if event is None:
                 self.bad_lines += 1
-                continue
-            if event["seq"] <= self.last_seq:
-                continue
-            self.last_seq = event["seq"]
-            events.append(event)
+            else:
+                events.append(event)
         return events
+
+    def _newer(self, events: list[Event]) -> list[Event]:
+        if not events:
+            return events
+        seqs = [e["seq"] for e in events]
+        if seqs[0] > self.last_seq and all(map(operator.lt, seqs, seqs[1:])):
+            self.last_seq = seqs[-1]
+            return events
+        kept: list[Event] = []
+        for event in events:
+            if event["seq"] > self.last_seq:
+                self.last_seq = event["seq"]
+                kept.append(event)
+        return kept
 
     def finish(self) -> list[Event]:
         """Flushes a final line that never got its newline (the writer is gone), counting it if it is garbage."""
@@ -140,6 +161,18 @@ class LineReader:
             self.pending = b""
             return []
         return self.feed(b"\n")
+
+
+def _decode_all(body: bytes) -> list[Event] | None:
+    """Decodes newline-separated lines as one JSON array; None unless every line is a valid event."""
+    try:
+        events = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    for event in events:
+        if type(event) is not dict or type(event.get("seq")) is not int or type(event.get("kind")) is not str:
+            return None
+    return events
 
 
 def read_events(path: str | Path, after_seq: int = -1, chunk_size: int = 1 << 20) -> Iterator[Event]:

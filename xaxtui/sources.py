@@ -18,52 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-import numpy as np
-import orjson
-
 from xaxengine.protocol import TERMINAL_STATES, Event, LineReader
 
 CHUNK = 1 << 16
 BATCH_EVENTS = 10_000
 _LEVEL = re.compile(rb"\b(DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|Traceback)\b", re.IGNORECASE)
 _LEVELS = {b"debug": "debug", b"warn": "warning", b"warning": "warning", b"error": "error", b"critical": "error"}
-
-
-class FastLineReader(LineReader):
-    """A :class:`LineReader` that decodes a whole chunk as one JSON array, falling back to line by line.
-
-    One ``orjson.loads`` per chunk is about twice as fast as one per line. Any chunk containing a garbage or blank
-    line, or an object without an integer ``seq``, goes through the tolerant per-line path of the base class.
-    """
-
-    def feed(self, chunk: bytes) -> list[Event]:
-        """Consumes a chunk of bytes and returns the complete events in it."""
-        data = self.pending + chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self.pending = data
-            return []
-        body = data[:cut]
-        try:
-            events = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
-            seqs = [ev["seq"] for ev in events]
-        except (orjson.JSONDecodeError, TypeError, KeyError):
-            return super().feed(chunk)
-        if not seqs:
-            self.pending = data[cut + 1 :]
-            return []
-        if {type(seq) for seq in seqs} != {int}:
-            return super().feed(chunk)
-        self.pending = data[cut + 1 :]
-        if seqs[0] <= self.last_seq or (len(seqs) > 1 and not (np.diff(np.asarray(seqs)) > 0).all()):
-            kept: list[Event] = []
-            for ev in events:
-                if ev["seq"] > self.last_seq:
-                    self.last_seq = ev["seq"]
-                    kept.append(ev)
-            return kept
-        self.last_seq = seqs[-1]
-        return events
 
 
 def stderr_level(line: bytes) -> str:
@@ -134,7 +94,7 @@ class EventSource:
         Args:
             after_seq: Only events with a greater ``seq`` are delivered.
         """
-        self.reader = FastLineReader(after_seq=after_seq)
+        self.reader = LineReader(after_seq=after_seq)
         self.closed = threading.Event()
         self._bad_reported = 0
 

@@ -4,8 +4,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from xaxengine.protocol import encode, make_event
-from xaxtui.sources import Batch, CommandSource, EventSource, FastLineReader, FileTailSource, stderr_level
+from xaxengine.protocol import LineReader, encode, make_event
+from xaxtui.sources import Batch, CommandSource, EventSource, FileTailSource, stderr_level
 
 
 async def _collect(source: EventSource, until=lambda batches: False, timeout: float = 10.0) -> list[Batch]:
@@ -27,7 +27,7 @@ def _seqs(batches: list[Batch]) -> list[int]:
 
 
 def test_fast_reader_falls_back_on_garbage_and_drops_old_seq():
-    reader = FastLineReader()
+    reader = LineReader()
     lines = encode(make_event(0, "log", t=1.0)) + b"not json\n" + encode(make_event(1, "log", t=2.0))
     assert [e["seq"] for e in reader.feed(lines + b'{"v":1,"seq":2')] == [0, 1]
     assert reader.bad_lines == 1
