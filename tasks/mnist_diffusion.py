@@ -210,6 +210,7 @@ class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
         self.log_images(step, "samples/digits", upscaled, ncols=per_class)
         self.log_distribution(step, "samples/pixels", samples=images)
         self.log_histogram(step, "weights/out_conv", np.asarray(model.out_conv.weight))
+        self.log_tree_histograms(step, "grads", self.compute_gradients(model, batch, step), max_leaves=4)
         vertices, faces = height_field(images[0])
         grey = np.repeat(images[0].reshape(-1, 1), 3, axis=1)
         self.log_mesh(step, "samples/height_field", vertices, faces, colors=grey)

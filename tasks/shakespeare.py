@@ -185,3 +185,4 @@ class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
         text = self.sample_text(model, self.config.sample_prompt, self.config.sample_tokens, seed=step)
         self.log_text(step, "sample", text)
         self.log_histogram(step, "weights/embedding", np.asarray(model.embedding.weight))
+        self.log_tree_histograms(step, "grads", self.compute_gradients(model, batch, step), max_leaves=4)

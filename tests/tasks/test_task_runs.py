@@ -90,6 +90,7 @@ def test_mnist_diffusion_logs_a_sample_grid(tmp_path):
     scale = 4  # image_scale: ten rows (one per digit) of one upscaled 8x8 sample, 1 px apart
     assert (image["width"], image["height"]) == (8 * scale, 10 * 8 * scale + 9)
     assert {e["kind"] for e in events} >= {"distribution", "histogram", "mesh"}
+    _assert_gradient_histograms(events)
     mesh = next(e for e in events if e["kind"] == "mesh")
     assert (mesh["num_vertices"], mesh["num_faces"]) == (64, 98) and (run_dir / mesh["path"]).exists()
 
@@ -103,6 +104,13 @@ def test_shakespeare_logs_loss_in_nats_and_a_text_sample(shakespeare_run):
     text = next(e for e in events if e["kind"] == "text")
     assert text["name"] == "sample" and text["text"].startswith("ROMEO:\n")
     assert len(text["text"]) == len("ROMEO:\n") + 20
+    _assert_gradient_histograms(events)
+
+
+def _assert_gradient_histograms(events: list[dict]) -> None:
+    grads = [e for e in events if e["kind"] == "histogram" and e["name"].startswith("grads/")]
+    assert grads and all(sum(e["counts"]) > 0 and len(e["bins"]) == len(e["counts"]) + 1 for e in grads)
+    assert len({e["name"] for e in grads}) > 1
 
 
 def test_sample_cli_generates_the_requested_length_from_the_vocab(shakespeare_run, capsys):

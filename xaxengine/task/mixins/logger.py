@@ -13,7 +13,10 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Literal
 
+import equinox as eqx
+import jax
 import numpy as np
+from jaxtyping import PyTree
 
 from xaxengine.config import config_to_dict, field
 from xaxengine.protocol import EventWriter, Kind, last_seq_in_file
@@ -171,6 +174,13 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
                 self.bus.emit(Kind.HISTOGRAM, step=step, name=name, bins=result[0], counts=result[1])
 
         self.bus.submit(job)
+
+    def log_tree_histograms(self, step: int, prefix: str, tree: PyTree, max_leaves: int = 16) -> None:
+        """Logs one histogram per array leaf of a pytree (weights, gradients), named ``prefix/<path>``."""
+        leaves = [(p, x) for p, x in jax.tree_util.tree_leaves_with_path(tree) if eqx.is_inexact_array(x)]
+        for path, leaf in leaves[:max_leaves]:
+            name = jax.tree_util.keystr(path).strip(".").replace("[", "_").replace("]", "").replace(".", "/")
+            self.log_histogram(step, f"{prefix}/{name}", np.asarray(leaf))
 
     def log_image(self, step: int, name: str, image: np.ndarray) -> None:
         """Writes an image as a PNG artifact and emits an ``image`` event.

@@ -64,6 +64,14 @@ class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
         """Logs expensive things (images, histograms, samples) every ``log_heavy_every_n_steps``; runs on host."""
         del model, batch, step
 
+    def compute_gradients(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> PyTree:
+        """Gradients of the training loss on a host batch, for ``log_heavy`` (histograms of grads).
+
+        Compiled once per batch shape and cached; the training step itself is untouched.
+        """
+        device_batch = {k: jnp.asarray(v) for k, v in batch.items()}
+        return _loss_gradients(self, model, device_batch, jax.random.PRNGKey(step), jnp.asarray(step, jnp.int32))
+
     def make_train_update(
         self,
         static: PyTree,
@@ -129,6 +137,19 @@ class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
             return {LOSS: loss, **self.compute_metrics(model, batch, output, loss, ctx)}, jnp.isfinite(loss)
 
         return eval_update
+
+
+@eqx.filter_jit
+def _loss_gradients(
+    task: SupervisedMixin[Any], model: PyTree, batch: dict[str, Array], key: PRNGKeyArray, step: Array
+) -> PyTree:
+    ctx = StepState(step=step, phase="train")
+    output_key, loss_key = jax.random.split(key)
+
+    def loss_fn(m: PyTree) -> Array:
+        return task.compute_loss(m, batch, task.get_output(m, batch, ctx, output_key), ctx, loss_key)
+
+    return eqx.filter_grad(loss_fn)(model)
 
 
 def accumulating_train_step(
