@@ -203,9 +203,13 @@ async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: Remo
         await pilot.press("escape")
         await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
         table = app.screen.query_one(RunsTable)
-        await _until(pilot, lambda: any(r.run_id == session.state.run_id for r in table.runs.values()), 20)
+
+        def listed_interrupted() -> bool:  # an earlier scan may still show the run as running: wait for a fresh one
+            return any(r.run_id == session.state.run_id and r.state == "interrupted" for r in table.runs.values())
+
+        await _until(pilot, listed_interrupted, 30)
         row = next(r for r in table.runs.values() if r.run_id == session.state.run_id)
-        assert row.key.startswith(f"{server.user}@127.0.0.1:{server.port}:") and row.state == "interrupted"
+        assert row.key.startswith(f"{server.user}@127.0.0.1:{server.port}:")
 
 
 async def _until(pilot, predicate, timeout: float = 10.0) -> None:
