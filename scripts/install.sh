@@ -8,7 +8,7 @@ py=$(bash "$(dirname "$0")/find_python.sh")
 echo "installing into $venv with $py"
 uv_cmd=""
 if [ "${XAX_INSTALLER:-}" = "pip" ]; then :  # force the plain venv + pip path (what a machine without uv gets)
-elif command -v uv >/dev/null 2>&1; then uv_cmd="uv"
+elif uv --version >/dev/null 2>&1; then uv_cmd="uv"  # a pyenv shim may exist yet fail: run it
 elif "$py" -m uv --version >/dev/null 2>&1; then uv_cmd="$py -m uv"; fi
 if [ -n "$uv_cmd" ]; then
   [ -x "$venv/bin/python" ] || $uv_cmd venv -q -p "$py" "$venv"
