@@ -9,9 +9,7 @@ driver reports medians. Results: bench/results/checkpoint_stall.json.
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -67,21 +65,9 @@ def main() -> None:
     if args.worker is not None:
         sys.stdout.write(json.dumps(measure(args.worker, args.steps)) + "\n")
         return
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    samples: dict[str, list[dict[str, float]]] = {"off": [], "every_100": []}
-    for repeat in range(args.repeats):
-        order = [("off", 0), ("every_100", 100)]
-        for name, every in order if repeat % 2 == 0 else order[::-1]:
-            out = subprocess.run(
-                [sys.executable, __file__, "--worker", str(every), "--steps", str(args.steps)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=REPO,
-            ).stdout
-            samples[name].append(json.loads(out.strip().splitlines()[-1]))
-            sys.stderr.write(f"repeat {repeat} {name}: {samples[name][-1]}\n")
+    from bench.alternate import alternate
+
+    samples = alternate(__file__, {"off": "0", "every_100": "100"}, ["--steps", str(args.steps)], args.repeats)
     off = statistics.median(s["steps_per_s"] for s in samples["off"])
     on = statistics.median(s["steps_per_s"] for s in samples["every_100"])
     result = {

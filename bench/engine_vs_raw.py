@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -115,20 +114,9 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.steps)
         return
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    samples: dict[str, list[dict[str, float]]] = {"raw": [], "engine": []}
-    for repeat in range(args.repeats):
-        for mode in ("raw", "engine") if repeat % 2 == 0 else ("engine", "raw"):
-            out = subprocess.run(
-                [sys.executable, __file__, "--worker", mode, "--steps", str(args.steps)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=REPO,
-            ).stdout
-            samples[mode].append(json.loads(out.strip().splitlines()[-1]))
-            sys.stderr.write(f"repeat {repeat} {mode}: {samples[mode][-1]}\n")
+    from bench.alternate import alternate
+
+    samples = alternate(__file__, {"raw": "raw", "engine": "engine"}, ["--steps", str(args.steps)], args.repeats)
 
     def median(mode: str, key: str) -> float:
         return statistics.median(s[key] for s in samples[mode])
