@@ -55,6 +55,16 @@ def test_ddim_eta_zero_is_deterministic_and_ddpm_shapes():
     assert e.shape == (2,) and bool(jnp.all(jnp.isfinite(e)))
 
 
+def test_ddim_clip_x0_bounds_the_sample():
+    schedule = cosine_schedule(20)
+    model = _eps_model(20)
+    x_init = 5.0 * jax.random.normal(jax.random.key(1), (2,))
+    free = ddim_sample(model, schedule, x_init, key=jax.random.key(2), num_steps=5)
+    clipped = ddim_sample(model, schedule, x_init, key=jax.random.key(2), num_steps=5, clip_x0=0.5)
+    assert float(jnp.abs(clipped).max()) <= 0.5 + 1e-6
+    assert float(jnp.abs(free).max()) > 0.5  # the bound comes from the clipping, not from the model
+
+
 def test_guidance_combines_conditional_and_unconditional():
     schedule = linear_schedule(10)
 

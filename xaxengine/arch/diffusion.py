@@ -207,6 +207,7 @@ def ddim_sample(
     label: Int[Array, ""] | None = None,
     null_label: Int[Array, ""] | int | None = None,
     guidance_scale: float = 1.0,
+    clip_x0: float | None = None,
 ) -> Float[Array, "*shape"]:
     """DDIM sampling (Song et al. 2021) on an evenly spaced subsequence of steps.
 
@@ -222,6 +223,8 @@ def ddim_sample(
         label: Class to sample, or None.
         null_label: The "no class" label for guidance.
         guidance_scale: Classifier-free guidance weight.
+        clip_x0: Clip the predicted clean sample to [-clip_x0, clip_x0] each step (and re-derive the noise from
+            it); keeps schedules whose first steps amplify errors, such as a clipped cosine, stable.
 
     Returns:
         The sample `x_0`.
@@ -238,6 +241,9 @@ def ddim_sample(
         ab = schedule.alpha_bars[t]
         ab_prev = jnp.where(t_prev >= 0, schedule.alpha_bars[jnp.maximum(t_prev, 0)], 1.0)
         x0_pred = (x - jnp.sqrt(1.0 - ab) * eps) / jnp.sqrt(ab)
+        if clip_x0 is not None:
+            x0_pred = jnp.clip(x0_pred, -clip_x0, clip_x0)
+            eps = (x - jnp.sqrt(ab) * x0_pred) / jnp.sqrt(1.0 - ab)
         sigma = eta * jnp.sqrt((1.0 - ab_prev) / (1.0 - ab) * (1.0 - ab / ab_prev))
         direction = jnp.sqrt(jnp.maximum(1.0 - ab_prev - sigma**2, 0.0)) * eps
         x_prev = jnp.sqrt(ab_prev) * x0_pred + direction
