@@ -219,27 +219,25 @@ class XaxTui(App[None]):
 
     def stop_session(self, session: RunSession) -> None:
         """Graceful stop: SIGTERM to our engine, else ``xaxengine stop RUN_DIR`` (over ssh for a remote run)."""
-        if session.remote is not None and session.run_dir is not None and not session.state.finished:
-            self.engine_call("stop", session.run_dir, session.remote)
-        elif session.process_alive:
-            session.signal(signal.SIGTERM)
-            self.notify("stopping: SIGTERM sent (checkpoint, then exit)")
-        elif session.run_dir is not None and not session.state.finished:
-            self.engine_call("stop", session.run_dir)
-        else:
-            self.notify("nothing to stop", severity="warning")
+        sent = "stopping: SIGTERM sent (checkpoint, then exit)"
+        self._control_session(session, "stop", signal.SIGTERM, sent, "nothing to stop")
 
     def checkpoint_session(self, session: RunSession) -> None:
         """Checkpoint now: SIGUSR1 to our engine, else ``xaxengine checkpoint RUN_DIR`` (over ssh when remote)."""
-        if session.remote is not None and session.run_dir is not None and not session.state.finished:
-            self.engine_call("checkpoint", session.run_dir, session.remote)
+        self._control_session(session, "checkpoint", signal.SIGUSR1, "checkpoint requested", "the run is not running")
+
+    def _control_session(self, session: RunSession, command: str, signum: int, sent: str, idle: str) -> None:
+        """Signals the engine this app launched, else runs ``xaxengine COMMAND RUN_DIR`` (remotely when remote)."""
+        run_dir = None if session.state.finished else session.run_dir
+        if session.remote is not None and run_dir is not None:
+            self.engine_call(command, run_dir, session.remote)
         elif session.process_alive:
-            session.signal(signal.SIGUSR1)
-            self.notify("checkpoint requested")
-        elif session.run_dir is not None and not session.state.finished:
-            self.engine_call("checkpoint", session.run_dir)
+            session.signal(signum)
+            self.notify(sent)
+        elif run_dir is not None:
+            self.engine_call(command, run_dir)
         else:
-            self.notify("the run is not running", severity="warning")
+            self.notify(idle, severity="warning")
 
     def resume_session(self, session: RunSession) -> None:
         """``xaxengine resume RUN_DIR --events -`` in the same session (the fold continues after its last seq)."""
