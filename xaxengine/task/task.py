@@ -292,6 +292,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             steps_per_s=steps_per_s,
             samples_per_s=steps_per_s * self.config.data.batch_size,
             elapsed_s=time.monotonic() - self.started,
+            timings_s=self.pop_timings(),
         )
         return self.placement.replicate(zero_sums(list(fetched)))
 

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
 
 from xaxengine.task.mixins.base import BaseTask
 
@@ -28,8 +27,3 @@ class RunnableMixin[ConfigT](BaseTask[ConfigT]):
     def run(self, options: RunOptions) -> int:
         """Trains; returns the process exit code. Implemented by the composed task."""
         raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config: ConfigT) -> Self:
-        """Creates the task object without running it (tests, sampling from checkpoints)."""
-        return cls(config)
