@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
-LAYOUTS: tuple[tuple[str, str, bool], ...] = (
-    ("single_device", "Single device", True),
-    ("multi_device", "Data parallel over N devices", False),
-    ("multi_cpu", "Multi-CPU (N host devices)", False),
-    ("multi_process", "Multi-process (jax.distributed)", False),
-)
+LAYOUTS: dict[str, str] = {  # name -> title; which ones this machine can run comes from `xaxengine devices`
+    "single_device": "Single device",
+    "multi_device": "Data parallel over N devices",
+    "multi_cpu": "Multi-CPU (N host devices)",
+    "multi_process": "Multi-process (jax.distributed)",
+}
 
 
 class EngineError(RuntimeError):
@@ -26,7 +26,7 @@ def engine_cmd() -> list[str]:
 
 
 def run_argv(task: str | Path, overrides: list[str], runs_dir: str | Path | None) -> list[str]:
-    """``xaxengine run TASK overrides --runs-dir D --events -`` (single device: the only layout built so far)."""
+    """``xaxengine run TASK overrides --runs-dir D --events -`` (the layout travels in the overrides)."""
     argv = [*engine_cmd(), "run", str(task), *overrides]
     if runs_dir:
         argv += ["--runs-dir", str(runs_dir)]

@@ -101,7 +101,7 @@ class LaunchScreen(Screen[None]):
             yield Label("device layout")
             yield Static("checking devices (xaxengine devices)...", id="devices-info")
             with RadioSet(id="layout"):
-                for name, title, _ in LAYOUTS:
+                for name, title in LAYOUTS.items():
                     label = title if name == SINGLE else f"{title} (checking...)"
                     yield RadioButton(label, value=name == SINGLE, disabled=name != SINGLE, name=name)
             yield Label("devices per process, or processes for multi-process (N)")
@@ -142,7 +142,7 @@ class LaunchScreen(Screen[None]):
         self.devices_checked = True
         self.devices = message.devices or {}
         listed = {str(name) for name in self.devices.get("layouts") or ()}
-        self.available = (listed & {name for name, _, _ in LAYOUTS}) | {SINGLE}
+        self.available = (listed & set(LAYOUTS)) | {SINGLE}
         info = self.query_one("#devices-info", Static)
         if message.devices is None:
             info.update(f"[yellow]{message.error or 'xaxengine devices failed'}: single device only[/]")
@@ -150,7 +150,7 @@ class LaunchScreen(Screen[None]):
             info.update(devices_summary(self.devices))
         for button in self.query(RadioButton):
             name = button.name or ""
-            title = next(t for n, t, _ in LAYOUTS if n == name)
+            title = LAYOUTS[name]
             button.disabled = name not in self.available
             button.label = title if name in self.available else f"{title} ({UNAVAILABLE})"
         self._layout_changed()
