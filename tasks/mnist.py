@@ -95,3 +95,7 @@ class MnistTask(SupervisedTask[MnistConfig]):
         self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], loss: Array, state: StepState
     ) -> dict[str, Array]:
         return {"accuracy": (jnp.argmax(output, axis=-1) == batch["label"]).mean()}
+
+
+if __name__ == "__main__":
+    raise SystemExit(MnistTask.main())

@@ -214,3 +214,7 @@ class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
         vertices, faces = height_field(images[0])
         grey = np.repeat(images[0].reshape(-1, 1), 3, axis=1)
         self.log_mesh(step, "samples/height_field", vertices, faces, colors=grey)
+
+
+if __name__ == "__main__":
+    raise SystemExit(MnistDiffusionTask.main())

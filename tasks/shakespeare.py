@@ -186,3 +186,7 @@ class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
         self.log_text(step, "sample", text)
         self.log_histogram(step, "weights/embedding", np.asarray(model.embedding.weight))
         self.log_tree_histograms(step, "grads", self.compute_gradients(model, batch, step), max_leaves=4)
+
+
+if __name__ == "__main__":
+    raise SystemExit(ShakespeareTask.main())

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xaxengine.config import ConfigError, config_schema, load_run_spec
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from xaxengine.task.mixins.runnable import RunOptions
 
 EXIT_BAD_INPUT = 2
+FLAG_FIELDS = {  # run/resume flags that are shorthands for config overrides
+    "layout": "launch.layout",
+    "num_devices": "launch.num_devices",
+    "num_processes": "launch.num_processes",
+    "profile_steps": "profile.steps",
+    "debug_nans": "profile.debug_nans",
+}
 
 
 class UsageError(Exception):
@@ -87,6 +94,12 @@ def _add_common_run_flags(parser: argparse.ArgumentParser, with_help: bool = Tru
     parser.add_argument("--layout", choices=LAYOUTS, help="Device layout (same as launch.layout=...).")
     parser.add_argument("--num-devices", type=int, help="Devices per process (same as launch.num_devices=N).")
     parser.add_argument("--num-processes", type=int, help="multi_process: processes (launch.num_processes=N).")
+    parser.add_argument(
+        "--profile-steps", metavar="START:END", help="Trace these steps with jax.profiler (profile.steps=...)."
+    )
+    parser.add_argument(
+        "--debug-nans", action="store_true", default=None, help="Raise at the first NaN (profile.debug_nans=true)."
+    )
     if with_help:
         parser.add_argument("-h", "--help", action="store_true", help="Show this help and the task's config fields.")
 
@@ -114,17 +127,22 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
 
 
-def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: "RunOptions") -> int:
+def _flag_overrides(overrides: Sequence[str], args: argparse.Namespace) -> list[str]:
+    """The overrides plus those the run flags stand for (``--layout L`` -> ``launch.layout="L"``)."""
     extra = list(overrides)
     if args.runs_dir:
         extra.append(f"artifacts.runs_dir={json.dumps(str(args.runs_dir))}")
     if args.run_id:
         extra.append(f"artifacts.run_id={json.dumps(args.run_id)}")
-    for flag, key in (("layout", "layout"), ("num_devices", "num_devices"), ("num_processes", "num_processes")):
+    for flag, key in FLAG_FIELDS.items():
         value = getattr(args, flag, None)
         if value is not None:
-            extra.append(f"launch.{key}={json.dumps(value)}")
-    spec = load_run_spec(toml, extra)
+            extra.append(f"{key}={json.dumps(value)}")
+    return extra
+
+
+def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: "RunOptions") -> int:
+    spec = load_run_spec(toml, _flag_overrides(overrides, args))
     from xaxengine.task.mixins.runnable import RunnableMixin
 
     if not issubclass(spec.task_cls, RunnableMixin):
@@ -132,10 +150,42 @@ def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, optio
     return spec.task_cls.launch(spec.config, options)
 
 
+def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
+    """``python -m module``: runs ``task_cls`` from its config class defaults plus dotted overrides and run flags."""
+    from xaxengine.config import build_config
+    from xaxengine.task.mixins.runnable import RunOptions
+
+    spec = task_cls.task_spec()
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {spec.partition(':')[0]}", description=f"Train {spec} from its config class defaults."
+    )
+    parser.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
+    parser.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
+    parser.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
+    _add_common_run_flags(parser, with_help=False)
+    args = parser.parse_intermixed_args(argv)
+    try:
+        if args.resume:
+            run_dir = find_run(args.resume, resolve_runs_dir(args.runs_dir))
+            return _start(
+                run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir)
+            )
+        init_from = find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
+        config_cls = task_cls.config_class
+        config = build_config(
+            config_cls, {}, source=f"{spec} defaults", overrides=_flag_overrides(args.overrides, args)
+        )
+        return task_cls.launch(config, RunOptions(args.events == "-", init_from=init_from))
+    except (ConfigError, RunError) as error:
+        sys.stderr.write(f"{parser.prog}: error: {error}\n")
+        return EXIT_BAD_INPUT
+
+
 def _print_run_help(toml: str | None) -> None:
     lines = [
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
         "                     [--resume RUN] [--init-from RUN] [--layout L] [--num-devices N] [--num-processes N]",
+        "                     [--profile-steps START:END] [--debug-nans]",
         "",
         'Trains the task named by `task = "module:Class"` in TASK.toml. Overrides use dotted field names.',
     ]

@@ -354,7 +354,8 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> An
     try:
         return cls(**kwargs)
     except Exception as e:
-        raise ctx.error(prefix.rstrip("."), f"{cls.__qualname__}: {type(e).__name__}: {e}") from None
+        detail = str(e) if isinstance(e, ValueError) else f"{cls.__qualname__}: {type(e).__name__}: {e}"
+        raise ctx.error(prefix.rstrip("."), detail) from None
 
 
 def build_config[T](

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     MESH = "mesh"
     LOG = "log"
     STATUS = "status"
+    COMPILE = "compile"
 
 
 class State(StrEnum):

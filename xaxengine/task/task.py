@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,19 @@ from xaxengine.task.launchers.base import LaunchMixinConfig
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin, CheckpointingMixinConfig
 from xaxengine.task.mixins.compile import CompileMixin, CompileMixinConfig
 from xaxengine.task.mixins.cpu_stats import CPUStatsMixin, CPUStatsMixinConfig, StatsSampler
-from xaxengine.task.mixins.dataloaders import Columns, DataloadersMixin, DataloadersMixinConfig, LoaderPosition
+from xaxengine.task.mixins.dataloaders import (
+    Columns,
+    DataloadersMixin,
+    DataloadersMixinConfig,
+    LoaderPosition,
+    TrainBatches,
+)
 from xaxengine.task.mixins.gpu_stats import GPUStatsMixin, GPUStatsMixinConfig
 from xaxengine.task.mixins.process import ProcessMixin, ProcessMixinConfig, exit_code_for
+from xaxengine.task.mixins.profiling import ProfilingMixin, ProfilingMixinConfig, compiled_cost
 from xaxengine.task.mixins.runnable import RunnableMixin, RunOptions
 from xaxengine.task.mixins.sharding import Placement, make_placement
-from xaxengine.task.mixins.step_context import StepContextMixin
+from xaxengine.task.mixins.step_context import StepContextMixin, StepTimer
 from xaxengine.task.mixins.supervised import (
     SupervisedMixin,
     accumulating_eval_step,
@@ -46,6 +54,7 @@ logger = logging.getLogger("xaxengine")
 @dataclass(kw_only=True)
 class Config(  # dataclass fields come in reverse MRO order: [train] first in TOML, [launch] last
     LaunchMixinConfig,
+    ProfilingMixinConfig,
     ProcessMixinConfig,
     GPUStatsMixinConfig,
     CPUStatsMixinConfig,
@@ -78,6 +87,7 @@ class Task[ConfigT: Config](
     CPUStatsMixin[ConfigT],
     GPUStatsMixin[ConfigT],
     ProcessMixin[ConfigT],
+    ProfilingMixin[ConfigT],
     StepContextMixin[ConfigT],
     RunnableMixin[ConfigT],
 ):
@@ -92,6 +102,27 @@ class Task[ConfigT: Config](
         from xaxengine.task.launchers import launch
 
         return launch(cls, config, options or RunOptions())
+
+    def compile_and_report(
+        self, name: str, fn: Any, args: Sequence[Any], donate_argnums: tuple[int, ...] = ()
+    ) -> tuple[Any, float]:
+        """Compiles a step function and emits a ``compile`` event (seconds, per-device FLOPs, the device's peak)."""
+        step_fn, compiled, seconds = self.compile_step(fn, args, donate_argnums)
+        cost = compiled_cost(compiled)
+        if name == "train_step":
+            self.step_flops = cost["flops"]
+        self.bus.emit(
+            Kind.COMPILE,
+            name=name,
+            compile_s=seconds,
+            **cost,
+            peak_flops=self.peak_flops(),
+            device_kind=jax.devices()[0].device_kind,
+            num_devices=len(self.placement.devices),
+        )
+        flops = f", {cost['flops']:.3g} FLOPs per call" if cost["flops"] else ""
+        self.log_message("info", f"compiled the {name} in {seconds:.2f}s{flops}")
+        return step_fn, seconds
 
     def emit_stats(self) -> None:
         """Samples CPU and GPU statistics and emits ``stats`` events (called by the sampler thread).
@@ -127,6 +158,8 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         if primary:
             self.write_resolved_config()
         self.install_signal_handlers()
+        self.configure_compilation()
+        self.configure_debugging()
         self.started = time.monotonic()
         self.step = 0
         self.emit_status(State.STARTING, 0)
@@ -194,42 +227,77 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
 
         self.emit_status(State.COMPILING, self.step)
         batches = self.train_batches(train_size, cfg.seed, position)
-        on_device = isinstance(next(iter(train_columns.values())), jax.Array)
+        step_fn, sums = self._compile_train_step(state, static, optimizer, train_columns, batches)
+        self.validator = _Validator(self, static, valid_columns, valid_size)
+        self.emit_status(State.RUNNING, self.step)
+        return self._loop(state, static, sums, step_fn, train_columns, batches)
+
+    def _compile_train_step(
+        self, state: TrainState, static: PyTree, optimizer: Any, columns: Columns, batches: TrainBatches
+    ) -> tuple[Any, dict[str, jax.Array]]:
+        """Compiles the accumulating train step; returns it and its zeroed metric sums."""
+        cfg = self.config.train
+        on_device = isinstance(next(iter(columns.values())), jax.Array)
         update = self.make_train_update(
             static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step", grad_norm_every=cfg.log_every_n_steps
         )
-        first_idx = batches.permutation[: self.config.data.batch_size]
-        names = list(jax.eval_shape(update, state, *self._step_data(train_columns, first_idx, on_device))[1])
+        data = self._step_data(columns, batches.permutation[: self.config.data.batch_size], on_device)
+        names = list(jax.eval_shape(update, state, *data)[1])
         sums = self.placement.replicate(zero_sums(names))
         out_shardings = (self.placement.state_shardings(state), self.placement.state_shardings(sums))
-        step_fn, compile_s = self.compile_step(
+        step_fn, self.compile_s = self.compile_and_report(
+            "train_step",
             self.placement.constrain(accumulating_train_step(update), out_shardings),
-            (state, sums, *self._step_data(train_columns, first_idx, on_device)),
+            (state, sums, *data),
             (0, 1),
         )
-        self.log_message("info", f"compiled the train step in {compile_s:.2f}s")
-        self.validator = _Validator(self, static, valid_columns, valid_size)
-        self.emit_status(State.RUNNING, self.step)
+        return step_fn, sums
+
+    def _loop(
+        self,
+        state: TrainState,
+        static: PyTree,
+        sums: dict[str, jax.Array],
+        step_fn: Any,
+        train_columns: Columns,
+        batches: TrainBatches,
+    ) -> int:
+        """Steps until ``max_steps`` or a stop signal; logs, validates and checkpoints on schedule."""
+        cfg = self.config.train
+        on_device = isinstance(next(iter(train_columns.values())), jax.Array)
         self.last_save_time = time.monotonic()
-        window_start, window_steps = time.perf_counter(), 0
+        # Host clocks around the data and step calls; with the breakdown off they are a C builtin returning 0.
+        clock = time.perf_counter if self.config.profile.timing else int
+        trace_at, trace_end = self.trace_steps()
+        self.timer = timer = StepTimer(self.step)
+        data_s = step_s = 0.0
 
         while self.step < cfg.max_steps:
-            idx = next(batches)
-            state, sums = step_fn(state, sums, *self._step_data(train_columns, idx, on_device))
+            if self.step == trace_at:
+                self.start_trace()
+            t0 = clock()
+            data = self._step_data(train_columns, next(batches), on_device)
+            t1 = clock()
+            state, sums = step_fn(state, sums, *data)
+            step_s += clock() - t1
+            data_s += t1 - t0
             self.step += 1
-            window_steps += 1
+            if self.step == trace_end:
+                self.finish_trace(state)
             last = self.step == cfg.max_steps
             stop, save = self._control(last)
             if self.step % cfg.log_every_n_steps == 0 or last or save or stop:
-                sums = self._log_train(sums, time.perf_counter() - window_start, window_steps)
-                window_start, window_steps = time.perf_counter(), 0
+                timer.add(data_s, step_s)
+                data_s = step_s = 0.0
+                sums = self._log_train(sums, timer, clock)
                 if not self.placement.multi_process:  # saves finish in lockstep on every process otherwise
                     self.poll_pending_save()
             if cfg.valid_every_n_steps and (self.step % cfg.valid_every_n_steps == 0 or last):
                 with self.step_context("valid"):
                     self.validator.run(state.params, self.step)
             if cfg.log_heavy_every_n_steps and (self.step % cfg.log_heavy_every_n_steps == 0 or last):
-                self.log_heavy(eqx.combine(state.params, static), self.validator.host_batch(), self.step)
+                with self.step_context("log"):
+                    self.log_heavy(eqx.combine(state.params, static), self.validator.host_batch(), self.step)
             if stop:
                 return self._interrupt(state, batches.position)
             if save or (last and self.config.checkpoint.save_every_n_steps):
@@ -276,24 +344,34 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             return True
         return bool(ckpt.save_every_n_seconds) and time.monotonic() - self.last_save_time >= ckpt.save_every_n_seconds
 
-    def _log_train(self, sums: dict[str, jax.Array], seconds: float, steps: int) -> dict[str, jax.Array]:
-        with self.step_context("log"):
-            fetched = jax.device_get(sums)
+    def _log_train(self, sums: dict[str, jax.Array], timer: StepTimer, clock: Any) -> dict[str, jax.Array]:
+        """Fetches and logs the window's train means, then the step-time breakdown of the interval it closes.
+
+        The fetch waits for the steps still queued on the device, so its time counts as step time.
+        """
+        t0 = clock()
+        fetched = jax.device_get(sums)
+        t1 = clock()
+        timer.seconds["step"] += t1 - t0
         means, nonfinite, first_bad = summarize(fetched)
         if nonfinite and self.config.train.nan_policy == "stop":
             raise NonFiniteLossError(first_bad + 1)
+        timer.seconds["log"] += clock() - t1
+        timing = timer.interval(self.step, self.config.data.batch_size)
+        t2 = clock()
         if nonfinite:
             self.log_message("warning", f"skipped {nonfinite} non-finite update(s), first at step {first_bad + 1}")
-        steps_per_s = steps / seconds if seconds > 0 else 0.0
         self.log_scalars(
             self.step,
             "train",
             means,
-            steps_per_s=steps_per_s,
-            samples_per_s=steps_per_s * self.config.data.batch_size,
+            steps_per_s=timing["steps_per_s"],
+            samples_per_s=timing["samples_per_s"],
             elapsed_s=time.monotonic() - self.started,
-            timings_s=self.pop_timings(),
         )
+        if self.config.profile.timing:
+            self.log_scalars(self.step, "timing", self.timing_values(timing))
+        timer.seconds["log"] += clock() - t2
         return self.placement.replicate(zero_sums(list(fetched)))
 
     def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
@@ -387,8 +465,7 @@ class _Validator:
             sums = placement.replicate(zero_sums(names))
             args = (params, sums, *data, self.key, step_array)
             eval_step = placement.constrain(accumulating_eval_step(update), placement.state_shardings(sums))
-            self.step_fn, compile_s = self.task.compile_step(eval_step, args)
-            self.task.log_message("info", f"compiled the eval step in {compile_s:.2f}s")
+            self.step_fn, _ = self.task.compile_and_report("eval_step", eval_step, args)
         sums = placement.replicate(zero_sums(self.names))
         for i, idx in enumerate(self.batches):
             key = placement.replicate(jax.random.fold_in(self.key, i))

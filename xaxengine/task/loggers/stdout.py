@@ -12,6 +12,16 @@ def _format_values(values: dict[str, float | None]) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, int | float) else f"{k}=nan" for k, v in values.items())
 
 
+def timing_summary(values: dict[str, float | None]) -> str:
+    """``412 steps/s, step 2.31 ms; data 3% step 90% log 1% valid 5% checkpoint 0%`` from a timing event."""
+    rate, step_ms = values.get("steps_per_s") or 0.0, values.get("step_ms") or 0.0
+    fracs = [("data", "data_wait_frac"), ("step", "step_frac"), ("log", "log_frac"), ("valid", "valid_frac")]
+    fracs.append(("checkpoint", "checkpoint_frac"))
+    split = " ".join(f"{name} {100 * (values.get(key) or 0.0):.0f}%" for name, key in fracs)
+    mfu = values.get("mfu")
+    return f"{rate:.1f} steps/s, step {step_ms:.2f} ms; {split}" + (f"; MFU {100 * mfu:.1f}%" if mfu else "")
+
+
 def _cell(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, int | float) else "-"
 
@@ -65,6 +75,10 @@ class StdoutBackend:
     def _scalars(self, event: Event) -> None:
         values = event.get("values") or {}
         phase = str(event.get("phase") or "train")
+        if phase == "timing":
+            if self.progress is None:
+                logger.info("step %d timing %s", event["step"], timing_summary(values))
+            return
         self.latest[phase] = (int(event["step"]), values)
         self.scalars_seen += 1
         if self.progress is None:

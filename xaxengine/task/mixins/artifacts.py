@@ -1,6 +1,7 @@
 """Run directory of a task: where events, config, checkpoints and artifacts go."""
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,16 @@ class ArtifactsMixin[ConfigT: ArtifactsMixinConfig](BaseTask[ConfigT]):
 
     @classmethod
     def task_spec(cls) -> str:
-        """The ``module:Class`` string that names this task in a TOML file."""
-        return f"{cls.__module__}:{cls.__qualname__}"
+        """The ``module:Class`` string that names this task in a TOML file.
+
+        A task run as ``python -m tasks.mnist`` lives in ``__main__``; it is named by its real module instead, so
+        that its run directory can be resumed and its child processes can import it.
+        """
+        module = cls.__module__
+        if module == "__main__":
+            spec = getattr(sys.modules["__main__"], "__spec__", None)
+            module = spec.name if spec is not None and spec.name else module
+        return f"{module}:{cls.__qualname__}"
 
     def artifact_path(self, name: str) -> Path:
         """Returns a path under ``RUN_DIR/artifacts/`` for a file to write (its parent folder exists)."""

@@ -24,6 +24,18 @@ class RunnableMixin[ConfigT](BaseTask[ConfigT]):
         task = cls(config)
         return task.run(options or RunOptions())
 
+    @classmethod
+    def main(cls, argv: list[str] | None = None) -> int:
+        """``python -m my_module [section.field=value ...] [flags]``: runs the task from its config class defaults.
+
+        Takes the same dotted overrides and flags as ``xaxengine run`` (``--runs-dir``, ``--layout``,
+        ``--profile-steps``, ``--resume`` ...). In a task module:
+        ``if __name__ == "__main__": raise SystemExit(MyTask.main())``.
+        """
+        from xaxengine.cli import run_task_main
+
+        return run_task_main(cls, argv)
+
     def run(self, options: RunOptions) -> int:
         """Trains; returns the process exit code. Implemented by the composed task."""
         raise NotImplementedError

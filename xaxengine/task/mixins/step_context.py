@@ -1,7 +1,6 @@
-"""Step context: what user hooks see about the current step, and named timers for the loop's phases."""
+"""Step context: what user hooks see about the current step, and the timer that splits loop time into phases."""
 
 import time
-from collections import defaultdict
 from collections.abc import Generator
 from contextlib import contextmanager
 
@@ -18,25 +17,64 @@ class StepState(eqx.Module):
     phase: str = eqx.field(static=True)
 
 
-class StepContextMixin[ConfigT](BaseTask[ConfigT]):
-    """Accumulates wall time per named phase of the loop (data, step, valid, checkpoint, log)."""
+class StepTimer:
+    """Splits the wall time between two train logs into the loop's phases (host clocks only).
 
-    _timings: dict[str, float] | None = None
+    The device runs ahead of the Python loop (async dispatch), so device time shows up where the host waits for
+    it: in the step call once the dispatch queue is full, and in the metrics fetch at each log. The loop counts
+    both as ``step``; ``data`` is the host time spent producing the batch; ``log``, ``valid`` and ``checkpoint``
+    are timed around those blocks. No device sync is added.
+    """
+
+    PHASES = ("data", "step", "log", "valid", "checkpoint")
+
+    def __init__(self, step: int) -> None:
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.start = time.perf_counter()
+        self.start_step = step
+
+    def add(self, data_s: float, step_s: float) -> None:
+        """Adds the per-step host seconds the loop accumulated in locals."""
+        self.seconds["data"] += data_s
+        self.seconds["step"] += step_s
+
+    def interval(self, step: int, batch_size: int) -> dict[str, float]:
+        """The breakdown since the last call (or construction); then starts a new interval at ``step``.
+
+        Returns:
+            ``interval_s``, ``steps``, ``steps_per_s``, ``samples_per_s``, ``step_ms`` (step seconds per step, in
+            ms), ``data_wait_frac``, ``step_frac``, ``log_frac``, ``valid_frac``, ``checkpoint_frac`` and
+            ``other_frac`` (the rest of the wall time: loop bookkeeping, never negative).
+        """
+        now = time.perf_counter()
+        wall = max(now - self.start, 1e-9)
+        seconds, steps = self.seconds, step - self.start_step
+        values = {
+            "interval_s": wall,
+            "steps": float(steps),
+            "steps_per_s": steps / wall,
+            "samples_per_s": steps * batch_size / wall,
+            "step_ms": 1e3 * seconds["step"] / steps if steps else 0.0,
+            "data_wait_frac": seconds["data"] / wall,
+        }
+        values.update({f"{phase}_frac": seconds[phase] / wall for phase in self.PHASES[1:]})
+        values["other_frac"] = max(0.0, 1.0 - sum(seconds.values()) / wall)
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.start, self.start_step = now, step
+        return values
+
+
+class StepContextMixin[ConfigT](BaseTask[ConfigT]):
+    """Owns the train loop's :class:`StepTimer`; ``step_context(name)`` times a block into one of its phases."""
+
+    timer: StepTimer | None = None
 
     @contextmanager
     def step_context(self, name: str) -> Generator[None]:
-        """Times the enclosed block under ``name``."""
-        if self._timings is None:
-            self._timings = defaultdict(float)
-        timings = self._timings
+        """Times the enclosed block as phase ``name`` of the current interval (when the train loop runs)."""
         start = time.perf_counter()
         try:
             yield
         finally:
-            timings[name] += time.perf_counter() - start
-
-    def pop_timings(self) -> dict[str, float]:
-        """Returns the accumulated timings and resets them."""
-        timings = dict(self._timings or {})
-        self._timings = defaultdict(float)
-        return timings
+            if self.timer is not None and name in self.timer.seconds:
+                self.timer.seconds[name] += time.perf_counter() - start

@@ -179,10 +179,16 @@ def accumulating_eval_step(update: Callable[..., tuple[Metrics, Array]]) -> Call
 
 
 def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> Metrics:
-    """Adds one step's metrics to the running sums (non-finite steps are counted, not summed)."""
+    """Adds one step's metrics to the running sums (non-finite steps are counted, not summed).
+
+    Under ``jax_debug_nans`` the values are summed unmasked, so a NaN reaches the step's outputs and jax re-runs
+    the step op by op to name the primitive that produced it.
+    """
     out = dict(sums)
+    unmasked = jax.config.jax_debug_nans
     for name, value in metrics.items():
-        out[name] = sums[name] + jnp.where(finite, value.astype(jnp.float32), 0.0)
+        value = value.astype(jnp.float32)
+        out[name] = sums[name] + (value if unmasked else jnp.where(finite, value, 0.0))
     out[COUNT] = sums[COUNT] + finite.astype(jnp.float32)
     out[NONFINITE] = sums[NONFINITE] + (~finite).astype(jnp.float32)
     first_bad = sums[FIRST_BAD_STEP]
