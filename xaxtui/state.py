@@ -34,6 +34,8 @@ _VALUES = operator.itemgetter("values")
 _KIND = operator.itemgetter("kind")
 _PHASE = operator.itemgetter("phase")
 _ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh"})
+TIMING_PHASE = "timing"
+DATA_BOUND_FRAC = 0.2  # a run that waits for data more than this fraction of the time is flagged data-bound
 
 
 @dataclass
@@ -187,6 +189,8 @@ class RunState:
         kept: Steps still on disk according to the latest checkpoint event.
         logs: ``(t, level, message)`` tuples, oldest first.
         logs_total: Log lines ever added (views use it to append only new ones).
+        timing: Values of the latest step-time breakdown (``scalars`` of phase ``timing``).
+        compiles: Latest ``compile`` event per compiled function name.
         recent: Full-resolution points kept per series.
     """
 
@@ -213,6 +217,8 @@ class RunState:
     kept: list[int] = field(default_factory=list)
     logs: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     logs_total: int = 0
+    timing: dict[str, Any] = field(default_factory=dict)
+    compiles: dict[str, Event] = field(default_factory=dict)
     recent: int = RECENT_POINTS
 
     @property
@@ -249,6 +255,11 @@ class RunState:
         series = self.series.get((metric, phase))
         return series.last if series else NAN
 
+    @property
+    def data_bound(self) -> bool:
+        """Whether the latest breakdown spent more than :data:`DATA_BOUND_FRAC` of its time waiting for data."""
+        return (self.timing.get("data_wait_frac") or 0.0) > DATA_BOUND_FRAC
+
     def eta_s(self) -> float:
         """Seconds left until ``max_steps`` at the current step rate (NaN when unknown)."""
         max_steps = self.max_steps
@@ -282,6 +293,8 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
         state.reason = ev.get("reason")
         if isinstance(ev.get("step"), int):
             state.step, state.step_seq = ev["step"], ev["seq"]
+    elif kind == "compile":
+        state.compiles[str(ev.get("name", ""))] = ev
     elif kind == "checkpoint":
         state.checkpoints.append(ev)
         state.kept = list(ev.get("kept") or [])
@@ -395,6 +408,9 @@ def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> Non
         by_phase = {phases[0]: scalars}
     else:
         by_phase = {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+    timing = by_phase.pop(TIMING_PHASE, None)
+    if timing:  # the step-time breakdown: the header shows the latest; it is not charted
+        state.timing = timing[-1].get("values") or {}
     for phase, batch in by_phase.items():
         _fold_scalars(state, phase, batch)
     train = by_phase.get("train")

@@ -49,7 +49,6 @@ def test_events_parse_with_increasing_seq_and_expected_kinds(finished_run):
     train = [e for e in events if e["kind"] == "scalars" and e["phase"] == "train"]
     assert [e["step"] for e in train] == [10, 20, 30, 40, 50, 60]
     assert all(e["samples_per_s"] > 0 and {"loss", "accuracy", "grad_norm"} <= set(e["values"]) for e in train)
-    assert "valid" in train[3]["timings_s"] and train[3]["timings_s"]["valid"] > 0  # step 40: after the step-30 valid
     assert train[-1]["values"]["loss"] < train[0]["values"]["loss"]
     valid = [e for e in events if e["kind"] == "scalars" and e["phase"] == "valid"]
     assert [e["step"] for e in valid] == [30, 60] and 0.0 <= valid[-1]["values"]["accuracy"] <= 1.0

@@ -1,6 +1,7 @@
 """Pilot tests of every screen and the main flows, against recorded runs and the fake engine."""
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -46,6 +47,36 @@ async def test_run_view_of_recorded_run_and_chart_keys():
         await wait_for(pilot, lambda: isinstance(app.focused, Input))
         await pilot.press(*"acc", "enter")
         await wait_for(pilot, lambda: [c.metric for c in screen.query(MetricChart)] == ["accuracy"])
+
+
+async def test_header_shows_rates_step_time_mfu_and_flags_a_data_bound_run(tmp_path: Path):
+    run_dir = tmp_path / "mnist" / "timed"
+    run_dir.mkdir(parents=True)
+    lines = (RUN_A / "events.jsonl").read_text().splitlines()
+    last_seq = json.loads(lines[-1])["seq"]
+    timing = {"steps_per_s": 412.5, "samples_per_s": 52800.0, "step_ms": 1.85, "data_wait_frac": 0.31, "mfu": 0.402}
+    lines.append(
+        json.dumps(
+            {
+                "v": 1,
+                "seq": last_seq + 1,
+                "t": 1764050400.0,
+                "kind": "scalars",
+                "step": 300,
+                "phase": "timing",
+                "values": timing,
+            }
+        )
+    )
+    (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+    app = XaxTui(run_dir)
+    async with app.run_test(size=(140, 32)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        header = app.screen.query_one(RunHeader)
+        await wait_for(pilot, lambda: "DATA-BOUND: 31%" in str(header.render()))
+        text = str(header.render())
+        assert "step 1.85 ms" in text and "MFU 40.2%" in text and "steps/s" in text
+        assert "data_wait_frac" not in {c.metric for c in app.screen.query(MetricChart)}
 
 
 async def test_bad_lines_are_counted_and_shown():

@@ -152,3 +152,18 @@ def test_resume_truncates_bucketed_history():
     assert ys[-10:].tolist() == [-1.0] * 10
     assert max(x for x, y in zip(xs, ys, strict=True) if y != -1.0) <= 1000
     assert max(ys) < 1000 + series.bucket
+
+
+def _timing(seq: int, step: int, data_wait: float, **extra: float) -> dict:
+    values = {"steps_per_s": 400.0, "samples_per_s": 51200.0, "step_ms": 2.0, "data_wait_frac": data_wait, **extra}
+    return make_event(seq, "scalars", t=1000.0 + seq, step=step, phase="timing", values=values)
+
+
+def test_timing_breakdown_is_kept_for_the_header_not_charted_and_flags_data_bound_runs():
+    state = fold(RunState(), [_scalars(0, 10, 1.0), _timing(1, 10, 0.05)])
+    assert state.metrics() == ["loss"] and not [key for key in state.series if key[1] == "timing"]
+    assert state.timing["step_ms"] == 2.0 and not state.data_bound
+    compile_event = make_event(2, "compile", t=1002.0, name="train_step", compile_s=1.5, flops=1e9, peak_flops=None)
+    fold(state, [compile_event, _timing(3, 20, 0.35, mfu=0.41)])
+    assert state.data_bound and state.timing["mfu"] == 0.41 and state.unknown == 0
+    assert state.compiles["train_step"]["flops"] == 1e9

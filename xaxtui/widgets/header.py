@@ -1,4 +1,4 @@
-"""The run header: task, run id, status, step, elapsed, ETA, samples/s."""
+"""The run header: task, run id, status, step, elapsed, ETA, steps/s, samples/s, step time, MFU, data-bound flag."""
 
 import math
 import time
@@ -37,18 +37,33 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     text.append(f" {state.status} ", style=STATUS_STYLES.get(state.status, "reverse"))
     if state.reason:
         text.append(f" {state.reason}", style="italic")
+    if state.data_bound:
+        wait = 100 * state.timing["data_wait_frac"]
+        text.append(f"  DATA-BOUND: {wait:.0f}% of the time waiting for data", style="bold yellow")
     end = state.last_t if state.finished or now is None else now
     elapsed = end - state.first_t if not math.isnan(state.first_t) else math.nan
     max_steps = state.max_steps
     step = f"step {state.step}" + (f"/{max_steps}" if max_steps else "")
-    rate = f"{state.samples_per_s:,.0f} samples/s" if not math.isnan(state.samples_per_s) else "- samples/s"
-    parts = [step, f"elapsed {duration(elapsed)}", f"ETA {duration(state.eta_s())}", rate]
+    parts = [step, f"elapsed {duration(elapsed)}", f"ETA {duration(state.eta_s())}", *_rates(state)]
     if state.bad_lines:
         parts.append(f"{state.bad_lines} bad lines")
     if extra:
         parts.append(extra)
     text.append("\n" + " · ".join(parts))
     return text
+
+
+def _rates(state: RunState) -> list[str]:
+    """``412 steps/s``, ``52,736 samples/s``, ``step 2.31 ms`` and ``MFU 41.0%`` where known."""
+    rates = [
+        f"{state.steps_per_s:,.1f} steps/s" if not math.isnan(state.steps_per_s) else "- steps/s",
+        f"{state.samples_per_s:,.0f} samples/s" if not math.isnan(state.samples_per_s) else "- samples/s",
+    ]
+    if state.timing.get("step_ms"):
+        rates.append(f"step {state.timing['step_ms']:.2f} ms")
+    if state.timing.get("mfu"):
+        rates.append(f"MFU {100 * state.timing['mfu']:.1f}%")
+    return rates
 
 
 class RunHeader(Static):
