@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 JAX_PLATFORMS=cpu
-SRC := xaxengine xaxtui tasks tests bench
+SRC := xaxengine xaxtui tasks tests bench scripts
 
-.PHONY: install run test soak bench format static-checks all clean
+.PHONY: install run test soak bench docs format static-checks all clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ bench: install
 	$(TEST_ENV) $(BIN)/python bench/checkpoint_stall.py
 	$(TEST_ENV) $(BIN)/python bench/logging_overhead.py
 	$(TEST_ENV) $(BIN)/python bench/tui_bench.py
+	$(TEST_ENV) $(BIN)/python bench/timing_overhead.py
+
+docs: install
+	$(TEST_ENV) $(BIN)/python scripts/gen_docs.py
 
 format: install
 	$(BIN)/ruff format $(SRC)
@@ -38,6 +42,7 @@ static-checks: install
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ty check xaxengine xaxtui
 	$(BIN)/lint-imports
+	$(TEST_ENV) $(BIN)/python scripts/gen_docs.py --check
 
 all: format static-checks test
 

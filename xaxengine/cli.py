@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--follow", "-f", action="store_true", help="Keep printing new events until the run ends.")
     tail.add_argument("--from-seq", type=int, default=0, help="Only events with seq >= N.")
 
-    schema = sub.add_parser("schema", help="Print the config schema of a task file as JSON.")
-    schema.add_argument("toml", help="Task file.")
+    schema = sub.add_parser("schema", help="Print the config schema of a task file as JSON (or Markdown).")
+    schema.add_argument("toml", nargs="?", help="Task file (optional with --markdown: the engine's sections only).")
+    schema.add_argument("--markdown", action="store_true", help="Print the config reference as Markdown tables.")
 
     sub.add_parser("devices", help="Print the JAX devices and the layouts they allow, as JSON.")
 
@@ -246,6 +247,20 @@ def _cmd_tail(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from xaxengine.reference import config_markdown
+
+        if args.toml:
+            spec = load_run_spec(Path(args.toml))
+            config_cls, title = type(spec.config), f"{args.toml} (`{spec.task_spec}`)"
+        else:
+            from xaxengine.task.task import SupervisedConfig
+
+            config_cls, title = SupervisedConfig, "Engine sections"
+        sys.stdout.write(f"## {title}\n\n{config_markdown(config_cls)}")
+        return 0
+    if not args.toml:
+        raise UsageError("schema: give a task file (or --markdown for the engine's sections)")
     spec = load_run_spec(Path(args.toml))
     from xaxengine.config import config_to_dict
 

@@ -330,6 +330,8 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> An
     kwargs: dict[str, Any] = {}
     for f, tp in fields:
         dotted = prefix + f.name
+        if "help" not in f.metadata:
+            raise ConfigError(f"{cls.__qualname__}.{f.name}: declare it as field(default, help=...) so it is documented")
         if f.name not in data:
             if f.default is MISSING and f.default_factory is MISSING:
                 raise ctx.error(prefix.rstrip("."), f"missing required field {dotted!r}")
@@ -438,6 +440,16 @@ def config_schema(cls: type) -> list[dict]:
         ``help`` and ``choices`` (a list, or ``None``).
     """
     return _schema(cls, "", None)
+
+
+def config_sections(cls: type, prefix: str = "") -> list[tuple[str, str]]:
+    """The dotted names and help strings of every section (nested dataclass field) of a config class, in order."""
+    sections: list[tuple[str, str]] = []
+    for f, tp in _fields(cls):
+        if _is_section(tp):
+            sections.append((prefix + f.name, f.metadata.get("help", "")))
+            sections.extend(config_sections(tp, f"{prefix}{f.name}."))
+    return sections
 
 
 def _field_default(f: dataclasses.Field, parent: Any) -> Any:

@@ -99,6 +99,15 @@ class CheckedTask:
     config_class = CheckedConfig
 
 
+@dataclass(kw_only=True)
+class UndocumentedConfig:
+    width: int = 64
+
+
+class UndocumentedTask:
+    config_class = UndocumentedConfig
+
+
 class NoConfig:
     pass
 
@@ -343,8 +352,14 @@ CORPUS = [
     pytest.param(
         'task = "cfgtest_tasks:CheckedTask"\nsteps = -1\n',
         [],
-        ["task.toml", "CheckedConfig: ValueError: steps must be >= 0"],
+        ["task.toml", "steps must be >= 0"],
         id="post-init-raises",
+    ),
+    pytest.param(
+        'task = "cfgtest_tasks:UndocumentedTask"\n',
+        [],
+        ["UndocumentedConfig.width", "field(default, help=...)"],
+        id="field-without-help",
     ),
 ]
 

@@ -274,7 +274,8 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
 
         while self.step < cfg.max_steps:
             if self.step == trace_at:
-                self.start_trace()
+                with self.step_context("profile"):
+                    self.start_trace()
             t0 = clock()
             data = self._step_data(train_columns, next(batches), on_device)
             t1 = clock()
@@ -283,7 +284,8 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             data_s += t1 - t0
             self.step += 1
             if self.step == trace_end:
-                self.finish_trace(state)
+                with self.step_context("profile"):
+                    self.finish_trace(state)
             last = self.step == cfg.max_steps
             stop, save = self._control(last)
             if self.step % cfg.log_every_n_steps == 0 or last or save or stop:

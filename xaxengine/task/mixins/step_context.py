@@ -23,10 +23,11 @@ class StepTimer:
     The device runs ahead of the Python loop (async dispatch), so device time shows up where the host waits for
     it: in the step call once the dispatch queue is full, and in the metrics fetch at each log. The loop counts
     both as ``step``; ``data`` is the host time spent producing the batch; ``log``, ``valid`` and ``checkpoint``
-    are timed around those blocks. No device sync is added.
+    are timed around those blocks, and ``profile`` around starting and stopping a profiler trace. No device sync is
+    added.
     """
 
-    PHASES = ("data", "step", "log", "valid", "checkpoint")
+    PHASES = ("data", "step", "log", "valid", "checkpoint", "profile")
 
     def __init__(self, step: int) -> None:
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
@@ -43,8 +44,8 @@ class StepTimer:
 
         Returns:
             ``interval_s``, ``steps``, ``steps_per_s``, ``samples_per_s``, ``step_ms`` (step seconds per step, in
-            ms), ``data_wait_frac``, ``step_frac``, ``log_frac``, ``valid_frac``, ``checkpoint_frac`` and
-            ``other_frac`` (the rest of the wall time: loop bookkeeping, never negative).
+            ms), ``data_wait_frac``, ``step_frac``, ``log_frac``, ``valid_frac``, ``checkpoint_frac``,
+            ``profile_frac`` and ``other_frac`` (the rest of the wall time: loop bookkeeping, never negative).
         """
         now = time.perf_counter()
         wall = max(now - self.start, 1e-9)
