@@ -97,14 +97,14 @@ def test_mfu_is_reported_when_the_peak_is_given_and_timing_can_be_turned_off(run
     common = ["train.max_steps=40", "train.log_every_n_steps=20", "train.valid_every_n_steps=0", "--runs-dir"]
     proc = run_engine("run", "tasks/mnist.toml", *common, str(runs_dir), "--run-id", "mfu", "profile.peak_flops=1e11")
     assert proc.returncode == 0, proc.stderr
-    events = read_events(runs_dir / "mnist" / "mfu" / "events.jsonl")
+    events = list(read_events(runs_dir / "mnist" / "mfu" / "events.jsonl"))
     flops = next(e["flops"] for e in events if e["kind"] == "compile" and e["name"] == "train_step")
     last = [e for e in events if e["kind"] == "scalars" and e["phase"] == "timing"][-1]["values"]
     assert last["mfu"] == pytest.approx(flops * last["steps_per_s"] / 1e11)
 
     proc = run_engine("run", "tasks/mnist.toml", *common, str(runs_dir), "--run-id", "off", "profile.timing=false")
     assert proc.returncode == 0, proc.stderr
-    events = read_events(runs_dir / "mnist" / "off" / "events.jsonl")
+    events = list(read_events(runs_dir / "mnist" / "off" / "events.jsonl"))
     assert not [e for e in events if e["kind"] == "scalars" and e["phase"] == "timing"]
     assert all(e["steps_per_s"] > 0 for e in events if e["kind"] == "scalars" and e["phase"] == "train")
 
