@@ -29,6 +29,7 @@ _SPEC = re.compile(
 )
 _UNREACHABLE = ("connection refused", "no route to host", "could not resolve hostname", "name or service not known")
 _UNREACHABLE += ("timed out", "network is unreachable", "connection reset", "connection closed by")
+_UNREACHABLE += ("not responding", "closed by remote host", "broken pipe", "connection to ")  # mid-session drops
 _AUTH = ("permission denied (", "too many authentication failures", "no more authentication methods")
 _HOST_KEY = ("host key verification failed", "remote host identification has changed")
 
@@ -358,4 +359,5 @@ class RemoteTailSource(CommandSource):
         if returncode < 0:
             return Verdict(True)
         message = self.host.classify(returncode, stderr) if returncode else "the run's engine is gone (no final status)"
-        return Verdict(returncode == 255 and message.startswith("host unreachable"), message)
+        permanent = message.startswith(("auth failed", "host key of"))  # retrying cannot fix these
+        return Verdict(returncode == 255 and not permanent, message)

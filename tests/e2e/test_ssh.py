@@ -104,6 +104,26 @@ def test_classify_known_messages():
     )
 
 
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "Timeout, server 10.0.0.7 not responding.\n",
+        "Connection to 10.0.0.7 closed by remote host.\n",
+        "client_loop: send disconnect: Broken pipe\n",
+        "ssh: connect to host 10.0.0.7 port 22: Connection refused\n",
+    ],
+)
+def test_a_dropped_link_is_retried_and_labelled_a_link_problem(stderr: str):
+    source = RemoteTailSource(RemoteHost(RemoteTarget("10.0.0.7")), "run")
+    verdict = source.verdict(255, stderr)
+    assert verdict.retry and verdict.message and verdict.message.startswith("host unreachable: 10.0.0.7")
+
+
+@pytest.mark.parametrize("stderr", ["root@h: Permission denied (publickey).\n", "Host key verification failed.\n"])
+def test_auth_and_host_key_failures_are_not_retried(stderr: str):
+    assert not RemoteTailSource(RemoteHost(RemoteTarget("h")), "run").verdict(255, stderr).retry
+
+
 def test_error_unreachable(server: SshServer):
     host = RemoteHost(RemoteTarget("127.0.0.1", port=free_port()), ssh_options=server.client_options())
     with pytest.raises(RemoteError, match=r"^host unreachable: 127\.0\.0\.1:\d+: connect to host .*refused"):
