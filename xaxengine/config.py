@@ -331,7 +331,9 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> An
     for f, tp in fields:
         dotted = prefix + f.name
         if "help" not in f.metadata:
-            raise ConfigError(f"{cls.__qualname__}.{f.name}: declare it as field(default, help=...) so it is documented")
+            raise ConfigError(
+                f"{cls.__qualname__}.{f.name}: declare it as field(default, help=...) so it is documented"
+            )
         if f.name not in data:
             if f.default is MISSING and f.default_factory is MISSING:
                 raise ctx.error(prefix.rstrip("."), f"missing required field {dotted!r}")

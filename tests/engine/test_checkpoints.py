@@ -197,10 +197,19 @@ def test_corrupted_latest_checkpoint_falls_back_to_previous(runs_dir):
     resumed = run_engine("resume", str(run_dir), "train.max_steps=70")
     assert resumed.returncode == 0, resumed.stderr
     messages = [e["message"] for e in events(run_dir) if e["kind"] == "log"]
-    assert any("step 60 is unreadable" in m for m in messages)
+    assert any("step 60 is unreadable" in m and "60.unreadable" in m for m in messages)
     assert any("restored the checkpoint at step 40" in m for m in messages)
+    starts = [e for e in events(run_dir) if e["kind"] == "run_start"]
+    assert starts[-1]["resumed_from_step"] == 40  # the step actually restored, not the newest folder
     after = [e for e in events(run_dir) if e["kind"] == "scalars" and e["t"] > 0]
     assert after[-1]["step"] == 70
+    # the broken folder is kept aside, not deleted, and step 60 was saved again, readable
+    assert (run_dir / "checkpoints" / "60.unreadable").is_dir()
+    assert checkpoint_steps(run_dir) == [40, 60, 70]
+    import orbax.checkpoint as ocp
+
+    meta = ocp.JsonCheckpointHandler().restore((run_dir / "checkpoints" / "60" / "meta").resolve())
+    assert meta["step"] == 60
 
 
 def test_checkpoint_restores_with_plain_orbax_and_init_from_starts_from_weights(runs_dir):

@@ -169,13 +169,14 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.placement = make_placement(
                 launch.layout, launch.num_devices, launch.fsdp, launch.fsdp_min_size, self.config.data.batch_size
             )
-            self._emit_run_start(options)
+            state, static, optimizer, position, restored_step = self._initial_state(options)
+            self._emit_run_start(restored_step)
             if sampler is not None:
                 self.emit_stats()
                 if self.nvml_error:
                     self.log_message("info", self.nvml_error)
                 sampler.start()
-            return self._train(options)
+            return self._train(state, static, optimizer, position)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}".splitlines()[0]
             with open(self.run_dir / STDOUT_FILE, "a") as f:
@@ -195,8 +196,8 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.close_loggers()
             lock.release()
 
-    def _emit_run_start(self, options: RunOptions) -> None:
-        resumed = self.latest_checkpoint_step() if options.resume_dir else None
+    def _emit_run_start(self, resumed: int | None) -> None:
+        """The first event after ``starting``; ``resumed`` is the step of the checkpoint actually restored."""
         self.bus.emit(
             Kind.RUN_START,
             run_id=self.run_dir.name,
@@ -210,7 +211,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             **self.process_info(),
         )
 
-    def _train(self, options: RunOptions) -> int:
+    def _train(self, state: TrainState, static: PyTree, optimizer: Any, position: LoaderPosition) -> int:
         cfg = self.config.train
         with self.step_context("data"):
             self.log_message("info", "loading datasets")
@@ -218,7 +219,6 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             valid_columns, valid_size = self.load_columns("valid")
             train_columns = self.placement.put_columns(train_columns)
             valid_columns = self.placement.put_columns(valid_columns)
-        state, static, optimizer, position = self._initial_state(options)
         state = self.placement.put_state(state)
         self.log_message("info", self.placement.describe(state))
         self.step = int(state.step)
@@ -387,21 +387,21 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         with self.step_context("checkpoint"):
             self.save_checkpoint(self.step, state, self._checkpoint_meta(position))
 
-    def _initial_state(self, options: RunOptions) -> tuple[TrainState, PyTree, Any, LoaderPosition]:
-        """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from)."""
+    def _initial_state(self, options: RunOptions) -> tuple[TrainState, PyTree, Any, LoaderPosition, int | None]:
+        """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from).
+
+        Returns:
+            The state, the model's static part, the optimizer, the loader position, and the restored step (resume).
+        """
         if options.resume_dir is not None:
             abstract, static, optimizer = self.init_state(abstract=True)
             abstract = self.placement.shard_abstract(abstract)
-            restored = self._restore_newest_readable(self.checkpoint_manager(), abstract, "resume")
+            restored = self._restore_newest_readable(self.checkpoint_manager(), abstract, "resume", set_aside=True)
             if restored is not None:
                 state, meta = restored
                 loader = meta.get("loader", {})
-                return (
-                    state,
-                    static,
-                    optimizer,
-                    LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0))),
-                )
+                position = LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0)))
+                return state, static, optimizer, position, int(meta.get("step", state.step))
             self.log_message("warning", "no checkpoint to resume from; starting from step 0")
         state, static, optimizer = self.init_state()
         if options.init_from is not None:
@@ -411,20 +411,26 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
                 raise FileNotFoundError(f"--init-from {options.init_from}: no readable checkpoint")
             params = restored[0].params
             state = TrainState(step=state.step, params=params, opt_state=optimizer.init(params), key=state.key)
-        return state, static, optimizer, LoaderPosition()
+        return state, static, optimizer, LoaderPosition(), None
 
     def _restore_newest_readable(
-        self, manager: Any, target: TrainState, purpose: str
+        self, manager: Any, target: TrainState, purpose: str, set_aside: bool = False
     ) -> tuple[TrainState, dict[str, Any]] | None:
-        """Restores the newest checkpoint that reads back, saying which ones it skipped and why."""
+        """Restores the newest checkpoint that reads back, saying which ones it skipped and why.
+
+        With ``set_aside`` (this run's own checkpoints), an unreadable one is renamed ``<step>.unreadable`` rather
+        than left in place: the run will reach that step again and must be able to save it, and ``max_to_keep``
+        must not delete readable checkpoints to keep a broken one. Nothing is deleted.
+        """
         steps = sorted(manager.all_steps(), reverse=True)
         for step in steps:
             try:
                 state, meta = self.restore_checkpoint(step, target, manager)
             except Exception as error:
+                aside = self.set_aside_checkpoint(step) if set_aside else None
+                where = f"; moved to {aside}" if aside else "; skipping it"
                 self.log_message(
-                    "warning",
-                    f"{purpose}: checkpoint at step {step} is unreadable ({type(error).__name__}); skipping it",
+                    "warning", f"{purpose}: checkpoint at step {step} is unreadable ({type(error).__name__}){where}"
                 )
                 continue
             note = "" if step == steps[0] else " (newest readable; newer ones were unreadable)"

@@ -17,7 +17,7 @@ def timing_summary(values: dict[str, float | None]) -> str:
     rate, step_ms = values.get("steps_per_s") or 0.0, values.get("step_ms") or 0.0
     fracs = [("data", "data_wait_frac"), ("step", "step_frac"), ("log", "log_frac"), ("valid", "valid_frac")]
     fracs += [("checkpoint", "checkpoint_frac"), ("profile", "profile_frac")]
-    split = " ".join(f"{name} {100 * values[key]:.0f}%" for name, key in fracs if values.get(key))
+    split = " ".join(f"{name} {100 * value:.0f}%" for name, key in fracs if (value := values.get(key)))
     mfu = values.get("mfu")
     return f"{rate:.1f} steps/s, step {step_ms:.2f} ms; {split}" + (f"; MFU {100 * mfu:.1f}%" if mfu else "")
 

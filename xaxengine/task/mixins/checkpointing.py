@@ -118,9 +118,19 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
             kept=kept,
         )
 
-    def latest_checkpoint_step(self) -> int | None:
-        """The newest checkpoint step on disk, if any."""
-        return self.checkpoint_manager().latest_step()
+    def set_aside_checkpoint(self, step: int) -> Path | None:
+        """Renames this run's checkpoint folder of ``step`` to ``<step>.unreadable`` (``.1``, ... if taken)."""
+        source = self.checkpoint_dir / str(step)
+        if not source.exists():
+            return None
+        target = source.with_name(f"{step}.unreadable")
+        n = 0
+        while target.exists():
+            n += 1
+            target = source.with_name(f"{step}.unreadable.{n}")
+        source.rename(target)
+        self.checkpoint_manager().reload()
+        return target
 
     def restore_checkpoint(
         self, step: int, abstract_state: PyTree, manager: Any = None

@@ -9,6 +9,7 @@ the backends; the other ranks write their human log to ``stdout.rank<k>.log`` (a
 
 import atexit
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from typing import IO, Literal
@@ -161,7 +162,7 @@ class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
 
     def log_scalars(self, step: int, phase: str, values: dict[str, float], **extra: object) -> None:
         """Emits a ``scalars`` event; non-finite values become null."""
-        clean = {k: (float(v) if np.isfinite(v) else None) for k, v in values.items()}
+        clean = {k: (float(v) if math.isfinite(v) else None) for k, v in values.items()}
         self.bus.emit(Kind.SCALARS, step=step, phase=phase, values=clean, **extra)
 
     def log_histogram(self, step: int, name: str, values: np.ndarray, bins: int = 64) -> None:

@@ -112,6 +112,7 @@ class ProfilingMixin[ConfigT: ProfilingMixinConfig](LoggerMixin[ConfigT]):
     compile_s: float | None = None  # the train step's; reported once, in the first timing event
     step_flops: float | None = None  # per device per train step, from XLA's cost analysis
     _tracing: Path | None = None
+    _peak: tuple[float | None] | None = None
 
     def configure_debugging(self) -> None:
         """Applies ``profile.debug_nans`` to jax (before anything is compiled)."""
@@ -119,10 +120,11 @@ class ProfilingMixin[ConfigT: ProfilingMixinConfig](LoggerMixin[ConfigT]):
             jax.config.update("jax_debug_nans", True)
 
     def peak_flops(self) -> float | None:
-        """Peak FLOP/s of one device: ``profile.peak_flops``, else the device-kind table, else None."""
-        if self.config.profile.peak_flops > 0:
-            return self.config.profile.peak_flops
-        return peak_flops_for(jax.devices()[0].device_kind)
+        """Peak FLOP/s of one device: ``profile.peak_flops``, else the device-kind table, else None (cached)."""
+        if self._peak is None:
+            configured = self.config.profile.peak_flops
+            self._peak = (configured if configured > 0 else peak_flops_for(jax.devices()[0].device_kind),)
+        return self._peak[0]
 
     def timing_values(self, timing: dict[str, float]) -> dict[str, float]:
         """The interval's breakdown, plus ``compile_s`` (first interval only) and ``mfu`` (FLOPs and peak known)."""

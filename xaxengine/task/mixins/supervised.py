@@ -187,8 +187,8 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
     out = dict(sums)
     unmasked = jax.config.jax_debug_nans
     for name, value in metrics.items():
-        value = value.astype(jnp.float32)
-        out[name] = sums[name] + (value if unmasked else jnp.where(finite, value, 0.0))
+        as_float = value.astype(jnp.float32)
+        out[name] = sums[name] + (as_float if unmasked else jnp.where(finite, as_float, 0.0))
     out[COUNT] = sums[COUNT] + finite.astype(jnp.float32)
     out[NONFINITE] = sums[NONFINITE] + (~finite).astype(jnp.float32)
     first_bad = sums[FIRST_BAD_STEP]
