@@ -4,8 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_engine
 from xaxengine.config import ConfigError
-from xaxengine.task.launchers.base import LaunchConfig, check_batch, cluster_from_env, expand_nodelist
+from xaxengine.task.launchers.base import (
+    LaunchConfig,
+    check_batch,
+    cluster_from_env,
+    devices_per_process,
+    expand_nodelist,
+)
 from xaxengine.task.launchers.slurm import SlurmError, SlurmJob, slurm_script, submit, write_script
 
 
@@ -69,6 +76,25 @@ def test_batch_must_divide_over_devices():
     check_batch(32, 4, "x")
     with pytest.raises(ConfigError, match=r"batch_size=30 does not divide over 4 devices"):
         check_batch(30, 4, "launch.layout=multi_cpu")
+
+
+def test_num_devices_zero_means_the_layouts_default(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert devices_per_process(LaunchConfig(layout="multi_device")) == 0  # every local device, resolved by JAX
+    assert devices_per_process(LaunchConfig(layout="multi_cpu")) == 8  # one per core, at most 8
+    assert devices_per_process(LaunchConfig(layout="multi_process")) == 1
+    assert devices_per_process(LaunchConfig(layout="multi_cpu", num_devices=3)) == 3
+
+
+def test_multi_device_asking_for_more_devices_than_visible_is_bad_input(runs_dir: Path):
+    proc = run_engine(
+        "run", "tasks/mnist.toml", "--layout", "multi_device", "--num-devices", "3", "--runs-dir", str(runs_dir)
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        "xaxengine: error: launch.num_devices=3 but only 1 devices are visible (launch.layout=multi_device)"
+    )
+    assert not any(runs_dir.iterdir())
 
 
 def test_sbatch_script(tmp_path: Path):

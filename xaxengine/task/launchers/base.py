@@ -44,7 +44,9 @@ class LaunchConfig:
         "single_device", help="Device layout: single_device, multi_device, multi_cpu, multi_process."
     )
     num_devices: int = field(
-        2, help="Devices per process: multi_cpu/multi_process force this many CPU devices; multi_device 0 = all."
+        0,
+        help="Devices per process; 0 = the layout's default: every local device (multi_device), one CPU device per "
+        "core up to 8 (multi_cpu), one per process (multi_process on CPU).",
     )
     num_processes: int = field(2, help="multi_process: engine processes started on this host.")
     coordinator_address: str = field(
@@ -133,6 +135,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def devices_per_process(launch: LaunchConfig) -> int:
+    """``launch.num_devices``, or the layout's default for 0 (multi_device's 0 stays 0: every local device)."""
+    if launch.num_devices > 0 or launch.layout == "multi_device":
+        return launch.num_devices
+    if launch.layout == "multi_cpu":
+        return max(1, min(8, os.cpu_count() or 1))
+    return 1
 
 
 def check_batch(batch_size: int, devices: int, where: str) -> None:

@@ -10,7 +10,7 @@ import os
 import shutil
 from typing import Any
 
-from xaxengine.task.launchers.base import CHILD_ENV, check_batch, cpu_device_env
+from xaxengine.task.launchers.base import CHILD_ENV, check_batch, cpu_device_env, devices_per_process
 from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
 from xaxengine.task.launchers.single_device import run_in_process
 from xaxengine.task.mixins.runnable import RunOptions
@@ -24,11 +24,12 @@ def run_multi_cpu(task_cls: Any, config: Any, options: RunOptions) -> int:
     """
     if os.environ.get(CHILD_ENV) == "1":
         return run_in_process(task_cls, config, options)
-    check_batch(config.data.batch_size, config.launch.num_devices, "launch.layout=multi_cpu")
+    num_devices = devices_per_process(config.launch)
+    check_batch(config.data.batch_size, num_devices, "launch.layout=multi_cpu")
     run_dir = freeze_run(task_cls, config, options)
     plan = plan_children(task_cls, config, options)
     try:
-        child = start_child(plan.argv, cpu_device_env(config.launch.num_devices, plan.env))
+        child = start_child(plan.argv, cpu_device_env(num_devices, plan.env))
 
         def failed(rank: int, code: int) -> None:
             del rank

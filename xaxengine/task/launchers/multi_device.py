@@ -7,6 +7,7 @@ make_placement` once the task runs; this launcher only checks what it can before
 
 from typing import Any
 
+from xaxengine.config import ConfigError
 from xaxengine.task.launchers.base import check_batch
 from xaxengine.task.launchers.single_device import run_in_process
 from xaxengine.task.mixins.runnable import RunOptions
@@ -16,8 +17,15 @@ def run_multi_device(task_cls: Any, config: Any, options: RunOptions) -> int:
     """Runs the task here over ``launch.num_devices`` local devices (0 = all of them).
 
     Raises:
-        ConfigError: A batch size that the requested device count does not divide.
+        ConfigError: More devices asked for than this process sees, or a batch size the device count does not divide.
     """
-    if config.launch.num_devices:
-        check_batch(config.data.batch_size, config.launch.num_devices, "launch.layout=multi_device")
+    import jax
+
+    visible = len(jax.local_devices())
+    wanted = config.launch.num_devices or visible
+    if wanted > visible:
+        raise ConfigError(
+            f"launch.num_devices={wanted} but only {visible} devices are visible (launch.layout=multi_device)"
+        )
+    check_batch(config.data.batch_size, wanted, "launch.layout=multi_device")
     return run_in_process(task_cls, config, options)

@@ -32,6 +32,7 @@ from xaxengine.task.launchers.base import (
     check_batch,
     cluster_from_env,
     cpu_device_env,
+    devices_per_process,
     free_port,
 )
 from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
@@ -52,14 +53,15 @@ def run_multi_process(task_cls: Any, config: Any, options: RunOptions) -> int:
     if cluster is not None:
         return _run_rank(task_cls, config, options, cluster)
     launch = config.launch
-    check_batch(config.data.batch_size, launch.num_processes * launch.num_devices, "launch.layout=multi_process")
+    num_devices = devices_per_process(launch)
+    check_batch(config.data.batch_size, launch.num_processes * num_devices, "launch.layout=multi_process")
     run_dir = freeze_run(task_cls, config, options)
     plan = plan_children(task_cls, config, options)
     address = f"127.0.0.1:{free_port()}"
     procs = []
     try:
         for rank in range(launch.num_processes):
-            env = cpu_device_env(launch.num_devices, plan.env)
+            env = cpu_device_env(num_devices, plan.env)
             env.update({COORDINATOR_ENV: address, NUM_PROCESSES_ENV: str(launch.num_processes)})
             env[PROCESS_ID_ENV] = str(rank)
             procs.append(start_child(plan.argv, env, stdout=None if rank == 0 else sys.stderr))
