@@ -106,12 +106,19 @@ def _add_common_run_flags(parser: argparse.ArgumentParser, with_help: bool = Tru
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    if args.help or not args.toml:
+    if args.resume and args.toml and "=" in args.toml:  # `run --resume RUN key=value`: no task file, an override
+        args.overrides, args.toml = [args.toml, *args.overrides], None
+    if args.help or not (args.toml or args.resume):
         _print_run_help(args.toml)
         return 0 if args.help else EXIT_BAD_INPUT
     from xaxengine.task.mixins.runnable import RunOptions
 
     if args.resume:
+        if args.toml:
+            raise UsageError(
+                f"--resume {args.resume} continues that run with its own config.toml; drop {args.toml} "
+                "(dotted overrides still apply)"
+            )
         run_dir = find_run(args.resume, resolve_runs_dir(args.runs_dir))
         return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
     init_from = find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
@@ -185,6 +192,7 @@ def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
 def _print_run_help(toml: str | None) -> None:
     lines = [
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
+        "       xaxengine run --resume RUN [section.field=value ...]",
         "                     [--resume RUN] [--init-from RUN] [--layout L] [--num-devices N] [--num-processes N]",
         "                     [--profile-steps START:END] [--debug-nans]",
         "",

@@ -13,6 +13,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 
+from xaxengine.runs import live_pid
 from xaxtui import engine
 from xaxtui.catalog import RunInfo
 from xaxtui.keys import KEYS, bindings
@@ -241,7 +242,7 @@ class XaxTui(App[None]):
 
     def resume_session(self, session: RunSession) -> None:
         """``xaxengine resume RUN_DIR --events -`` in the same session (the fold continues after its last seq)."""
-        if session.process_alive or (not session.state.finished and not session.launched and session.state.events):
+        if session.process_alive or self._held_elsewhere(session):
             self.notify("the run is still running", severity="warning")
             return
         if session.run_dir is None or session.state.status == "finished":
@@ -260,6 +261,19 @@ class XaxTui(App[None]):
         session.launched, session.ended = True, False
         self.start_source(session)
         self.notify(f"resuming {session.label}")
+
+    @staticmethod
+    def _held_elsewhere(session: RunSession) -> bool:
+        """Whether an engine this app did not start is training the run (a dead one's run can be resumed).
+
+        Locally the run's lock says so (a kernel flock dies with its holder); over SSH the last status is all we
+        know, and the remote engine refuses a resume of a run it still holds.
+        """
+        if session.launched or session.state.finished or not session.state.events:
+            return False
+        if session.remote is None and session.run_dir is not None:
+            return live_pid(session.run_dir) is not None
+        return True
 
     @work(thread=True, exit_on_error=False, group="engine")
     def engine_call(self, what: str, run_dir: Path, remote: RemoteHost | None = None) -> None:

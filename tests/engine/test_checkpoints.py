@@ -83,8 +83,10 @@ def test_sigkill_at_a_random_step_then_resume_equals_uninterrupted(reference, ru
     assert len(starts) == 2 and starts[1]["resumed_from_step"] == newest
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_stop_signal_checkpoints_current_step_and_resume_continues(runs_dir, signum, code):
+@pytest.mark.parametrize(
+    ("signum", "code", "resume_form"), [(signal.SIGINT, 130, "resume"), (signal.SIGTERM, 143, "run --resume")]
+)
+def test_stop_signal_checkpoints_current_step_and_resume_continues(runs_dir, signum, code, resume_form):
     proc = start(runs_dir, "s", "train.max_steps=400")
     run_dir = runs_dir / "mnist" / "s"
     wait_for_step(run_dir, 30, proc)
@@ -99,7 +101,10 @@ def test_stop_signal_checkpoints_current_step_and_resume_continues(runs_dir, sig
     assert [e for e in evs if e["kind"] == "checkpoint"][-1]["step"] == stopped_at
     last_logged = max(e["step"] for e in evs if e["kind"] == "scalars")
     assert last_logged == stopped_at
-    resumed = run_engine("resume", str(run_dir), "train.max_steps=" + str(stopped_at + 10))
+    if resume_form == "run --resume":  # a task file next to --resume is refused, not silently ignored
+        refused = run_engine("run", "tasks/mnist_cnn.toml", "--resume", str(run_dir))
+        assert refused.returncode == 2 and "--resume" in refused.stderr and "Traceback" not in refused.stderr
+    resumed = run_engine(*resume_form.split(), str(run_dir), "train.max_steps=" + str(stopped_at + 10))
     assert resumed.returncode == 0, resumed.stderr
     after = [e["step"] for e in events(run_dir)[len(evs) :] if e["kind"] == "scalars"]
     assert after[0] == stopped_at + 1 and after[-1] == stopped_at + 10

@@ -186,6 +186,36 @@ async def test_launch_watch_stop_checkpoint_resume(task_copy: Path, tmp_path: Pa
     assert process.wait(timeout=10) == 143
 
 
+def _killed_copy(tmp_path: Path) -> Path:
+    """RUN_A cut off at step 250, as if its engine had been killed -9: no final status, checkpoints up to 200."""
+    run_dir = tmp_path / "mnist" / RUN_A.name
+    run_dir.mkdir(parents=True)
+    events = [json.loads(line) for line in (RUN_A / "events.jsonl").read_text().splitlines()]
+    kept = [e for e in events if e.get("step", 0) <= 250 and not (e["kind"] == "status" and e["state"] == "finished")]
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in kept))
+    return run_dir
+
+
+async def test_resume_a_run_whose_engine_died_but_not_one_whose_lock_is_held(tmp_path: Path):
+    import fcntl
+
+    run_dir = _killed_copy(tmp_path)
+    app = XaxTui(run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.step == 250)
+        session = app.screen.session
+        with open(run_dir / "lock", "w") as lock:  # a live engine elsewhere holds the run: `u` must refuse
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            await pilot.press("u")
+            await pilot.pause(0.3)
+            assert not session.launched
+        await pilot.press("u")  # the lock died with its holder: resume from the step-200 checkpoint
+        await wait_for(pilot, lambda: session.launched and session.state.status == "finished")
+        assert session.state.step == 300 and session.returncode == 0
+
+
 async def test_quit_detach_leaves_engine_running(task_copy: Path, tmp_path: Path):
     app = XaxTui(task_copy, runs_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE) as pilot:
