@@ -94,7 +94,11 @@ class XaxTui(App[None]):
     COMMANDS = App.COMMANDS | {ActionCommands}
 
     def __init__(
-        self, target: Path | None = None, runs_dir: Path | None = None, remotes: Sequence[RemoteHost] = ()
+        self,
+        target: Path | None = None,
+        runs_dir: Path | None = None,
+        remotes: Sequence[RemoteHost] = (),
+        remote_cmd: str | None = None,
     ) -> None:
         """Creates the app.
 
@@ -102,11 +106,14 @@ class XaxTui(App[None]):
             target: A runs dir, a run dir (with ``events.jsonl``) or a task ``.toml``.
             runs_dir: Where launched runs go and the picker looks (default: from ``target`` or the environment).
             remotes: Hosts whose runs the picker lists too (``--remote``).
+            remote_cmd: The engine command on hosts added later with ``a`` (``--remote-cmd``); None: each host's
+                default (``$XAX_REMOTE_ENGINE`` or ``xaxengine``).
         """
         super().__init__()
         self.target = target
         self.runs_dir = runs_dir or self._runs_dir_for(target)
         self.remotes: list[RemoteHost] = list(remotes)
+        self.remote_cmd = remote_cmd
         self.sessions: dict[str, RunSession] = {}
         self._launches = 0
 
@@ -159,10 +166,8 @@ class XaxTui(App[None]):
     def add_remote(self, spec: str, remote_cmd: str | None = None) -> RemoteHost:
         """Adds a ``[user@]host[:port][:/path]`` to the hosts the picker lists (raises RemoteError when malformed)."""
         host = RemoteHost(RemoteTarget.parse(spec))
-        if remote_cmd:
-            host.remote_cmd = remote_cmd
-        elif self.remotes:
-            host.remote_cmd = self.remotes[0].remote_cmd
+        if remote_cmd or self.remote_cmd:
+            host.remote_cmd = remote_cmd or self.remote_cmd or host.remote_cmd
         self.remotes.append(host)
         return host
 
@@ -361,7 +366,7 @@ def build_app(argv: list[str] | None = None) -> XaxTui:
         remotes = [RemoteHost(RemoteTarget.parse(spec), remote_cmd=args.remote_cmd) for spec in args.remote]
     except RemoteError as error:
         parser.error(str(error))
-    return XaxTui(args.target, args.runs_dir, remotes)
+    return XaxTui(args.target, args.runs_dir, remotes, remote_cmd=args.remote_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

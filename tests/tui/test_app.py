@@ -12,7 +12,7 @@ from conftest import RUN_A, RUN_B, RUNS, wait_for
 from rich.console import Console
 from textual.widgets import Input, TabbedContent, TextArea
 
-from xaxtui.app import ActionCommands, XaxTui
+from xaxtui.app import ActionCommands, XaxTui, build_app
 from xaxtui.keys import KEYS
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.dialogs import QuitScreen
@@ -239,6 +239,13 @@ def test_main_help():
         check=False,
     )
     assert out.returncode == 0 and "RUNS_DIR" not in out.stderr and "task .toml" in out.stdout
+
+
+def test_remote_cmd_applies_to_hosts_added_later_even_without_remote(monkeypatch):
+    monkeypatch.delenv("XAX_REMOTE_ENGINE", raising=False)
+    app = build_app(["--remote-cmd", "/opt/xax/bin/xaxengine"])
+    assert app.add_remote("me@gpu1:2222").remote_cmd == "/opt/xax/bin/xaxengine"
+    assert build_app([]).add_remote("gpu2").remote_cmd == "xaxengine"
 
 
 async def test_run_view_fits_80x24():
