@@ -1,15 +1,19 @@
 """Cost of the step-time breakdown: engine steps/s with ``profile.timing`` on, divided by steps/s with it off.
 
-Each worker trains the digits MLP (hidden 256, depth 2, batch 128: ~0.4 ms steps on 2 cores, so per-step host work
-weighs as much as it ever will) in a fresh subprocess, with stats sampling, TensorBoard, validation and checkpoints
-off so the two variants differ only in the breakdown. Steps/s is measured from the ``status: running`` event to the
-``status: finished`` event (compilation excluded). Variants alternate; the driver reports the median of the
-per-pair ratios. On a shared 2-core machine that wall-clock ratio moves by several percent from run to run, more
-than the effect, so the driver also accounts the breakdown's own CPU time in 3 more runs (:func:`cost_worker`) and
-reports ``ratio_from_cost`` = step time / (step time + that cost per step), a bound that noise hardly moves.
+Every run trains the digits MLP (hidden 256, depth 2, batch 128: ~0.9 ms steps on 2 cores, so per-step host work
+weighs as much as it ever will) with stats sampling, TensorBoard, validation and checkpoints off, so the two
+variants differ only in the breakdown. Steps/s is measured from the ``status: running`` event to the
+``status: finished`` event (compilation excluded).
+
+- Wall clock: 3 fresh processes each train 8 on/off pairs back to back in ABBA order (:func:`interleaved_worker`);
+  the result is the median of the 24 per-pair ratios. Separate processes minutes apart drifted by several percent
+  on this shared machine, more than the effect; adjacent runs in one process drift far less.
+- Cost accounting: 3 more runs measure the CPU time of everything the breakdown adds (:func:`cost_worker`) and
+  report ``ratio_from_cost`` = step time / (step time + that cost per step), which load hardly moves.
+
 Results: bench/results/timing_overhead.json. Target: ratio >= 0.99.
 
-    python bench/timing_overhead.py [--repeats 7] [--steps 4000]
+    python bench/timing_overhead.py [--repeats 8] [--steps 3000]
 """
 
 import argparse
@@ -30,8 +34,23 @@ from bench.alternate import alternate  # noqa: E402
 RESULTS = REPO / "bench" / "results" / "timing_overhead.json"
 
 
-def worker(timing: str, steps: int) -> None:
-    """Trains once and prints ``{"steps_per_s": ...}`` as the last stdout line."""
+def interleaved_worker(steps: int, pairs: int) -> None:
+    """Trains ``2 * pairs`` times in this one process, on and off in turn (ABBA order), seconds apart.
+
+    Adjacent runs share the process, its warm caches and nearly the same moment of machine load, so their ratio
+    holds less drift than runs in separate processes minutes apart. Prints the per-pair ratios.
+    """
+    ratios = []
+    for pair in range(pairs):
+        order = ("true", "false") if pair % 2 == 0 else ("false", "true")
+        runs = {timing: train_once(timing, steps) for timing in order}
+        assert runs["true"]["timing_events"] > 0 and runs["false"]["timing_events"] == 0
+        ratios.append(runs["true"]["steps_per_s"] / runs["false"]["steps_per_s"])
+    print(json.dumps({"ratios": ratios}))
+
+
+def train_once(timing: str, steps: int) -> dict:
+    """One training run of the digits MLP with the breakdown on (``"true"``) or off; its steps/s."""
     from xaxengine.config import load_run_spec
     from xaxengine.protocol import read_events
 
@@ -55,7 +74,7 @@ def worker(timing: str, steps: int) -> None:
         status = {e["state"]: e for e in events if e["kind"] == "status"}
         seconds = status["finished"]["t"] - status["running"]["t"]
         timed = sum(1 for e in events if e["kind"] == "scalars" and e["phase"] == "timing")
-        print(json.dumps({"steps_per_s": (steps - status["running"]["step"]) / seconds, "timing_events": timed}))
+        return {"steps_per_s": (steps - status["running"]["step"]) / seconds, "timing_events": timed}
 
 
 def clock_cost_s() -> float:
@@ -142,20 +161,19 @@ def main() -> None:
     """Alternates the two variants and writes the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=8, help="interleaved worker: on/off pairs per process")
+    parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
     if args.worker == "cost":
         cost_worker(args.steps)
         return
-    if args.worker:
-        worker(args.worker, args.steps)
+    if args.worker == "interleaved":
+        interleaved_worker(args.steps, args.repeats)
         return
-    samples = alternate(__file__, {"on": "true", "off": "false"}, ["--steps", str(args.steps)], args.repeats)
-    assert all(s["timing_events"] > 0 for s in samples["on"]) and not any(s["timing_events"] for s in samples["off"])
-    on = [s["steps_per_s"] for s in samples["on"]]
-    off = [s["steps_per_s"] for s in samples["off"]]
-    ratios = [a / b for a, b in zip(on, off, strict=True)]
+    workers = alternate(
+        __file__, {"interleaved": "interleaved"}, ["--steps", str(args.steps), "--repeats", str(args.repeats)], 3
+    )
+    ratios = [r for w in workers["interleaved"] for r in w["ratios"]]
     cost = alternate(__file__, {"cost": "cost"}, ["--steps", str(args.steps)], 3)["cost"]
     result = {
         "benchmark": "timing_overhead",
@@ -165,12 +183,8 @@ def main() -> None:
         "cost_per_step_us_median": 1e6 * statistics.median(c["cost_per_step_s"] for c in cost),
         "cost_runs": cost,
         "ratios": ratios,
-        "steps_per_s_on": on,
-        "steps_per_s_off": off,
-        "steps_per_s_on_median": statistics.median(on),
-        "steps_per_s_off_median": statistics.median(off),
+        "pairs": len(ratios),
         "steps": args.steps,
-        "repeats": args.repeats,
         "target": 0.99,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()},
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),

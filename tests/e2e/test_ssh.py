@@ -17,10 +17,13 @@ from pathlib import Path
 import orjson
 import pytest
 from sshd import SshServer, free_port, missing_reason, start_sshd
+from textual.widgets import Input, RadioButton
 
 from xaxengine.runs import live_pid
 from xaxtui.app import build_app
 from xaxtui.remote import RemoteError, RemoteHost, RemoteTailSource, RemoteTarget, classify
+from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.sources import Batch
@@ -197,10 +200,23 @@ async def test_launch_attach_kill_ssh_reconnect_every_seq_once(host: RemoteHost,
 async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: RemoteHost, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XAX_SSH_OPTS", " ".join(server.client_options()))
     spec = f"{server.user}@127.0.0.1:{server.port}:{host.target.runs_dir}"
-    app = build_app(["--remote", spec, "--remote-cmd", REMOTE_CMD, "--runs-dir", str(tmp_path / "local")])
-    async with app.run_test(size=(120, 32)) as pilot:
-        remote = app.remotes[0]
-        session = app.launch_remote(remote, ROOT / "tasks" / "mnist.toml", [*SMALL, "train.max_steps=1000000"])
+    task = ROOT / "tasks" / "mnist.toml"
+    app = build_app([str(task), "--remote", spec, "--remote-cmd", REMOTE_CMD, "--runs-dir", str(tmp_path / "local")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        # config editor -> launch screen -> where: the ssh host (its devices asked over ssh) -> launch
+        await _until(pilot, lambda: isinstance(app.screen, ConfigScreen), 30)
+        await pilot.press("ctrl+l")
+        await _until(pilot, lambda: isinstance(app.screen, LaunchScreen), 30)
+        launch = app.screen
+        assert isinstance(launch, LaunchScreen)
+        next(b for b in launch.query(RadioButton) if b.name == "0").value = True
+        await _until(pilot, lambda: launch.selected_host() is app.remotes[0] and launch.devices_checked, 90)
+        assert "cpu: 1 device" in str(launch.query_one("#devices-info").render())
+        launch.query_one("#overrides", Input).value = " ".join([*SMALL, "train.max_steps=1000000"])
+        await pilot.press("ctrl+l")
+        await _until(pilot, lambda: isinstance(app.screen, RunScreen), 30)
+        session = app.screen.session
+        assert session.remote is app.remotes[0] and session.launched
         await _until(pilot, lambda: session.state.step > 0, 90)
         assert isinstance(app.screen, RunScreen) and session.link == "connected"
         await pilot.pause(0.3)

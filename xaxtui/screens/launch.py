@@ -1,8 +1,11 @@
-"""The launch screen: device layout, runs dir and overrides; starts the engine and opens its run view.
+"""The launch screen: where, device layout, runs dir and overrides; starts the engine and opens its run view.
 
-The layouts come from ``xaxengine devices`` (run in a thread, with a timeout): the ones it lists are enabled, the
-others stay visible but disabled ("not available on this machine"). Until it answers, or when it fails, only the
-single-device layout can be chosen. A non-single layout is passed to the engine as the overrides
+Where: this machine, or one of the SSH hosts the app knows (``--remote``, or added with ``a`` in the picker); a
+remote launch copies the task file to the host and starts the engine there detached (see
+:meth:`xaxtui.app.XaxTui.launch_remote`), into the host's runs dir. The layouts come from ``xaxengine devices`` on
+the chosen machine (run in a thread, with a timeout): the ones it lists are enabled, the others stay visible but
+disabled ("not available on this machine"). Until it answers, or when it fails, only the single-device layout can be
+chosen. A non-single layout is passed to the engine as the overrides
 ``launch.layout=NAME`` plus ``launch.num_devices=N`` (or ``launch.num_processes=N`` for multi-process).
 """
 
@@ -21,6 +24,7 @@ from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet,
 from xaxtui import engine
 from xaxtui.engine import LAYOUTS
 from xaxtui.keys import bindings
+from xaxtui.remote import RemoteError, RemoteHost
 
 if TYPE_CHECKING:
     from xaxtui.app import XaxTui
@@ -64,14 +68,18 @@ def devices_summary(devices: dict[str, Any]) -> str:
     return f"{devices.get('platform', '?')}: {len(found)} {plural}" + (f" ({kinds})" if kinds else "")
 
 
-class DevicesLoaded(Message):
-    """The answer of ``xaxengine devices`` (``devices`` is None and ``error`` set when it failed)."""
+LOCAL = "local"
 
-    def __init__(self, devices: dict[str, Any] | None, error: str = "") -> None:
-        """Carries the parsed answer or the error."""
+
+class DevicesLoaded(Message):
+    """The answer of ``xaxengine devices`` on one machine (``devices`` None and ``error`` set when it failed)."""
+
+    def __init__(self, devices: dict[str, Any] | None, error: str = "", where: str = LOCAL) -> None:
+        """Carries the parsed answer or the error, and which machine answered."""
         super().__init__()
         self.devices = devices
         self.error = error
+        self.where = where
 
 
 class LaunchScreen(Screen[None]):
@@ -98,6 +106,12 @@ class LaunchScreen(Screen[None]):
         """Layouts, inputs, launch button."""
         with Vertical(id="launch-box"):
             yield Static(f"[b]launch[/b] {self.task_path}")
+            if self.xax.remotes:
+                yield Label("where")
+                with RadioSet(id="where"):
+                    yield RadioButton("this machine", value=True, name=LOCAL)
+                    for index, host in enumerate(self.xax.remotes):
+                        yield RadioButton(f"{host.target.label} (ssh)", name=str(index))
             yield Label("device layout")
             yield Static("checking devices (xaxengine devices)...", id="devices-info")
             with RadioSet(id="layout"):
@@ -117,28 +131,59 @@ class LaunchScreen(Screen[None]):
     def on_mount(self) -> None:
         """Focuses the overrides and asks the engine which layouts this machine allows."""
         self.query_one("#overrides", Input).focus()
-        cached = _DEVICES_CACHE.get(tuple(engine.engine_cmd()))
+        self._check_devices()
+
+    def selected_host(self) -> RemoteHost | None:
+        """The SSH host to launch on, or None for this machine."""
+        if not self.xax.remotes:
+            return None
+        button = self.query_one("#where", RadioSet).pressed_button
+        name = button.name if button is not None else LOCAL
+        return None if name in (None, LOCAL) else self.xax.remotes[int(name)]
+
+    def _cache_key(self, host: RemoteHost | None) -> tuple[str, ...]:
+        return tuple(engine.engine_cmd()) if host is None else ("ssh", host.target.label, host.remote_cmd)
+
+    def _check_devices(self) -> None:
+        host = self.selected_host()
+        where = LOCAL if host is None else host.target.label
+        self.devices_checked = False
+        self.query_one("#devices-info", Static).update(f"checking devices on {where} (xaxengine devices)...")
+        cached = _DEVICES_CACHE.get(self._cache_key(host))
         if cached is not None:
-            self.post_message(DevicesLoaded(cached))
+            self.post_message(DevicesLoaded(cached, where=where))
         else:
-            self.load_devices()
+            self.load_devices(host)
+
+    @on(RadioSet.Changed, "#where")
+    def _where_changed(self) -> None:
+        host = self.selected_host()
+        runs_dir = self.query_one("#runs-dir", Input)
+        runs_dir.disabled = host is not None
+        runs_dir.value = str(self.runs_dir) if host is None else (host.target.runs_dir or "the host's runs dir")
+        self._check_devices()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="devices")
-    def load_devices(self) -> None:
-        """Runs ``xaxengine devices`` in a thread and posts its parsed answer (or the failure)."""
+    def load_devices(self, host: RemoteHost | None = None) -> None:
+        """Runs ``xaxengine devices`` (over ssh for a host) in a thread and posts its parsed answer (or the failure)."""
+        where = LOCAL if host is None else host.target.label
         try:
-            answer = orjson.loads(engine.call("devices", timeout=DEVICES_TIMEOUT_S))
-        except (engine.EngineError, orjson.JSONDecodeError) as error:
-            self.post_message(DevicesLoaded(None, str(error)))
+            raw = engine.call("devices", timeout=DEVICES_TIMEOUT_S) if host is None else host.call("devices")
+            answer = orjson.loads(raw)
+        except (engine.EngineError, RemoteError, orjson.JSONDecodeError) as error:
+            self.post_message(DevicesLoaded(None, str(error), where))
             return
         if not isinstance(answer, dict) or not isinstance(answer.get("layouts"), list):
-            self.post_message(DevicesLoaded(None, "xaxengine devices: no layouts in its answer"))
+            self.post_message(DevicesLoaded(None, "xaxengine devices: no layouts in its answer", where))
             return
-        _DEVICES_CACHE[tuple(engine.engine_cmd())] = answer
-        self.post_message(DevicesLoaded(answer))
+        _DEVICES_CACHE[self._cache_key(host)] = answer
+        self.post_message(DevicesLoaded(answer, where=where))
 
     def on_devices_loaded(self, message: DevicesLoaded) -> None:
         """Enables the layouts the engine listed; the others stay disabled and say why."""
+        host = self.selected_host()
+        if message.where != (LOCAL if host is None else host.target.label):
+            return  # the answer of a machine no longer selected
         self.devices_checked = True
         self.devices = message.devices or {}
         listed = {str(name) for name in self.devices.get("layouts") or ()}
@@ -188,6 +233,10 @@ class LaunchScreen(Screen[None]):
             error.update(f"[red]N must be a positive integer for {layout}, not {count_text!r}[/]")
             return
         count = int(count_text) if count_text.isdigit() else 1
+        host = self.selected_host()
+        if host is not None:
+            self.xax.launch_remote(host, self.task_path, [*layout_overrides(layout, count), *overrides])
+            return
         runs_dir = Path(self.query_one("#runs-dir", Input).value.strip() or "runs")
         self.xax.launch(self.task_path, [*layout_overrides(layout, count), *overrides], runs_dir)
 
