@@ -209,7 +209,7 @@ async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: Remo
         await _until(pilot, lambda: isinstance(app.screen, LaunchScreen), 30)
         launch = app.screen
         assert isinstance(launch, LaunchScreen)
-        next(b for b in launch.query(RadioButton) if b.name == "0").value = True
+        next(b for b in launch.query("#where RadioButton").results(RadioButton) if b.name == "0").value = True
         await _until(pilot, lambda: launch.selected_host() is app.remotes[0] and launch.devices_checked, 90)
         assert "cpu: 1 device" in str(launch.query_one("#devices-info").render())
         launch.query_one("#overrides", Input).value = " ".join([*SMALL, "train.max_steps=1000000"])
@@ -236,7 +236,7 @@ async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: Remo
         assert session.returncode == 143
         seqs = [orjson.loads(line)["seq"] for line in (session.run_dir / "events.jsonl").read_bytes().splitlines()]
         assert seqs == list(range(session.state.last_seq + 1))
-        await pilot.press("escape")
+        await pilot.press("R")  # the picker lists the remote host's runs next to the local ones
         await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
         table = app.screen.query_one(RunsTable)
 

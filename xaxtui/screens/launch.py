@@ -193,7 +193,7 @@ class LaunchScreen(Screen[None]):
             info.update(f"[yellow]{message.error or 'xaxengine devices failed'}: single device only[/]")
         else:
             info.update(devices_summary(self.devices))
-        for button in self.query(RadioButton):
+        for button in self.query("#layout RadioButton").results(RadioButton):
             name = button.name or ""
             title = LAYOUTS[name]
             button.disabled = name not in self.available

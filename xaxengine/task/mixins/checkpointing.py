@@ -132,6 +132,10 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
         self.checkpoint_manager().reload()
         return target
 
+    def latest_checkpoint_step(self) -> int | None:
+        """The newest checkpoint step on disk, if any."""
+        return self.checkpoint_manager().latest_step()
+
     def restore_checkpoint(
         self, step: int, abstract_state: PyTree, manager: Any = None
     ) -> tuple[PyTree, dict[str, Any]]:
