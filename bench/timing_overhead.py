@@ -50,7 +50,7 @@ def interleaved_worker(steps: int, pairs: int) -> None:
 
 
 def train_once(timing: str, steps: int) -> dict:
-    """One training run of the digits MLP with the breakdown on (``"true"``) or off; its steps/s."""
+    """One training run of the digits MLP with the breakdown on (``"true"``) or off: its steps/s and timing values."""
     from xaxengine.config import load_run_spec
     from xaxengine.protocol import read_events
 
@@ -73,8 +73,12 @@ def train_once(timing: str, steps: int) -> dict:
         events = list(read_events(Path(runs) / "mnist" / "bench" / "events.jsonl"))
         status = {e["state"]: e for e in events if e["kind"] == "status"}
         seconds = status["finished"]["t"] - status["running"]["t"]
-        timed = sum(1 for e in events if e["kind"] == "scalars" and e["phase"] == "timing")
-        return {"steps_per_s": (steps - status["running"]["step"]) / seconds, "timing_events": timed}
+        timing = [e["values"] for e in events if e["kind"] == "scalars" and e["phase"] == "timing"]
+        return {
+            "steps_per_s": (steps - status["running"]["step"]) / seconds,
+            "timing_events": len(timing),
+            "timing": timing,
+        }
 
 
 def clock_cost_s() -> float:
@@ -99,7 +103,7 @@ def cost_worker(steps: int) -> None:
     from xaxengine.task.mixins import logger as logger_mixin
     from xaxengine.task.mixins import profiling, step_context
 
-    spent = {"main": 0.0, "writer": 0.0, "events": 0}
+    spent = {"main": 0.0, "writer": 0.0}
 
     def counted(fn, where, only_timing=None):
         def wrapper(*args, **kwargs):
@@ -119,36 +123,16 @@ def cost_worker(steps: int) -> None:
         logger_mixin.LoggerMixin.log_scalars, "main", lambda a, k: a[2] == "timing"
     )
     EventBus._fan_out = counted(EventBus._fan_out, "writer", lambda a, k: a[1].get("phase") == "timing")
-    from xaxengine.config import load_run_spec
-    from xaxengine.protocol import read_events
-
-    with tempfile.TemporaryDirectory() as runs:
-        overrides = [
-            f"train.max_steps={steps}",
-            "train.log_every_n_steps=50",
-            "train.valid_every_n_steps=0",
-            "checkpoint.save_every_n_steps=0",
-            "stats.enabled=false",
-            "logger.tensorboard=false",
-            "logger.progress='plain'",
-            f"artifacts.runs_dir={json.dumps(runs)}",
-            "artifacts.run_id='bench'",
-        ]
-        spec = load_run_spec(REPO / "tasks" / "mnist.toml", overrides)
-        assert spec.task_cls.launch(spec.config) == 0
-        timing = [
-            e["values"]
-            for e in read_events(Path(runs) / "mnist" / "bench" / "events.jsonl")
-            if e["kind"] == "scalars" and e["phase"] == "timing"
-        ]
+    timing = train_once("true", steps)["timing"]
     seconds_per_step = statistics.median(1 / v["steps_per_s"] for v in timing[1:])
-    per_step = (spent["main"] + spent["writer"]) / steps + clock_cost_s()
+    clocks = clock_cost_s()
+    per_step = (spent["main"] + spent["writer"]) / steps + clocks
     print(
         json.dumps(
             {
                 "main_thread_cpu_s": spent["main"],
                 "writer_thread_cpu_s": spent["writer"],
-                "clock_cost_per_step_s": clock_cost_s(),
+                "clock_cost_per_step_s": clocks,
                 "cost_per_step_s": per_step,
                 "step_wall_s": seconds_per_step,
                 "ratio_from_cost": seconds_per_step / (seconds_per_step + per_step),
