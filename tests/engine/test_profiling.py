@@ -145,3 +145,24 @@ def test_python_dash_m_runs_a_task_from_its_defaults_with_overrides_and_resumes(
 
     proc = module_run("train.max_stepz=3")
     assert proc.returncode == 2 and "did you mean 'train.max_steps'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "folder"), [("tasks.mnist_diffusion", "mnist_diffusion"), ("tasks.shakespeare", "shakespeare")]
+)
+def test_every_example_task_runs_as_a_module(runs_dir, module, folder):
+    argv = [
+        sys.executable,
+        "-m",
+        module,
+        "train.max_steps=3",
+        "train.valid_every_n_steps=0",
+        "--runs-dir",
+        str(runs_dir),
+    ]
+    proc = subprocess.run(argv, cwd=REPO, env=engine_env(), capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = (runs_dir / folder).iterdir()
+    statuses = [e["state"] for e in read_events(run_dir / "events.jsonl") if e["kind"] == "status"]
+    assert statuses[-1] == "finished"
+    assert (run_dir / "config.toml").read_text().startswith(f'task = "{module}:')
