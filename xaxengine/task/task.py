@@ -15,7 +15,6 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
@@ -41,12 +40,12 @@ from xaxengine.task.mixins.sharding import Placement, make_placement
 from xaxengine.task.mixins.step_context import StepContextMixin, StepTimer
 from xaxengine.task.mixins.supervised import (
     SupervisedMixin,
-    accumulating_eval_step,
     accumulating_train_step,
     summarize,
     zero_sums,
 )
 from xaxengine.task.mixins.train import TrainMixin, TrainMixinConfig, TrainState
+from xaxengine.task.validator import Validator
 
 logger = logging.getLogger("xaxengine")
 
@@ -228,7 +227,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         self.emit_status(State.COMPILING, self.step)
         batches = self.train_batches(train_size, cfg.seed, position)
         step_fn, sums = self._compile_train_step(state, static, optimizer, train_columns, batches)
-        self.validator = _Validator(self, static, valid_columns, valid_size)
+        self.validator = Validator(self, static, valid_columns, valid_size)
         self.emit_status(State.RUNNING, self.step)
         return self._loop(state, static, sums, step_fn, train_columns, batches)
 
@@ -446,37 +445,3 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             self.finish_pending_save()
         self.emit_status(State.INTERRUPTED, self.step, reason=f"signal {signum}")
         return exit_code_for(signum)
-
-
-class _Validator:
-    """Runs the validation set through a lazily compiled eval step and logs the means."""
-
-    def __init__(self, task: SupervisedTask[Any], static: PyTree, columns: Columns, size: int) -> None:
-        self.task, self.static, self.columns = task, static, columns
-        self.batches = task.valid_index_batches(size)
-        self.step_fn: Any = None
-        self.key = task.placement.replicate(jax.random.PRNGKey(task.config.train.seed + 1))
-
-    def host_batch(self) -> dict[str, np.ndarray]:
-        """The first validation batch on the host, for ``log_heavy``."""
-        return {k: np.asarray(v[self.batches[0]]) for k, v in self.columns.items()}
-
-    def run(self, params: PyTree, step: int) -> None:
-        on_device = isinstance(next(iter(self.columns.values())), jax.Array)
-        update = self.task.make_eval_update(self.static)
-        placement = self.task.placement
-        step_array = placement.replicate(jnp.asarray(step, jnp.int32))
-        data = placement.step_data(self.columns, self.batches[0], on_device)
-        if self.step_fn is None:
-            names = list(jax.eval_shape(update, params, *data, self.key, step_array)[0])
-            self.names = names
-            sums = placement.replicate(zero_sums(names))
-            args = (params, sums, *data, self.key, step_array)
-            eval_step = placement.constrain(accumulating_eval_step(update), placement.state_shardings(sums))
-            self.step_fn, _ = self.task.compile_and_report("eval_step", eval_step, args)
-        sums = placement.replicate(zero_sums(self.names))
-        for i, idx in enumerate(self.batches):
-            key = placement.replicate(jax.random.fold_in(self.key, i))
-            sums = self.step_fn(params, sums, *placement.step_data(self.columns, idx, on_device), key, step_array)
-        means, _, _ = summarize(jax.device_get(sums))
-        self.task.log_scalars(step, "valid", means, elapsed_s=time.monotonic() - self.task.started)
