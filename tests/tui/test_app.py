@@ -73,7 +73,7 @@ async def test_header_shows_rates_step_time_mfu_and_flags_a_data_bound_run(tmp_p
     async with app.run_test(size=(140, 32)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
         header = app.screen.query_one(RunHeader)
-        await wait_for(pilot, lambda: "DATA-BOUND: 31%" in str(header.render()))
+        await wait_for(pilot, lambda: "DATA-BOUND 31% data wait" in str(header.render()))
         text = str(header.render())
         assert "step 1.85 ms" in text and "MFU 40.2%" in text and "steps/s" in text
         assert "data_wait_frac" not in {c.metric for c in app.screen.query(MetricChart)}

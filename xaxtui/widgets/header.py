@@ -28,27 +28,31 @@ def duration(seconds: float) -> str:
 
 
 def header_text(state: RunState, now: float | None = None, extra: str = "") -> Text:
-    """The two header lines for ``state``; a live run's elapsed time counts up to ``now``."""
+    """The two header lines for ``state``; a live run's elapsed time counts up to ``now``.
+
+    Line 1 says what and how it is (status, reason, link state, the data-bound flag); line 2 how fast it goes, most
+    important first. Lines never wrap: on a narrow terminal they end in an ellipsis.
+    """
     task = state.task.rpartition(":")[2] or state.task or "?"
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{task} ", style="bold")
     text.append(state.run_id or "(waiting for run_start)", style="dim")
     text.append("  ")
     text.append(f" {state.status} ", style=STATUS_STYLES.get(state.status, "reverse"))
     if state.reason:
         text.append(f" {state.reason}", style="italic")
+    if extra:
+        text.append(f"  {extra}", style="yellow")
     if state.data_bound:
-        wait = 100 * state.timing["data_wait_frac"]
-        text.append(f"  DATA-BOUND: {wait:.0f}% of the time waiting for data", style="bold yellow")
+        text.append(f"  DATA-BOUND {100 * state.timing['data_wait_frac']:.0f}% data wait", style="bold yellow")
     end = state.last_t if state.finished or now is None else now
     elapsed = end - state.first_t if not math.isnan(state.first_t) else math.nan
     max_steps = state.max_steps
     step = f"step {state.step}" + (f"/{max_steps}" if max_steps else "")
-    parts = [step, f"elapsed {duration(elapsed)}", f"ETA {duration(state.eta_s())}", *_rates(state)]
+    steps_per_s, *rates = _rates(state)
+    parts = [step, steps_per_s, f"ETA {duration(state.eta_s())}", f"elapsed {duration(elapsed)}", *rates]
     if state.bad_lines:
-        parts.append(f"{state.bad_lines} bad lines")
-    if extra:
-        parts.append(extra)
+        parts.insert(1, f"{state.bad_lines} bad lines")
     text.append("\n" + " · ".join(parts))
     return text
 
