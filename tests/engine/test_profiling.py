@@ -3,6 +3,7 @@
 import gzip
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,19 @@ def test_timing_scalars_follow_every_train_log_and_report_compile_once(profiled_
         assert values["samples_per_s"] == pytest.approx(128 * values["steps_per_s"])
     assert timing[0]["values"]["compile_s"] > 0
     assert all("compile_s" not in e["values"] for e in timing[1:])
+
+
+def test_the_human_log_ends_with_where_the_whole_run_went(profiled_run):
+    proc, run_dir = profiled_run
+    (line,) = [line for line in proc.stdout.splitlines() if " time: " in line]
+    match = re.search(r"time: (\d+) steps in ([\d.]+) s \(([\d.]+) steps/s, compile ([\d.]+) s\): (.*)$", line)
+    assert match, line
+    timing = _timing(run_dir)
+    assert int(match[1]) == 300 and float(match[2]) == pytest.approx(
+        sum(e["values"]["interval_s"] for e in timing), 0.01
+    )
+    shares = dict(re.findall(r"(\w+) (\d+)%", match[5]))
+    assert {"step", "valid", "checkpoint", "profile"} <= set(shares) and 90 <= sum(map(int, shares.values())) <= 102
 
 
 def test_timing_phases_add_up_to_the_interval_wall_time(profiled_run):

@@ -3,7 +3,7 @@
 import logging
 from typing import IO, Any
 
-from xaxengine.protocol import Event, Kind
+from xaxengine.protocol import TERMINAL_STATES, Event, Kind
 
 logger = logging.getLogger("xaxengine")
 
@@ -12,14 +12,49 @@ def _format_values(values: dict[str, float | None]) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, int | float) else f"{k}=nan" for k, v in values.items())
 
 
+PHASE_FRACS = (
+    ("step", "step_frac"),
+    ("data", "data_wait_frac"),
+    ("log", "log_frac"),
+    ("valid", "valid_frac"),
+    ("checkpoint", "checkpoint_frac"),
+    ("profile", "profile_frac"),
+)
+
+
 def timing_summary(values: dict[str, float | None]) -> str:
-    """``412 steps/s, step 2.31 ms; data 3% step 90% log 1% valid 5% checkpoint 0%`` from a timing event."""
+    """``412.0 steps/s, step 2.31 ms; step 90% data 3% log 1% valid 5%`` from a timing event (zero phases left out)."""
     rate, step_ms = values.get("steps_per_s") or 0.0, values.get("step_ms") or 0.0
-    fracs = [("data", "data_wait_frac"), ("step", "step_frac"), ("log", "log_frac"), ("valid", "valid_frac")]
-    fracs += [("checkpoint", "checkpoint_frac"), ("profile", "profile_frac")]
-    split = " ".join(f"{name} {100 * value:.0f}%" for name, key in fracs if (value := values.get(key)))
+    split = " ".join(f"{name} {100 * value:.0f}%" for name, key in PHASE_FRACS if (value := values.get(key)))
     mfu = values.get("mfu")
     return f"{rate:.1f} steps/s, step {step_ms:.2f} ms; {split}" + (f"; MFU {100 * mfu:.1f}%" if mfu else "")
+
+
+class RunTimeTotals:
+    """Adds up the timing events of a run, for one line at its end: where the whole run's time went."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys([name for name, _ in PHASE_FRACS], 0.0)
+        self.wall = self.steps = 0.0
+        self.compile_s: float | None = None
+
+    def add(self, values: dict[str, float | None]) -> None:
+        """Adds one interval."""
+        interval = values.get("interval_s") or 0.0
+        self.wall += interval
+        self.steps += values.get("steps") or 0.0
+        for name, key in PHASE_FRACS:
+            self.seconds[name] += (values.get(key) or 0.0) * interval
+        if values.get("compile_s") is not None:
+            self.compile_s = (self.compile_s or 0.0) + (values["compile_s"] or 0.0)
+
+    def summary(self) -> str:
+        """``1500 steps in 1.43 s (1049 steps/s, compile 0.61 s): step 91% valid 6% log 1% checkpoint 1%``."""
+        rate = self.steps / self.wall if self.wall else 0.0
+        compiled = f", compile {self.compile_s:.2f} s" if self.compile_s is not None else ""
+        ranked = sorted(self.seconds.items(), key=lambda item: -item[1])
+        split = " ".join(f"{name} {100 * sec / self.wall:.0f}%" for name, sec in ranked if sec and self.wall)
+        return f"{self.steps:.0f} steps in {self.wall:.2f} s ({rate:.1f} steps/s{compiled}): {split}"
 
 
 def _cell(value: object) -> str:
@@ -45,6 +80,7 @@ class StdoutBackend:
         self.latest: dict[str, tuple[int, dict[str, float | None]]] = {}
         self.scalars_seen = 0
         self.printed_at = 0
+        self.totals = RunTimeTotals()
         if use_progress_bar:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -70,12 +106,15 @@ class StdoutBackend:
         elif kind == Kind.CHECKPOINT:
             logger.info("checkpoint at step %d (%.1f MB, %.2fs)", event["step"], event["bytes"] / 1e6, event["save_s"])
         elif kind == Kind.STATUS:
+            if event["state"] in TERMINAL_STATES and self.totals.wall:
+                logger.info("time: %s", self.totals.summary())
             logger.info("status %s at step %s%s", event["state"], event.get("step"), _reason(event))
 
     def _scalars(self, event: Event) -> None:
         values = event.get("values") or {}
         phase = str(event.get("phase") or "train")
         if phase == "timing":
+            self.totals.add(values)
             if self.progress is None:
                 logger.info("step %d timing %s", event["step"], timing_summary(values))
             return
