@@ -107,6 +107,18 @@ def test_profile_steps_write_a_trace_and_log_its_path(profiled_run):
     assert [e["path"] for e in logs] == [str(run_dir / "profile")]
 
 
+def test_a_trace_window_past_the_end_of_training_is_still_written(runs_dir):
+    args = ["train.max_steps=30", "train.valid_every_n_steps=0", "--profile-steps", "20:500", "--run-id", "short"]
+    proc = run_engine("run", "tasks/mnist.toml", *args, "--runs-dir", str(runs_dir))
+    assert proc.returncode == 0, proc.stderr
+    run_dir = runs_dir / "mnist" / "short"
+    assert len(list((run_dir / "profile").glob("plugins/profile/*/*.xplane.pb"))) == 1
+    events = list(read_events(run_dir / "events.jsonl"))
+    where = [i for i, e in enumerate(events) if e["kind"] == "log" and e.get("path")]
+    finished = [i for i, e in enumerate(events) if e["kind"] == "status" and e["state"] == "finished"]
+    assert len(where) == 1 and where[0] < finished[0]  # written before the run says it finished
+
+
 def test_mfu_is_reported_when_the_peak_is_given_and_timing_can_be_turned_off(runs_dir):
     common = ["train.max_steps=40", "train.log_every_n_steps=20", "train.valid_every_n_steps=0", "--runs-dir"]
     proc = run_engine("run", "tasks/mnist.toml", *common, str(runs_dir), "--run-id", "mfu", "profile.peak_flops=1e11")

@@ -191,6 +191,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         finally:
             if sampler is not None:
                 sampler.stop()
+            self.finish_trace(None)  # a trace window cut short by the end of training, a stop or a failure
             self.close_checkpoints()
             self.close_loggers()
             lock.release()
@@ -306,6 +307,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
                 self._save(state, batches.position)
 
         self.finish_pending_save()
+        self.finish_trace(state)
         self.emit_status(State.FINISHED, self.step)
         return 0
 

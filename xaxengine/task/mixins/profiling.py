@@ -158,11 +158,15 @@ class ProfilingMixin[ConfigT: ProfilingMixinConfig](LoggerMixin[ConfigT]):
         self.log_message("info", f"profiling steps {self.step} to {self.trace_steps()[1]}")
 
     def finish_trace(self, wait_for: Any) -> None:
-        """Waits for ``wait_for`` on the device (so its work is in the trace), stops tracing, and logs the paths."""
+        """Waits for ``wait_for`` on the device (so its work is in the trace), stops tracing, and logs the paths.
+
+        Does nothing when no trace is running.
+        """
         directory, self._tracing = self._tracing, None
         if directory is None:
             return
-        jax.block_until_ready(wait_for)
+        if wait_for is not None:
+            jax.block_until_ready(wait_for)
         jax.profiler.stop_trace()
         perfetto = sorted(directory.glob("plugins/profile/*/perfetto_trace.json.gz"))
         message = (
