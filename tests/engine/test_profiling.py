@@ -4,6 +4,7 @@ import gzip
 import itertools
 import json
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,15 @@ def test_timing_phases_add_up_to_the_interval_wall_time(profiled_run):
     for before, after in itertools.pairwise(timing[1:]):
         gap = after["t"] - before["t"]
         assert after["values"]["interval_s"] == pytest.approx(gap, rel=0.1), (after["step"], gap)
+
+
+def test_short_intervals_leave_little_time_unaccounted(runs_dir):
+    """With 5-step intervals (a few ms), per-log work that no phase measured would show up as other_frac."""
+    args = ["train.max_steps=300", "train.log_every_n_steps=5", "checkpoint.save_every_n_steps=100", "--run-id", "s"]
+    proc = run_engine("run", "tasks/mnist.toml", *args, "--runs-dir", str(runs_dir))
+    assert proc.returncode == 0, proc.stderr
+    other = [e["values"]["other_frac"] for e in _timing(runs_dir / "mnist" / "s")]
+    assert len(other) == 60 and statistics.median(other) < 0.05
 
 
 def test_timing_attributes_validation_and_checkpoints_to_the_interval_they_fall_in(profiled_run):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import RUN_A, RUN_B, RUNS, wait_for
 from rich.console import Console
-from textual.widgets import Input, TabbedContent, TextArea
+from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from xaxtui.app import ActionCommands, XaxTui, build_app
 from xaxtui.keys import KEYS
@@ -55,6 +55,7 @@ async def test_header_shows_rates_step_time_mfu_and_flags_a_data_bound_run(tmp_p
     lines = (RUN_A / "events.jsonl").read_text().splitlines()
     last_seq = json.loads(lines[-1])["seq"]
     timing = {"steps_per_s": 412.5, "samples_per_s": 52800.0, "step_ms": 1.85, "data_wait_frac": 0.31, "mfu": 0.402}
+    timing |= {"step_frac": 0.6, "valid_frac": 0.05, "log_frac": 0.02, "checkpoint_frac": 0.0, "profile_frac": 0.0}
     lines.append(
         json.dumps(
             {
@@ -76,6 +77,8 @@ async def test_header_shows_rates_step_time_mfu_and_flags_a_data_bound_run(tmp_p
         await wait_for(pilot, lambda: "DATA-BOUND 31% data wait" in str(header.render()))
         text = str(header.render())
         assert "step 1.85 ms" in text and "MFU 40.2%" in text and "steps/s" in text
+        split = str(app.screen.query_one("#stat-time", Static).render())
+        assert split == "time  step 60% data 31% valid 5% log 2%"
         assert "data_wait_frac" not in {c.metric for c in app.screen.query(MetricChart)}
 
 

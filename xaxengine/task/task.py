@@ -293,7 +293,8 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
                 data_s = step_s = 0.0
                 sums = self._log_train(sums, timer, clock)
                 if not self.placement.multi_process:  # saves finish in lockstep on every process otherwise
-                    self.poll_pending_save()
+                    with self.step_context("checkpoint"):
+                        self.poll_pending_save()
             if cfg.valid_every_n_steps and (self.step % cfg.valid_every_n_steps == 0 or last):
                 with self.step_context("valid"):
                     self.validator.run(state.params, self.step)
@@ -374,8 +375,9 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
         )
         if self.config.profile.timing:
             self.log_scalars(self.step, "timing", self.timing_values(timing))
+        fresh = self.placement.replicate(zero_sums(list(fetched)))
         timer.seconds["log"] += clock() - t2
-        return self.placement.replicate(zero_sums(list(fetched)))
+        return fresh
 
     def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
         return {

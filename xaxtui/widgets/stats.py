@@ -1,12 +1,27 @@
-"""CPU %, RSS and per-GPU utilisation and memory as sparklines."""
+"""CPU %, RSS and per-GPU utilisation and memory as sparklines, and where the last interval's time went."""
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Label, Sparkline
+from textual.widgets import Label, Sparkline, Static
 
 from xaxtui.state import RunState
 
 SPARK_POINTS = 120
+TIME_PHASES = (
+    ("step", "step_frac"),
+    ("data", "data_wait_frac"),
+    ("valid", "valid_frac"),
+    ("log", "log_frac"),
+    ("ckpt", "checkpoint_frac"),
+    ("prof", "profile_frac"),
+)
+
+
+def time_split(timing: dict[str, float]) -> str:
+    """``time  step 91% valid 6% data 2%``: the phases of the latest timing event, largest first (1% or more)."""
+    shares = sorted(((timing.get(key) or 0.0, name) for name, key in TIME_PHASES), reverse=True)
+    parts = [f"{name} {100 * share:.0f}%" for share, name in shares if share >= 0.005]
+    return "time  " + (" ".join(parts) if parts else "-")
 
 
 def human_bytes(n: float) -> str:
@@ -39,7 +54,7 @@ class StatRow(Horizontal):
 
 
 class StatsPane(VerticalScroll):
-    """One row for CPU, one for RSS, two per GPU."""
+    """One row for CPU, one for RSS, two per GPU, and the time split of the latest interval."""
 
     DEFAULT_CSS = """
     StatsPane { height: auto; max-height: 10; }
@@ -52,11 +67,13 @@ class StatsPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         """CPU and RSS rows; GPU rows are added when GPUs report."""
+        yield Static("time  -", id="stat-time")
         yield StatRow(id="stat-cpu")
         yield StatRow(id="stat-rss")
 
     def update_state(self, state: RunState) -> None:
         """Shows the latest stats of ``state``."""
+        self.query_one("#stat-time", Static).update(time_split(state.timing))
         cpu, rss = list(state.cpu), list(state.rss)
         self.query_one("#stat-cpu", StatRow).show(f"CPU {cpu[-1]:5.0f}%" if cpu else "CPU    -", cpu)
         self.query_one("#stat-rss", StatRow).show(f"RSS {human_bytes(rss[-1]):>6}" if rss else "RSS    -", rss)
