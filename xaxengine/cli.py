@@ -192,9 +192,9 @@ def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
 def _print_run_help(toml: str | None) -> None:
     lines = [
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
-        "       xaxengine run --resume RUN [section.field=value ...]",
         "                     [--resume RUN] [--init-from RUN] [--layout L] [--num-devices N] [--num-processes N]",
         "                     [--profile-steps START:END] [--debug-nans]",
+        "       xaxengine run --resume RUN [section.field=value ...]",
         "",
         'Trains the task named by `task = "module:Class"` in TASK.toml. Overrides use dotted field names.',
     ]
