@@ -51,6 +51,15 @@ class EngineNotice(Message):
         self.error = error
 
 
+class RemoteLockChecked(Message):
+    """Whether an engine holds a remote run (from ``xaxengine ls --json`` on its host), asked before a resume."""
+
+    def __init__(self, key: str, alive: bool) -> None:
+        super().__init__()
+        self.key = key
+        self.alive = alive
+
+
 class ActionCommands(Provider):
     """Command palette entries for every registered action of the app and the current screen."""
 
@@ -253,6 +262,37 @@ class XaxTui(App[None]):
         if session.run_dir is None or session.state.status == "finished":
             self.notify("nothing to resume", severity="warning")
             return
+        if session.remote is not None and not session.launched and not session.state.finished:
+            self.check_remote_lock(session)  # its engine may still be training on the host, or may have died
+            return
+        self._start_resume(session)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def check_remote_lock(self, session: RunSession) -> None:
+        """Asks the host whether an engine holds the run (its lock); posts the answer, or the failure."""
+        assert session.remote is not None and session.run_dir is not None
+        try:
+            runs = session.remote.list_runs()
+        except RemoteError as error:
+            self.post_message(EngineNotice(f"resume: {error}", error=True))
+            return
+        wanted = session.run_dir.as_posix()
+        alive = any(r.alive for r in runs if r.run_dir.as_posix() == wanted or r.run_id == wanted)
+        self.post_message(RemoteLockChecked(session.key, alive))
+
+    def on_remote_lock_checked(self, message: RemoteLockChecked) -> None:
+        """Resumes a remote run whose engine is gone; says so when one still holds it."""
+        session = self.sessions.get(message.key)
+        if session is None:
+            return
+        if message.alive:
+            self.notify("the run is still running", severity="warning")
+        else:
+            self._start_resume(session)
+
+    def _start_resume(self, session: RunSession) -> None:
+        """``xaxengine resume RUN_DIR`` (detached on the host for a remote run), followed in the same session."""
+        assert session.run_dir is not None
         session.source.close()
         if session.remote is not None:
             run = session.run_dir.as_posix()
@@ -269,16 +309,14 @@ class XaxTui(App[None]):
 
     @staticmethod
     def _held_elsewhere(session: RunSession) -> bool:
-        """Whether an engine this app did not start is training the run (a dead one's run can be resumed).
+        """Whether an engine this app did not start holds a local run's lock (a dead one's run can be resumed).
 
-        Locally the run's lock says so (a kernel flock dies with its holder); over SSH the last status is all we
-        know, and the remote engine refuses a resume of a run it still holds.
+        A kernel flock dies with its holder, so the lock is the truth. Remote runs are asked about over ssh
+        (:meth:`check_remote_lock`).
         """
-        if session.launched or session.state.finished or not session.state.events:
+        if session.launched or session.state.finished or not session.state.events or session.remote is not None:
             return False
-        if session.remote is None and session.run_dir is not None:
-            return live_pid(session.run_dir) is not None
-        return True
+        return session.run_dir is not None and live_pid(session.run_dir) is not None
 
     @work(thread=True, exit_on_error=False, group="engine")
     def engine_call(self, what: str, run_dir: Path, remote: RemoteHost | None = None) -> None:

@@ -248,6 +248,43 @@ async def test_tui_remote_picker_run_view_and_stop(server: SshServer, host: Remo
         assert row.key.startswith(f"{server.user}@127.0.0.1:{server.port}:")
 
 
+async def test_u_resumes_a_remote_run_whose_engine_died_but_not_one_still_held(
+    server: SshServer, runs: Path, tmp_path: Path, monkeypatch
+):
+    import fcntl
+    import json
+
+    monkeypatch.setenv("XAX_SSH_OPTS", " ".join(server.client_options()))
+    run_dir = runs / "mnist" / "dead-remote"  # a run cut off at step 40 as if its engine was killed -9
+    run_dir.mkdir(parents=True)
+    start = {"run_id": run_dir.name, "task": "tasks.mnist:MnistTask", "run_dir": str(run_dir), "max_steps": 100}
+    events = [{"v": 1, "seq": 0, "t": 1.0, "kind": "run_start", **start}]
+    events.append({"v": 1, "seq": 1, "t": 2.0, "kind": "status", "state": "running", "reason": None, "step": 0})
+    events.append(
+        {"v": 1, "seq": 2, "t": 3.0, "kind": "scalars", "step": 40, "phase": "train", "values": {"loss": 1.0}}
+    )
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    spec = f"{server.user}@127.0.0.1:{server.port}:{runs}"
+    app = build_app(["--remote", spec, "--remote-cmd", REMOTE_CMD, "--runs-dir", str(tmp_path / "local")])
+    notes: list[str] = []
+    async with app.run_test(size=(120, 32)) as pilot:
+        monkeypatch.setattr(app, "notify", lambda message, **kwargs: notes.append(str(message)))
+        session = app.attach_remote(app.remotes[0], str(run_dir))
+        app.push_screen(RunScreen([session]))
+        await _until(pilot, lambda: session.state.step == 40 and isinstance(app.screen, RunScreen), 60)
+        with open(run_dir / "lock", "w") as lock:  # an engine on the host holds the run: `u` must refuse
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            await pilot.press("u")
+            await _until(pilot, lambda: "the run is still running" in notes, 60)
+            assert not session.launched
+        await pilot.press("u")  # the holder is gone: the TUI starts `xaxengine resume` on the host
+        await _until(pilot, lambda: session.launched and session.ended, 60)
+        # the fake run has no config.toml, so the remote engine refuses it: proof that the resume was attempted
+        assert any("config.toml" in line[-1] for line in session.state.logs), list(session.state.logs)[-5:]
+
+
 async def _until(pilot, predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
