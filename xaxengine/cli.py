@@ -119,20 +119,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"--resume {args.resume} continues that run with its own config.toml; drop {args.toml} "
                 "(dotted overrides still apply)"
             )
-        run_dir = find_run(args.resume, resolve_runs_dir(args.runs_dir))
-        return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
-    init_from = find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
-    options = RunOptions(events_to_stdout=args.events == "-", init_from=init_from)
+        return _resume(args.resume, args)
+    options = RunOptions(events_to_stdout=args.events == "-", init_from=_init_from(args))
     return _start(Path(args.toml), args.overrides, args, options)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    return _resume(args.run, args)
+
+
+def _resume(run: str, args: argparse.Namespace) -> int:
+    """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``)."""
     from xaxengine.task.mixins.runnable import RunOptions
 
-    run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
+    run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
     if not (run_dir / CONFIG_FILE).exists():
         raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
     return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
+
+
+def _init_from(args: argparse.Namespace) -> Path | None:
+    """The run ``--init-from`` names, if any."""
+    return find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
 
 
 def _flag_overrides(overrides: Sequence[str], args: argparse.Namespace) -> list[str]:
@@ -174,11 +182,8 @@ def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
     try:
         if args.resume:
-            run_dir = find_run(args.resume, resolve_runs_dir(args.runs_dir))
-            return _start(
-                run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir)
-            )
-        init_from = find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
+            return _resume(args.resume, args)
+        init_from = _init_from(args)
         config_cls = task_cls.config_class
         config = build_config(
             config_cls, {}, source=f"{spec} defaults", overrides=_flag_overrides(args.overrides, args)

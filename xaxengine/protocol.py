@@ -53,6 +53,17 @@ class State(StrEnum):
 
 TERMINAL_STATES = frozenset({State.FINISHED, State.FAILED, State.INTERRUPTED})
 
+TIMING_PHASE = "timing"  # the ``phase`` of the step-time breakdown's ``scalars`` events
+# Phase of the train loop -> the field of a timing event that holds its fraction of the interval's wall time.
+TIMING_FRACTIONS = {
+    "data": "data_wait_frac",
+    "step": "step_frac",
+    "log": "log_frac",
+    "valid": "valid_frac",
+    "checkpoint": "checkpoint_frac",
+    "profile": "profile_frac",
+}
+
 
 def _default(obj: object) -> object:
     """Serializes values orjson does not know natively (numpy scalars handled by OPT_SERIALIZE_NUMPY)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from xaxengine.protocol import TERMINAL_STATES, Event
+from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
 
 RECENT_POINTS = 4096
 MAX_BUCKETS = 2048
@@ -34,7 +34,6 @@ _VALUES = operator.itemgetter("values")
 _KIND = operator.itemgetter("kind")
 _PHASE = operator.itemgetter("phase")
 _ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh"})
-TIMING_PHASE = "timing"
 DATA_BOUND_FRAC = 0.2  # a run that waits for data more than this fraction of the time is flagged data-bound
 
 
@@ -258,7 +257,7 @@ class RunState:
     @property
     def data_bound(self) -> bool:
         """Whether the latest breakdown spent more than :data:`DATA_BOUND_FRAC` of its time waiting for data."""
-        return (self.timing.get("data_wait_frac") or 0.0) > DATA_BOUND_FRAC
+        return (self.timing.get(TIMING_FRACTIONS["data"]) or 0.0) > DATA_BOUND_FRAC
 
     def eta_s(self) -> float:
         """Seconds left until ``max_steps`` at the current step rate (NaN when unknown)."""

@@ -19,7 +19,7 @@ import numpy as np
 from jaxtyping import PyTree
 
 from xaxengine.config import config_to_dict
-from xaxengine.protocol import Kind, State
+from xaxengine.protocol import TIMING_PHASE, Kind, State
 from xaxengine.runs import STDOUT_FILE, RunLock
 from xaxengine.task.launchers.base import LaunchMixinConfig
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin, CheckpointingMixinConfig
@@ -374,7 +374,7 @@ class SupervisedTask[ConfigT: SupervisedConfig](SupervisedMixin[ConfigT], Task[C
             elapsed_s=time.monotonic() - self.started,
         )
         if self.config.profile.timing:
-            self.log_scalars(self.step, "timing", self.timing_values(timing))
+            self.log_scalars(self.step, TIMING_PHASE, self.timing_values(timing))
         fresh = self.placement.replicate(zero_sums(list(fetched)))
         timer.seconds["log"] += clock() - t2
         return fresh

@@ -6,6 +6,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
+from xaxengine.protocol import TIMING_FRACTIONS
 from xaxtui.state import RunState
 
 STATUS_STYLES = {
@@ -44,7 +45,8 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     if extra:
         text.append(f"  {extra}", style="yellow")
     if state.data_bound:
-        text.append(f"  DATA-BOUND {100 * state.timing['data_wait_frac']:.0f}% data wait", style="bold yellow")
+        wait = state.timing[TIMING_FRACTIONS["data"]]
+        text.append(f"  DATA-BOUND {100 * wait:.0f}% data wait", style="bold yellow")
     end = state.last_t if state.finished or now is None else now
     elapsed = end - state.first_t if not math.isnan(state.first_t) else math.nan
     max_steps = state.max_steps

@@ -4,22 +4,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
+from xaxengine.protocol import TIMING_FRACTIONS
 from xaxtui.state import RunState
 
 SPARK_POINTS = 120
-TIME_PHASES = (
-    ("step", "step_frac"),
-    ("data", "data_wait_frac"),
-    ("valid", "valid_frac"),
-    ("log", "log_frac"),
-    ("ckpt", "checkpoint_frac"),
-    ("prof", "profile_frac"),
-)
+SHORT_NAMES = {"checkpoint": "ckpt", "profile": "prof"}  # the pane is narrow
 
 
 def time_split(timing: dict[str, float]) -> str:
     """``time  step 91% valid 6% data 2%``: the phases of the latest timing event, largest first (1% or more)."""
-    shares = sorted(((timing.get(key) or 0.0, name) for name, key in TIME_PHASES), reverse=True)
+    named = ((SHORT_NAMES.get(phase, phase), key) for phase, key in TIMING_FRACTIONS.items())
+    shares = sorted(((timing.get(key) or 0.0, name) for name, key in named), reverse=True)
     parts = [f"{name} {100 * share:.0f}%" for share, name in shares if share >= 0.005]
     return "time  " + (" ".join(parts) if parts else "-")
 

@@ -3,7 +3,7 @@
 import logging
 from typing import IO, Any
 
-from xaxengine.protocol import TERMINAL_STATES, Event, Kind
+from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event, Kind
 
 logger = logging.getLogger("xaxengine")
 
@@ -12,13 +12,8 @@ def _format_values(values: dict[str, float | None]) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, int | float) else f"{k}=nan" for k, v in values.items())
 
 
-PHASE_FRACS = (
-    ("step", "step_frac"),
-    ("data", "data_wait_frac"),
-    ("log", "log_frac"),
-    ("valid", "valid_frac"),
-    ("checkpoint", "checkpoint_frac"),
-    ("profile", "profile_frac"),
+PHASE_FRACS = tuple(
+    (phase, TIMING_FRACTIONS[phase]) for phase in ("step", "data", "log", "valid", "checkpoint", "profile")
 )
 
 
@@ -113,7 +108,7 @@ class StdoutBackend:
     def _scalars(self, event: Event) -> None:
         values = event.get("values") or {}
         phase = str(event.get("phase") or "train")
-        if phase == "timing":
+        if phase == TIMING_PHASE:
             self.totals.add(values)
             if self.progress is None:
                 logger.info("step %d timing %s", event["step"], timing_summary(values))

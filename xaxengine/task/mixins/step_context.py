@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import equinox as eqx
 from jaxtyping import Array, Int
 
+from xaxengine.protocol import TIMING_FRACTIONS
 from xaxengine.task.mixins.base import BaseTask
 
 
@@ -27,7 +28,7 @@ class StepTimer:
     added.
     """
 
-    PHASES = ("data", "step", "log", "valid", "checkpoint", "profile")
+    PHASES = tuple(TIMING_FRACTIONS)
 
     def __init__(self, step: int) -> None:
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
@@ -56,9 +57,8 @@ class StepTimer:
             "steps_per_s": steps / wall,
             "samples_per_s": steps * batch_size / wall,
             "step_ms": 1e3 * seconds["step"] / steps if steps else 0.0,
-            "data_wait_frac": seconds["data"] / wall,
         }
-        values.update({f"{phase}_frac": seconds[phase] / wall for phase in self.PHASES[1:]})
+        values.update({TIMING_FRACTIONS[phase]: seconds[phase] / wall for phase in self.PHASES})
         values["other_frac"] = max(0.0, 1.0 - sum(seconds.values()) / wall)
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
         self.start, self.start_step = now, step
