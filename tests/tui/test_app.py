@@ -215,8 +215,9 @@ async def test_resume_a_run_whose_engine_died_but_not_one_whose_lock_is_held(tmp
             await pilot.pause(0.3)
             assert not session.launched
         await pilot.press("u")  # the lock died with its holder: resume from the step-200 checkpoint
-        await wait_for(pilot, lambda: session.launched and session.state.status == "finished")
-        assert session.state.step == 300 and session.returncode == 0
+        # the exit code arrives after the final status event: wait for the source to end, not for the status
+        await wait_for(pilot, lambda: session.launched and session.ended)
+        assert session.state.status == "finished" and session.state.step == 300 and session.returncode == 0
 
 
 async def test_quit_detach_leaves_engine_running(task_copy: Path, tmp_path: Path):
