@@ -25,8 +25,8 @@ def measure(save_every: int, steps: int) -> dict[str, float]:
     """Trains in this process and returns steps/s over the loop plus checkpoint sizes and save times."""
     from bench.mlp_task import BenchConfig, BenchMlpTask
     from xaxengine.config import build_config
+    from xaxengine.launch_config import RunOptions
     from xaxengine.protocol import read_events
-    from xaxengine.task.mixins.runnable import RunOptions
 
     runs = tempfile.mkdtemp(prefix="xax-stall-")
     config = build_config(

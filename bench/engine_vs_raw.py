@@ -70,8 +70,8 @@ def run_engine(steps: int) -> dict[str, float]:
     """The same model through the engine with JSONL + TensorBoard + plain progress logging and stats sampling."""
     from bench.mlp_task import BenchConfig, BenchMlpTask
     from xaxengine.config import build_config
+    from xaxengine.launch_config import RunOptions
     from xaxengine.protocol import read_events
-    from xaxengine.task.mixins.runnable import RunOptions
 
     runs = tempfile.mkdtemp(prefix="xax-bench-")
     config = build_config(

@@ -115,7 +115,7 @@ def run_once(runs_dir: Path, steps: int, full: bool) -> dict[str, float]:
     ]
     spec = load_run_spec(REPO / "tasks" / "mnist.toml", overrides)
     task = HeavyMnistTask(spec.config)
-    from xaxengine.task.mixins.runnable import RunOptions
+    from xaxengine.launch_config import RunOptions
 
     assert task.run(RunOptions()) == 0
     events = list(read_events(task.run_dir / "events.jsonl"))

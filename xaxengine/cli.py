@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xaxengine.config import ConfigError, config_schema, load_run_spec
+from xaxengine.launch_config import LAYOUTS
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
-from xaxengine.task.launchers.base import LAYOUTS
 
 if TYPE_CHECKING:
-    from xaxengine.task.mixins.runnable import RunOptions
+    from xaxengine.launch_config import RunOptions
 
 EXIT_BAD_INPUT = 2
 FLAG_FIELDS = {  # run/resume flags that are shorthands for config overrides
@@ -111,7 +111,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.help or not (args.toml or args.resume):
         _print_run_help(args.toml)
         return 0 if args.help else EXIT_BAD_INPUT
-    from xaxengine.task.mixins.runnable import RunOptions
+    from xaxengine.launch_config import RunOptions
 
     if args.resume:
         if args.toml:
@@ -130,7 +130,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _resume(run: str, args: argparse.Namespace) -> int:
     """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``)."""
-    from xaxengine.task.mixins.runnable import RunOptions
+    from xaxengine.launch_config import RunOptions
 
     run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
     if not (run_dir / CONFIG_FILE).exists():
@@ -169,7 +169,7 @@ def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, optio
 def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
     """``python -m module``: runs ``task_cls`` from its config class defaults plus dotted overrides and run flags."""
     from xaxengine.config import build_config
-    from xaxengine.task.mixins.runnable import RunOptions
+    from xaxengine.launch_config import RunOptions
 
     spec = task_cls.task_spec()
     parser = argparse.ArgumentParser(

@@ -32,7 +32,6 @@ _KEY_PART_RE = re.compile(_KEY)
 _BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOML_POS_RE = re.compile(r"^(.*) \(at (?:line (\d+), column (\d+)|end of document)\)$", re.DOTALL)
 _NEWLINES_RE = re.compile(r"\s*[\r\n]+\s*")
-_STATIC_REGISTERED: set[type] = set()
 
 
 class ConfigError(Exception):
@@ -515,34 +514,6 @@ def import_object(spec: str, *, search_paths: Sequence[str | Path] = ()) -> Any:
             raise ConfigError(f"task {spec!r}: {kind} {owner!r} has no attribute {part!r}")
         obj, owner = getattr(obj, part), f"{owner}.{part}"
     return obj
-
-
-def _section_types(tp: Any) -> list[type]:
-    if _is_section(tp):
-        return [tp]
-    return [c for arg in typing.get_args(tp) for c in _section_types(arg)]
-
-
-def register_static_pytree(cls: type) -> None:
-    """Registers a config class and its nested section classes as static (leafless) JAX pytrees; idempotent.
-
-    Args:
-        cls: The config dataclass.
-    """
-    import jax
-
-    pending = [cls]
-    while pending:
-        current = pending.pop()
-        if current in _STATIC_REGISTERED:
-            continue
-        try:
-            jax.tree_util.register_static(current)
-        except ValueError as e:
-            if "Duplicate" not in str(e):
-                raise
-        _STATIC_REGISTERED.add(current)
-        pending.extend(c for _, tp in _fields(current) for c in _section_types(tp))
 
 
 @dataclasses.dataclass

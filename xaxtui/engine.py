@@ -8,13 +8,6 @@ from typing import Any
 
 import orjson
 
-LAYOUTS: dict[str, str] = {  # name -> title; which ones this machine can run comes from `xaxengine devices`
-    "single_device": "Single device",
-    "multi_device": "Data parallel over N devices",
-    "multi_cpu": "Multi-CPU (N host devices)",
-    "multi_process": "Multi-process (jax.distributed)",
-}
-
 
 class EngineError(RuntimeError):
     """A CLI call failed; the message is the engine's one-line stderr."""

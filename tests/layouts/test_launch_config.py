@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import run_engine
 from xaxengine.config import ConfigError
+from xaxengine.launch_config import LaunchConfig
 from xaxengine.task.launchers.base import (
-    LaunchConfig,
     check_batch,
     cluster_from_env,
     devices_per_process,

@@ -19,9 +19,9 @@ import numpy as np
 from jaxtyping import PyTree
 
 from xaxengine.config import config_to_dict
+from xaxengine.launch_config import LaunchMixinConfig, RunOptions
 from xaxengine.protocol import TIMING_PHASE, Kind, State
 from xaxengine.runs import STDOUT_FILE, RunLock
-from xaxengine.task.launchers.base import LaunchMixinConfig
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin, CheckpointingMixinConfig
 from xaxengine.task.mixins.compile import CompileMixin, CompileMixinConfig
 from xaxengine.task.mixins.cpu_stats import CPUStatsMixin, CPUStatsMixinConfig, StatsSampler
@@ -35,7 +35,7 @@ from xaxengine.task.mixins.dataloaders import (
 from xaxengine.task.mixins.gpu_stats import GPUStatsMixin, GPUStatsMixinConfig
 from xaxengine.task.mixins.process import ProcessMixin, ProcessMixinConfig, exit_code_for
 from xaxengine.task.mixins.profiling import ProfilingMixin, ProfilingMixinConfig, compiled_cost
-from xaxengine.task.mixins.runnable import RunnableMixin, RunOptions
+from xaxengine.task.mixins.runnable import RunnableMixin
 from xaxengine.task.mixins.sharding import Placement, make_placement
 from xaxengine.task.mixins.step_context import StepContextMixin, StepTimer
 from xaxengine.task.mixins.supervised import (

@@ -21,8 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
+from xaxengine.launch_config import LAYOUTS
 from xaxtui import engine
-from xaxtui.engine import LAYOUTS
 from xaxtui.keys import bindings
 from xaxtui.remote import RemoteError, RemoteHost
 
@@ -39,7 +39,7 @@ def layout_overrides(layout: str, count: int) -> list[str]:
     """The engine overrides selecting ``layout`` with ``count`` devices (processes for multi-process).
 
     Args:
-        layout: A layout name from :data:`xaxtui.engine.LAYOUTS`.
+        layout: A layout name from :data:`xaxengine.launch_config.LAYOUTS`.
         count: Devices per process, or processes for ``multi_process``.
 
     Returns:

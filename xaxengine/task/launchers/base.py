@@ -1,20 +1,8 @@
-"""Launch config (the ``[launch]`` section) and the facts every launcher shares: cluster env, ports, child commands.
+"""What every launcher shares: the cluster environment, ports, device counts and child environments.
 
 No jax here: the launchers that start subprocesses must not initialize a JAX backend in the parent, and the
 ``slurm`` subcommand must work on a login node without one.
-
-Layouts:
-
-- ``single_device``: one process, one device (the default).
-- ``multi_device``: one process, data parallel over a 1-D mesh of ``num_devices`` local devices (0 = all).
-- ``multi_cpu``: ``multi_device`` over ``num_devices`` forced CPU devices, in a child process started with
-  ``JAX_NUM_CPU_DEVICES`` set before JAX initializes.
-- ``multi_process``: ``num_processes`` engine processes joined with ``jax.distributed`` (each with
-  ``num_devices`` local CPU devices when on CPU), started on this host, or joining a cluster described by
-  ``XAX_*`` or ``SLURM_*`` environment variables.
-
-``data.batch_size`` is always the *global* batch: each of the D devices of the mesh gets ``batch_size / D`` rows,
-so the loss curve does not depend on the layout.
+The ``[launch]`` section and the layouts live in :mod:`xaxengine.launch_config`.
 """
 
 import os
@@ -22,46 +10,15 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-from xaxengine.config import ConfigError, field
-
-Layout = Literal["single_device", "multi_device", "multi_cpu", "multi_process"]
-LAYOUTS: tuple[str, ...] = ("single_device", "multi_device", "multi_cpu", "multi_process")
+from xaxengine.config import ConfigError
+from xaxengine.launch_config import LaunchConfig
 
 CHILD_ENV = "XAX_LAUNCH_CHILD"  # set to "1" in a child a launcher started (it then runs in-process)
 COORDINATOR_ENV = "XAX_COORDINATOR_ADDRESS"
 NUM_PROCESSES_ENV = "XAX_NUM_PROCESSES"
 PROCESS_ID_ENV = "XAX_PROCESS_ID"
 DEFAULT_PORT = 12355  # Slurm jobs: every rank must agree on the port without talking first
-
-
-@dataclass(kw_only=True)
-class LaunchConfig:
-    """Device layout."""
-
-    layout: Layout = field(
-        "single_device", help="Device layout: single_device, multi_device, multi_cpu, multi_process."
-    )
-    num_devices: int = field(
-        0,
-        help="Devices per process; 0 = the layout's default: every local device (multi_device), one CPU device per "
-        "core up to 8 (multi_cpu), one per process (multi_process on CPU).",
-    )
-    num_processes: int = field(2, help="multi_process: engine processes started on this host.")
-    coordinator_address: str = field(
-        "", help="multi_process: HOST:PORT of process 0 when joining a cluster; empty = environment or a free port."
-    )
-    process_id: int = field(-1, help="multi_process: this process's rank when joining a cluster; -1 = environment.")
-    fsdp: bool = field(False, help="Shard large parameters and optimizer state over the data axis (FSDP-style).")
-    fsdp_min_size: int = field(2**14, help="With fsdp: arrays with fewer elements than this stay replicated.")
-
-
-@dataclass(kw_only=True)
-class LaunchMixinConfig:
-    """Config section of the launchers."""
-
-    launch: LaunchConfig = field(LaunchConfig, help="Device layout settings.")
 
 
 @dataclass(frozen=True)

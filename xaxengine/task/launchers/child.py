@@ -26,9 +26,9 @@ from typing import IO, Any
 import tomli_w
 
 from xaxengine.config import ConfigError, config_to_dict, load_run_spec
+from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import EventWriter, Kind, State, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, new_run_id, resolve_runs_dir, task_dir_name
-from xaxengine.task.mixins.runnable import RunOptions
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 KILL_GRACE_S = 3.0

@@ -10,10 +10,10 @@ import os
 import shutil
 from typing import Any
 
+from xaxengine.launch_config import RunOptions
 from xaxengine.task.launchers.base import CHILD_ENV, check_batch, cpu_device_env, devices_per_process
 from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
 from xaxengine.task.launchers.single_device import run_in_process
-from xaxengine.task.mixins.runnable import RunOptions
 
 
 def run_multi_cpu(task_cls: Any, config: Any, options: RunOptions) -> int:

@@ -8,9 +8,9 @@ make_placement` once the task runs; this launcher only checks what it can before
 from typing import Any
 
 from xaxengine.config import ConfigError
+from xaxengine.launch_config import RunOptions
 from xaxengine.task.launchers.base import check_batch
 from xaxengine.task.launchers.single_device import run_in_process
-from xaxengine.task.mixins.runnable import RunOptions
 
 
 def run_multi_device(task_cls: Any, config: Any, options: RunOptions) -> int:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from xaxengine.launch_config import RunOptions
 from xaxengine.task.launchers.base import (
     COORDINATOR_ENV,
     NUM_PROCESSES_ENV,
@@ -37,7 +38,6 @@ from xaxengine.task.launchers.base import (
 )
 from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
 from xaxengine.task.launchers.single_device import run_in_process
-from xaxengine.task.mixins.runnable import RunOptions
 
 STATS_DIR = ".stats"
 _seen: dict[int, float] = {}

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from xaxengine.task.mixins.runnable import RunOptions
+from xaxengine.launch_config import RunOptions
 
 
 def run_in_process(task_cls: Any, config: Any, options: RunOptions) -> int:

@@ -1,18 +1,7 @@
 """Runnable: how a task is started, from the CLI or from Python."""
 
-from dataclasses import dataclass
-from pathlib import Path
-
+from xaxengine.launch_config import RunOptions
 from xaxengine.task.mixins.base import BaseTask
-
-
-@dataclass
-class RunOptions:
-    """How to run, beyond the task config: where events go and whether to continue an existing run."""
-
-    events_to_stdout: bool = False
-    resume_dir: Path | None = None
-    init_from: Path | None = None
 
 
 class RunnableMixin[ConfigT](BaseTask[ConfigT]):
