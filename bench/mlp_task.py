@@ -9,10 +9,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from xaxengine.config import field
-from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import InitParams
-from xaxengine.task.task import SupervisedConfig, SupervisedTask
+import xaxengine as xax
 
 if TYPE_CHECKING:
     import datasets
@@ -40,18 +37,16 @@ def mlp_loss(model: eqx.nn.MLP, x: Float[Array, "b 784"], y: Array) -> Float[Arr
 
 
 @dataclass(kw_only=True)
-class BenchConfig(SupervisedConfig):
+class BenchConfig(xax.SupervisedConfig):
     """Benchmark task config (no extra fields)."""
 
-    hidden: int = field(HIDDEN, help="Hidden width of the MLP.")
+    hidden: int = xax.field(HIDDEN, help="Hidden width of the MLP.")
 
 
-class BenchMlpTask(SupervisedTask[BenchConfig]):
+class BenchMlpTask(xax.SupervisedTask[BenchConfig]):
     """The benchmark MLP through the engine."""
 
-    config_class = BenchConfig
-
-    def get_model(self, params: InitParams) -> eqx.nn.MLP:
+    def get_model(self, params: xax.InitParams) -> eqx.nn.MLP:
         return make_mlp(params.key, self.config.hidden)
 
     def get_optimizer(self) -> optax.GradientTransformation:
@@ -65,10 +60,10 @@ class BenchMlpTask(SupervisedTask[BenchConfig]):
             x, y = x[:512], y[:512]
         return datasets.Dataset.from_dict({"x": x, "y": y})
 
-    def get_output(self, model: eqx.nn.MLP, batch: dict[str, Array], state: StepState, key: PRNGKeyArray) -> Array:
+    def get_output(self, model: eqx.nn.MLP, batch: dict[str, Array], state: xax.StepState, key: PRNGKeyArray) -> Array:
         return jax.vmap(model)(batch["x"])
 
     def compute_loss(
-        self, model: eqx.nn.MLP, batch: dict[str, Array], output: Array, state: StepState, key: PRNGKeyArray
+        self, model: eqx.nn.MLP, batch: dict[str, Array], output: Array, state: xax.StepState, key: PRNGKeyArray
     ) -> Float[Array, ""]:
         return optax.softmax_cross_entropy_with_integer_labels(output, batch["y"]).mean()

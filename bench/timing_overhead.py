@@ -99,9 +99,10 @@ def cost_worker(steps: int) -> None:
     backends on the writer thread (``EventBus._fan_out``). Plus the clock reads per step, from :func:`clock_cost_s`.
     Compared with the measured step time, this bounds the slowdown without the run-to-run noise of wall time.
     """
+    from xaxengine.task import trainer
     from xaxengine.task.loggers.base import EventBus
     from xaxengine.task.mixins import logger as logger_mixin
-    from xaxengine.task.mixins import profiling, step_context
+    from xaxengine.task.mixins import step_context
 
     spent = {"main": 0.0, "writer": 0.0}
 
@@ -118,7 +119,7 @@ def cost_worker(steps: int) -> None:
         return wrapper
 
     step_context.StepTimer.interval = counted(step_context.StepTimer.interval, "main")
-    profiling.ProfilingMixin.timing_values = counted(profiling.ProfilingMixin.timing_values, "main")
+    trainer.Trainer._timing_values = counted(trainer.Trainer._timing_values, "main")
     logger_mixin.LoggerMixin.log_scalars = counted(
         logger_mixin.LoggerMixin.log_scalars, "main", lambda a, k: a[2] == "timing"
     )

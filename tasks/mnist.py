@@ -14,11 +14,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+import xaxengine as xax
 from xaxengine.arch import CNN, MLP
-from xaxengine.config import field
-from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import InitParams
-from xaxengine.task.task import SupervisedConfig, SupervisedTask
 
 if TYPE_CHECKING:
     import datasets
@@ -27,16 +24,18 @@ Batch = dict[str, Array]
 
 
 @dataclass(kw_only=True)
-class MnistConfig(SupervisedConfig):
+class MnistConfig(xax.SupervisedConfig):
     """Digit classifier settings."""
 
-    dataset: Literal["digits", "mnist"] = field("digits", help="'digits' (offline, 8x8) or 'mnist' (HF hub, 28x28).")
-    model: Literal["mlp", "cnn"] = field("mlp", help="Classifier architecture.")
-    hidden: int = field(256, help="Hidden width of the MLP.")
-    depth: int = field(2, help="Hidden layers of the MLP.")
-    channels: list[int] = field([32, 64], help="Output channels of the CNN's stride-2 3x3 convolutions.")
-    valid_fraction: float = field(0.1, help="Fraction of the digits set held out for validation.")
-    label_smoothing: float = field(0.0, help="Label smoothing of the cross entropy.")
+    dataset: Literal["digits", "mnist"] = xax.field(
+        "digits", help="'digits' (offline, 8x8) or 'mnist' (HF hub, 28x28)."
+    )
+    model: Literal["mlp", "cnn"] = xax.field("mlp", help="Classifier architecture.")
+    hidden: int = xax.field(256, help="Hidden width of the MLP.")
+    depth: int = xax.field(2, help="Hidden layers of the MLP.")
+    channels: list[int] = xax.field([32, 64], help="Output channels of the CNN's stride-2 3x3 convolutions.")
+    valid_fraction: float = xax.field(0.1, help="Fraction of the digits set held out for validation.")
+    label_smoothing: float = xax.field(0.0, help="Label smoothing of the cross entropy.")
 
 
 def load_digits_dataset(phase: str, valid_fraction: float, seed: int = 0) -> "datasets.Dataset":
@@ -63,12 +62,10 @@ def load_mnist_dataset(phase: str) -> "datasets.Dataset":
     return datasets.Dataset.from_dict({"image": images, "label": np.asarray(raw["label"], dtype=np.int32)})
 
 
-class MnistTask(SupervisedTask[MnistConfig]):
+class MnistTask(xax.SupervisedTask[MnistConfig]):
     """Classifies digits; logs ``accuracy`` in the train and valid phases."""
 
-    config_class = MnistConfig
-
-    def get_model(self, params: InitParams) -> CNN | MLP:
+    def get_model(self, params: xax.InitParams) -> CNN | MLP:
         side = 8 if self.config.dataset == "digits" else 28
         if self.config.model == "cnn":
             return CNN((1, side, side), 10, self.config.channels, key=params.key)
@@ -79,20 +76,20 @@ class MnistTask(SupervisedTask[MnistConfig]):
             return load_mnist_dataset(phase)
         return load_digits_dataset(phase, self.config.valid_fraction)
 
-    def get_output(self, model: CNN | MLP, batch: Batch, state: StepState, key: PRNGKeyArray) -> Array:
+    def get_output(self, model: CNN | MLP, batch: Batch, state: xax.StepState, key: PRNGKeyArray) -> Array:
         images = batch["image"]
         images = images.reshape(images.shape[0], -1) if self.config.model == "mlp" else images[:, None]
         return jax.vmap(model)(images)
 
     def compute_loss(
-        self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], state: StepState, key: PRNGKeyArray
+        self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], state: xax.StepState, key: PRNGKeyArray
     ) -> Float[Array, ""]:
         labels: Int[Array, " batch"] = batch["label"]
         targets = optax.smooth_labels(jax.nn.one_hot(labels, 10), self.config.label_smoothing)
         return optax.softmax_cross_entropy(output, targets).mean()
 
     def compute_metrics(
-        self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], loss: Array, state: StepState
+        self, model: eqx.Module, batch: Batch, output: Float[Array, "batch 10"], loss: Array, state: xax.StepState
     ) -> dict[str, Array]:
         return {"accuracy": (jnp.argmax(output, axis=-1) == batch["label"]).mean()}
 

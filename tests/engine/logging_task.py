@@ -37,5 +37,11 @@ class BrokenBackend:
 class LoggingTaskWithBrokenBackend(LoggingTask):
     """LoggingTask with a :class:`BrokenBackend` next to the configured ones."""
 
-    def _make_backends(self, human_stream: Any, max_steps: int | None) -> list[Any]:
-        return [BrokenBackend(), *super()._make_backends(human_stream, max_steps)]
+
+def _with_broken_backend(self: LoggingTask, human_stream: Any, max_steps: int | None) -> list[Any]:
+    return [BrokenBackend(), *LoggingTask._make_backends(self, human_stream, max_steps)]
+
+
+# A fault injected into the engine on purpose: set after class creation, since a task class body may not shadow
+# engine names.
+LoggingTaskWithBrokenBackend._make_backends = _with_broken_backend

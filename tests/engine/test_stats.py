@@ -11,29 +11,21 @@ import psutil
 import pynvml
 import pytest
 
-from xaxengine.task.mixins.cpu_stats import CPUStatsMixin, CPUStatsMixinConfig, StatsConfig, StatsSampler
-from xaxengine.task.mixins.gpu_stats import GPUStatsConfig, GPUStatsMixin, GPUStatsMixinConfig
-
-
-class _CPU(CPUStatsMixin[CPUStatsMixinConfig]):
-    pass
-
-
-class _GPU(GPUStatsMixin[GPUStatsMixinConfig]):
-    pass
+from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
+from xaxengine.task.mixins.gpu_stats import GPUStats
 
 
 def test_cpu_stats_include_children_and_every_core() -> None:
-    stats = _CPU(CPUStatsMixinConfig(stats=StatsConfig()))
-    stats.sample_cpu_stats()
+    stats = CPUStats()
+    stats.sample()
     busy = "import time\nend = time.time() + 5\nwhile time.time() < end: pass\n"
     big = "import time\nblock = bytearray(200 * 2**20)\nblock[::4096] = b'x' * len(block[::4096])\ntime.sleep(5)\n"
     children = [subprocess.Popen([sys.executable, "-c", code]) for code in (busy, big)]
     try:
         time.sleep(1.0)
-        stats.sample_cpu_stats()  # first sight of the children starts their CPU counters
+        stats.sample()  # first sight of the children starts their CPU counters
         time.sleep(1.0)
-        sample = stats.sample_cpu_stats()
+        sample = stats.sample()
     finally:
         for child in children:
             child.kill()
@@ -47,7 +39,7 @@ def test_cpu_stats_include_children_and_every_core() -> None:
     assert all(0.0 <= p <= 100.0 for p in per_core) and sum(per_core) > 0
     assert isinstance(sample["mem_percent"], float) and 0 < sample["mem_percent"] < 100
     assert isinstance(sample["load_avg"], list) and len(sample["load_avg"]) == 3
-    after = stats.sample_cpu_stats()
+    after = stats.sample()
     assert after["num_children"] == 0, "dead children are forgotten"
 
 
@@ -78,9 +70,9 @@ def test_gpu_stats_without_nvml_are_empty_with_one_message(monkeypatch: pytest.M
         raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
 
     monkeypatch.setattr(pynvml, "nvmlInit", missing)
-    gpu = _GPU(GPUStatsMixinConfig(gpu_stats=GPUStatsConfig()))
-    assert gpu.sample_gpu_stats() == []
-    assert gpu.sample_gpu_stats() == []
+    gpu = GPUStats()
+    assert gpu.sample() == []
+    assert gpu.sample() == []
     assert len(calls) == 1, "NVML is tried once"
     assert gpu.nvml_error is not None and gpu.nvml_error.startswith("no GPU statistics: NVML unavailable")
 
@@ -88,8 +80,8 @@ def test_gpu_stats_without_nvml_are_empty_with_one_message(monkeypatch: pytest.M
 def test_gpu_stats_with_no_device_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
     monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: 0)
-    gpu = _GPU(GPUStatsMixinConfig(gpu_stats=GPUStatsConfig()))
-    assert gpu.sample_gpu_stats() == []
+    gpu = GPUStats()
+    assert gpu.sample() == []
     assert gpu.nvml_error == "no GPU statistics: NVML found no GPU"
 
 
@@ -102,7 +94,7 @@ def test_gpu_stats_read_every_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pynvml, "nvmlDeviceGetName", lambda h: b"Fake GPU" if h == "h0" else "Fake GPU")
     monkeypatch.setattr(pynvml, "nvmlDeviceGetTemperature", lambda h, sensor: 61)
     monkeypatch.setattr(pynvml, "nvmlDeviceGetPowerUsage", lambda h: 123_456)
-    gpu = _GPU(GPUStatsMixinConfig(gpu_stats=GPUStatsConfig()))
+    gpu = GPUStats()
     expected = {
         "name": "Fake GPU",
         "util_percent": 37.0,
@@ -111,5 +103,5 @@ def test_gpu_stats_read_every_field(monkeypatch: pytest.MonkeyPatch) -> None:
         "temp_c": 61.0,
         "power_w": 123.456,
     }
-    assert gpu.sample_gpu_stats() == [{"index": 0, **expected}, {"index": 1, **expected}]
+    assert gpu.sample() == [{"index": 0, **expected}, {"index": 1, **expected}]
     assert gpu.nvml_error is None

@@ -1,7 +1,7 @@
 """Engine child processes: how a launcher starts them, supervises them, and how they start.
 
 A launcher freezes the run (run id and absolute runs dir, so every child writes the same run directory), writes the
-resolved config to a temporary TOML and starts ``python -m xaxengine.task.launchers.child CONFIG.toml [...]`` with
+resolved config to a temporary TOML and starts ``python -m xaxengine.task.launchers.child_main CONFIG.toml [...]`` with
 the environment of its layout. Children get their own session, so a Ctrl-C on the terminal reaches only the
 launcher, which forwards SIGINT/SIGTERM/SIGUSR1 once to each child; children die with the launcher
 (``PR_SET_PDEATHSIG``, set by the child itself). A child's exit code is the launcher's.
@@ -9,7 +9,6 @@ launcher, which forwards SIGINT/SIGTERM/SIGUSR1 once to each child; children die
 No jax here: the launcher process must never initialize a JAX backend.
 """
 
-import argparse
 import ctypes
 import os
 import signal
@@ -25,10 +24,11 @@ from typing import IO, Any
 
 import tomli_w
 
-from xaxengine.config import ConfigError, config_to_dict, load_run_spec
+from xaxengine.config import config_to_dict
 from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import EventWriter, Kind, State, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, new_run_id, resolve_runs_dir, task_dir_name
+from xaxengine.task.launchers.runnable import Runnable
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 KILL_GRACE_S = 3.0
@@ -37,7 +37,7 @@ INTERRUPTED = (130, 143)
 PARENT_ENV = "XAX_LAUNCHER_PID"
 
 
-def freeze_run(task_cls: type, config: Any, options: RunOptions) -> Path:
+def freeze_run(task_cls: Runnable, config: Any, options: RunOptions) -> Path:
     """Fixes ``artifacts.run_id`` and an absolute ``artifacts.runs_dir`` in ``config``; returns the run directory."""
     if options.resume_dir is not None:
         return options.resume_dir.resolve()
@@ -47,7 +47,7 @@ def freeze_run(task_cls: type, config: Any, options: RunOptions) -> Path:
     return Path(artifacts.runs_dir) / task_dir_name(task_cls.__name__) / artifacts.run_id
 
 
-def _import_root(task_cls: type) -> str | None:
+def _import_root(task_cls: Runnable) -> str | None:
     """The folder to put on ``sys.path`` so the task's module imports in a child."""
     module = sys.modules.get(task_cls.__module__)
     path = getattr(module, "__file__", None)
@@ -68,13 +68,13 @@ class ChildPlan:
     folder: Path
 
 
-def plan_children(task_cls: type, config: Any, options: RunOptions) -> ChildPlan:
+def plan_children(task_cls: Runnable, config: Any, options: RunOptions) -> ChildPlan:
     """Writes the resolved config to a temporary TOML and returns the child command line and environment."""
     folder = Path(tempfile.mkdtemp(prefix="xax-launch-"))
     toml = folder / "config.toml"
     with open(toml, "wb") as f:
         tomli_w.dump({"task": f"{task_cls.__module__}:{task_cls.__qualname__}", **config_to_dict(config)}, f)
-    argv = [sys.executable, "-m", "xaxengine.task.launchers.child", str(toml)]
+    argv = [sys.executable, "-m", "xaxengine.task.launchers.child_main", str(toml)]
     if options.events_to_stdout:
         argv.append("--events")
     if options.resume_dir is not None:
@@ -88,7 +88,7 @@ def plan_children(task_cls: type, config: Any, options: RunOptions) -> ChildPlan
     return ChildPlan(argv, env, folder)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Asks the kernel for SIGTERM when the launcher dies (Linux); exits if it is already gone."""
     parent = os.environ.get(PARENT_ENV)
     if sys.platform.startswith("linux"):
@@ -196,31 +196,3 @@ def _last_step(path: Path) -> int:
             if event.get("kind") in (Kind.STATUS, Kind.SCALARS) and isinstance(event.get("step"), int):
                 step = max(step, int(event["step"]))
     return step
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of a child: loads the resolved config and runs the task under its layout."""
-    parser = argparse.ArgumentParser(prog="xaxengine-child")
-    parser.add_argument("toml")
-    parser.add_argument("--events", action="store_true")
-    parser.add_argument("--resume-dir")
-    parser.add_argument("--init-from")
-    args = parser.parse_args(argv)
-    _die_with_parent()
-    options = RunOptions(
-        events_to_stdout=args.events,
-        resume_dir=Path(args.resume_dir) if args.resume_dir else None,
-        init_from=Path(args.init_from) if args.init_from else None,
-    )
-    try:
-        spec = load_run_spec(args.toml)
-        from xaxengine.task.launchers import launch
-
-        return launch(spec.task_cls, spec.config, options)
-    except ConfigError as error:
-        sys.stderr.write(f"xaxengine: error: {error}\n")
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,10 +13,11 @@ from typing import Any
 from xaxengine.launch_config import RunOptions
 from xaxengine.task.launchers.base import CHILD_ENV, check_batch, cpu_device_env, devices_per_process
 from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
+from xaxengine.task.launchers.runnable import Runnable
 from xaxengine.task.launchers.single_device import run_in_process
 
 
-def run_multi_cpu(task_cls: Any, config: Any, options: RunOptions) -> int:
+def run_multi_cpu(task_cls: Runnable, config: Any, options: RunOptions) -> int:
     """In the launcher: starts the child and waits for it. In the child: trains.
 
     Raises:

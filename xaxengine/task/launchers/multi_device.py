@@ -10,10 +10,11 @@ from typing import Any
 from xaxengine.config import ConfigError
 from xaxengine.launch_config import RunOptions
 from xaxengine.task.launchers.base import check_batch
+from xaxengine.task.launchers.runnable import Runnable
 from xaxengine.task.launchers.single_device import run_in_process
 
 
-def run_multi_device(task_cls: Any, config: Any, options: RunOptions) -> int:
+def run_multi_device(task_cls: Runnable, config: Any, options: RunOptions) -> int:
     """Runs the task here over ``launch.num_devices`` local devices (0 = all of them).
 
     Raises:

@@ -11,17 +11,12 @@ Two roles:
   ``jax.distributed.initialize`` and trains. Every rank computes, checkpoints (Orbax saves are collective) and
   agrees on stops; only rank 0 holds the lock and writes ``config.toml`` and events.
 
-Stats side channel: ranks other than 0 write their latest ``stats`` sample to ``RUN_DIR/.stats/rank<k>.json``
-(atomic rename, once per sampling interval); rank 0's sampler emits its own sample and one ``stats`` event per
-fresh rank file, with ``process`` set to that rank. No sockets, no extra collectives.
+Stats side channel: see :mod:`xaxengine.rank_stats`.
 """
 
-import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from xaxengine.launch_config import RunOptions
@@ -37,13 +32,11 @@ from xaxengine.task.launchers.base import (
     free_port,
 )
 from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
+from xaxengine.task.launchers.runnable import Runnable
 from xaxengine.task.launchers.single_device import run_in_process
 
-STATS_DIR = ".stats"
-_seen: dict[int, float] = {}
 
-
-def run_multi_process(task_cls: Any, config: Any, options: RunOptions) -> int:
+def run_multi_process(task_cls: Runnable, config: Any, options: RunOptions) -> int:
     """Joins the cluster described by the environment, or launches one on this host.
 
     Raises:
@@ -78,7 +71,7 @@ def run_multi_process(task_cls: Any, config: Any, options: RunOptions) -> int:
         shutil.rmtree(plan.folder, ignore_errors=True)
 
 
-def _run_rank(task_cls: Any, config: Any, options: RunOptions, cluster: ClusterEnv) -> int:
+def _run_rank(task_cls: Runnable, config: Any, options: RunOptions, cluster: ClusterEnv) -> int:
     import jax
 
     jax.distributed.initialize(
@@ -114,29 +107,3 @@ def _keep_stdout_for_events() -> None:
     events_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = os.fdopen(events_fd, "w", buffering=1)
-
-
-def write_rank_stats(run_dir: Path, rank: int, stats: dict[str, Any]) -> None:
-    """Writes this rank's latest stats sample for rank 0 to pick up (atomic replace)."""
-    folder = run_dir / STATS_DIR
-    folder.mkdir(exist_ok=True)
-    tmp = folder / f".rank{rank}.json.tmp"
-    tmp.write_text(json.dumps(stats))
-    os.replace(tmp, folder / f"rank{rank}.json")
-
-
-def read_rank_stats(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yields ``(rank, stats)`` for every rank file written since the last call."""
-    folder = run_dir / STATS_DIR
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.glob("rank*.json")):
-        try:
-            rank, mtime = int(path.stem.removeprefix("rank")), path.stat().st_mtime
-            if _seen.get(rank) == mtime:
-                continue
-            stats = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        _seen[rank] = mtime
-        yield rank, stats

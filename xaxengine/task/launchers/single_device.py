@@ -3,9 +3,10 @@
 from typing import Any
 
 from xaxengine.launch_config import RunOptions
+from xaxengine.task.launchers.runnable import Runnable
 
 
-def run_in_process(task_cls: Any, config: Any, options: RunOptions) -> int:
+def run_in_process(task_cls: Runnable, config: Any, options: RunOptions) -> int:
     """Builds the task and runs it here; the task places its state by ``config.launch`` (see ``mixins/sharding``).
 
     Args:

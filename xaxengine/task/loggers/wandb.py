@@ -8,30 +8,15 @@ meshes as ``wandb.Object3D`` point clouds. W&B's own console capture and system 
 the event stream, and the engine samples stats itself.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from xaxengine.config import field
+from xaxengine.config.sections import WandbConfig
 from xaxengine.protocol import Event, Kind
 from xaxengine.task.loggers.base import system_scalars
 from xaxengine.task.loggers.media import read_ply
-
-
-@dataclass(kw_only=True)
-class WandbConfig:
-    """Weights & Biases settings (``[logger.wandb]``)."""
-
-    enabled: bool = field(False, help="Log to Weights & Biases (needs the 'wandb' extra).")
-    project: str = field("xax", help="W&B project.")
-    entity: str = field("", help="W&B entity (user or team); empty means your default.")
-    mode: Literal["offline", "online", "disabled"] = field(
-        "offline", help="'offline' writes RUN_DIR/wandb for `wandb sync`; 'online' uploads as it trains."
-    )
-    tags: list[str] = field([], help="Tags of the W&B run.")
-    name: str = field("", help="Display name of the W&B run; empty means the run id.")
 
 
 class WandbBackend:

@@ -3,12 +3,12 @@
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
 
-from xaxengine.config import config_to_dict, field
+from xaxengine.config import config_to_dict
+from xaxengine.config.sections import Config
 from xaxengine.runs import (
     ARTIFACTS_DIR,
     CHECKPOINTS_DIR,
@@ -21,22 +21,7 @@ from xaxengine.runs import (
 from xaxengine.task.mixins.base import BaseTask
 
 
-@dataclass(kw_only=True)
-class ArtifactsConfig:
-    """Where runs are written."""
-
-    runs_dir: str = field("", help="Root folder for runs; empty means $XAX_RUNS_DIR, else ./runs.")
-    run_id: str = field("", help="Run id (folder name); empty means a new timestamped id.")
-
-
-@dataclass(kw_only=True)
-class ArtifactsMixinConfig:
-    """Config section of the artifacts mixin."""
-
-    artifacts: ArtifactsConfig = field(ArtifactsConfig, help="Run directory settings.")
-
-
-class ArtifactsMixin[ConfigT: ArtifactsMixinConfig](BaseTask[ConfigT]):
+class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
     """Creates and names the run directory."""
 
     run_dir: Path

@@ -7,7 +7,6 @@ device-to-host copy happens in ``save`` and the write continues in the backgroun
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +14,23 @@ import jax
 import numpy as np
 from jaxtyping import PyTree
 
-from xaxengine.config import field
+from xaxengine.config.sections import Config
 from xaxengine.protocol import Kind
 from xaxengine.runs import CHECKPOINTS_DIR
-from xaxengine.task.mixins.logger import LoggerMixin, LoggerMixinConfig
+from xaxengine.task.mixins.logger import LoggerMixin
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(kw_only=True)
-class CheckpointConfig:
-    """Checkpointing."""
-
-    save_every_n_steps: int = field(500, help="Save a checkpoint this often (and at the end); 0 disables it.")
-    save_every_n_seconds: float = field(0.0, help="Also save when this many seconds passed since the last save.")
-    max_to_keep: int = field(3, help="Keep this many most recent checkpoints; older ones are deleted.")
-    async_save: bool = field(True, help="Write checkpoints in the background while training continues.")
-
-
-@dataclass(kw_only=True)
-class CheckpointingMixinConfig(LoggerMixinConfig):
-    """Config section of the checkpointing mixin."""
-
-    checkpoint: CheckpointConfig = field(CheckpointConfig, help="Checkpoint settings.")
 
 
 def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]):
+class CheckpointingMixin[ConfigT: Config](LoggerMixin[ConfigT]):
     """Owns the Orbax CheckpointManager and emits a ``checkpoint`` event per finished save."""
 
     _manager: Any = None
     _pending: tuple[int, float] | None = None
-    last_save_time: float = 0.0
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -90,7 +71,6 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
             args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"step": step, **meta})),
         )
         self._pending = (step, start)
-        self.last_save_time = time.monotonic()
         if not self.config.checkpoint.async_save:
             self.finish_pending_save()
 
@@ -151,6 +131,55 @@ class CheckpointingMixin[ConfigT: CheckpointingMixinConfig](LoggerMixin[ConfigT]
             step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
         )
         return restored["state"], dict(restored["meta"])
+
+    def restore_newest_readable(
+        self, manager: Any, target: PyTree, purpose: str, set_aside: bool = False
+    ) -> tuple[PyTree, dict[str, Any]] | None:
+        """Restores the newest checkpoint that reads back, saying which ones it skipped and why.
+
+        With ``set_aside`` (this run's own checkpoints), an unreadable one is renamed ``<step>.unreadable`` rather
+        than left in place: the run will reach that step again and must be able to save it, and ``max_to_keep``
+        must not delete readable checkpoints to keep a broken one. Nothing is deleted.
+
+        Args:
+            manager: The CheckpointManager to read (this run's, or another run's for ``--init-from``).
+            target: The state (or abstract state) whose shapes and shardings to restore into.
+            purpose: ``resume`` or ``init-from RUN``, for the log lines.
+            set_aside: Rename unreadable checkpoints out of the way (only for this run's own).
+
+        Returns:
+            The restored state and meta, or None when no checkpoint reads back.
+        """
+        steps = sorted(manager.all_steps(), reverse=True)
+        for step in steps:
+            try:
+                state, meta = self.restore_checkpoint(step, target, manager)
+            except Exception as error:
+                aside = self.set_aside_checkpoint(step) if set_aside else None
+                where = f"; moved to {aside}" if aside else "; skipping it"
+                self.log_message(
+                    "warning", f"{purpose}: checkpoint at step {step} is unreadable ({type(error).__name__}){where}"
+                )
+                continue
+            note = "" if step == steps[0] else " (newest readable; newer ones were unreadable)"
+            self.log_message("info", f"{purpose}: restored the checkpoint at step {step}{note}")
+            return state, meta
+        return None
+
+    def resume_checkpoint(self, abstract: PyTree) -> tuple[PyTree, dict[str, Any]] | None:
+        """The resume policy: this run's newest readable checkpoint (unreadable ones set aside), or None."""
+        return self.restore_newest_readable(self.checkpoint_manager(), abstract, "resume", set_aside=True)
+
+    def init_from_checkpoint(self, run_dir: Path, state: PyTree) -> PyTree:
+        """The ``--init-from RUN`` policy: another run's newest readable checkpoint, restored into ``state``.
+
+        Raises:
+            FileNotFoundError: That run has no readable checkpoint.
+        """
+        restored = self.restore_newest_readable(self.open_checkpoint_manager(run_dir), state, f"init-from {run_dir}")
+        if restored is None:
+            raise FileNotFoundError(f"--init-from {run_dir}: no readable checkpoint")
+        return restored[0]
 
     def close_checkpoints(self) -> None:
         """Finishes any background save and closes the manager."""

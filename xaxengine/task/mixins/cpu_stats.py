@@ -3,38 +3,21 @@
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import psutil
-
-from xaxengine.config import field
-from xaxengine.task.mixins.base import BaseTask
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(kw_only=True)
-class StatsConfig:
-    """System statistics sampling."""
-
-    enabled: bool = field(True, help="Sample CPU/GPU statistics in a background thread and emit 'stats' events.")
-    interval_s: float = field(1.0, help="Seconds between samples.")
-
-
-@dataclass(kw_only=True)
-class CPUStatsMixinConfig:
-    """Config section of the CPU stats mixin."""
-
-    stats: StatsConfig = field(StatsConfig, help="System statistics settings.")
-
-
-class CPUStatsMixin[ConfigT: CPUStatsMixinConfig](BaseTask[ConfigT]):
+class CPUStats:
     """Samples CPU %, RSS and memory of this process and its children, and the load of every core."""
 
-    _process: psutil.Process | None = None
-    _children: dict[int, psutil.Process]
+    def __init__(self) -> None:
+        """Starts counting at the first :meth:`sample`."""
+        self._process: psutil.Process | None = None
+        self._children: dict[int, psutil.Process] = {}
 
-    def sample_cpu_stats(self) -> dict[str, object]:
+    def sample(self) -> dict[str, object]:
         """Samples the process tree and the machine.
 
         Returns:

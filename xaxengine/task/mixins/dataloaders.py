@@ -4,6 +4,7 @@ Each epoch's order is a permutation drawn from ``(seed, epoch)``, so the loader 
 ``(epoch, offset)``: a resumed run sees exactly the batches the uninterrupted run would have.
 """
 
+import abc
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from xaxengine.config import field
+from xaxengine.config.sections import Config
 from xaxengine.task.mixins.base import BaseTask
 
 if TYPE_CHECKING:
@@ -21,26 +22,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Columns = dict[str, Any]
-
-
-@dataclass(kw_only=True)
-class DataConfig:
-    """Data loading."""
-
-    batch_size: int = field(128, help="Global batch size (samples per optimizer step).")
-    valid_batch_size: int = field(0, help="Validation batch size; 0 means the training batch size.")
-    shuffle: bool = field(True, help="Shuffle the training set each epoch (seeded, reproducible).")
-    device_max_bytes: int = field(
-        2**30, help="Keep the whole dataset on the device when its columns take at most this many bytes."
-    )
-    valid_max_batches: int = field(0, help="Cap on validation batches per evaluation; 0 means the whole set.")
-
-
-@dataclass(kw_only=True)
-class DataloadersMixinConfig:
-    """Config section of the dataloaders mixin."""
-
-    data: DataConfig = field(DataConfig, help="Data loading settings.")
 
 
 @dataclass
@@ -81,12 +62,12 @@ def dataset_to_columns(dataset: "datasets.Dataset") -> dict[str, np.ndarray]:
     return columns
 
 
-class DataloadersMixin[ConfigT: DataloadersMixinConfig](BaseTask[ConfigT]):
+class DataloadersMixin[ConfigT: Config](BaseTask[ConfigT]):
     """Loads the datasets once and yields index batches."""
 
+    @abc.abstractmethod
     def get_dataset(self, phase: str) -> "datasets.Dataset":
         """Returns the dataset for ``phase`` (``train`` or ``valid``). Users implement this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_dataset(phase)")
 
     def load_columns(self, phase: str) -> tuple[Columns, int]:
         """Loads a phase's dataset as column arrays, on the device when small enough; returns them and the length."""

@@ -1,43 +1,28 @@
 """GPU statistics through NVML (nvidia-ml-py); no NVML or no GPU means an empty list, never a crash."""
 
 import logging
-from dataclasses import dataclass
-
-from xaxengine.config import field
-from xaxengine.task.mixins.base import BaseTask
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(kw_only=True)
-class GPUStatsConfig:
-    """GPU statistics."""
-
-    enabled: bool = field(True, help="Read per-GPU utilization, memory, temperature and power through NVML.")
-
-
-@dataclass(kw_only=True)
-class GPUStatsMixinConfig:
-    """Config section of the GPU stats mixin."""
-
-    gpu_stats: GPUStatsConfig = field(GPUStatsConfig, help="GPU statistics settings.")
-
-
-class GPUStatsMixin[ConfigT: GPUStatsMixinConfig](BaseTask[ConfigT]):
+class GPUStats:
     """Reads NVML once per sample; initializes lazily and remembers when NVML is unavailable.
 
-    Without NVML or without a GPU, :meth:`sample_gpu_stats` returns an empty list and ``nvml_error`` holds the one
+    Without NVML or without a GPU, :meth:`sample` returns an empty list and ``nvml_error`` holds the one
     line the task logs once.
     """
 
-    _nvml_handles: list[object] | None = None
-    nvml_error: str | None = None
+    def __init__(self, enabled: bool = True) -> None:
+        """``enabled`` is ``gpu_stats.enabled``; NVML is initialized at the first :meth:`sample`."""
+        self.enabled = enabled
+        self._nvml_handles: list[object] | None = None
+        self.nvml_error: str | None = None
 
     def _init_nvml(self) -> list[object]:
         if self._nvml_handles is not None:
             return self._nvml_handles
         self._nvml_handles = []
-        if not self.config.gpu_stats.enabled:
+        if not self.enabled:
             return self._nvml_handles
         try:
             import pynvml
@@ -53,7 +38,7 @@ class GPUStatsMixin[ConfigT: GPUStatsMixinConfig](BaseTask[ConfigT]):
             self.nvml_error = "no GPU statistics: NVML found no GPU"
         return self._nvml_handles
 
-    def sample_gpu_stats(self) -> list[dict[str, object]]:
+    def sample(self) -> list[dict[str, object]]:
         """Returns one dict per GPU: index, name, util_percent, mem_used/total bytes, temp_c, power_w."""
         handles = self._init_nvml()
         if not handles:

@@ -11,43 +11,22 @@ import atexit
 import logging
 import math
 import sys
-from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO
 
 import equinox as eqx
 import jax
 import numpy as np
 from jaxtyping import PyTree
 
-from xaxengine.config import config_to_dict, field
+from xaxengine.config import config_to_dict
+from xaxengine.config.sections import Config
 from xaxengine.protocol import EventWriter, Kind, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, STDOUT_FILE, TENSORBOARD_DIR
 from xaxengine.task.loggers import media
 from xaxengine.task.loggers.base import EventBus, LoggerBackend
-from xaxengine.task.loggers.wandb import WandbConfig
-from xaxengine.task.mixins.artifacts import ArtifactsMixin, ArtifactsMixinConfig
+from xaxengine.task.mixins.artifacts import ArtifactsMixin
 
 logger = logging.getLogger("xaxengine")
-
-
-@dataclass(kw_only=True)
-class LoggerConfig:
-    """Logger backends."""
-
-    tensorboard: bool = field(True, help="Write TensorBoard summaries under RUN_DIR/tensorboard.")
-    wandb: WandbConfig = field(WandbConfig, help="Weights & Biases settings ([logger.wandb]; enabled = true).")
-    progress: Literal["auto", "bar", "plain", "off"] = field(
-        "auto", help="Human progress output: a rich bar on a terminal ('auto'), plain lines, or nothing."
-    )
-    table_every_n: int = field(10, help="With the bar, print a table of the latest scalars every N logs; 0 = never.")
-    level: Literal["debug", "info", "warning", "error"] = field("info", help="Level of human log lines.")
-
-
-@dataclass(kw_only=True)
-class LoggerMixinConfig(ArtifactsMixinConfig):
-    """Config section of the logger mixin."""
-
-    logger: LoggerConfig = field(LoggerConfig, help="Logging settings.")
 
 
 class _EventLogHandler(logging.Handler):
@@ -65,7 +44,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-class LoggerMixin[ConfigT: LoggerMixinConfig](ArtifactsMixin[ConfigT]):
+class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
     """Owns the event bus and exposes typed log methods that map onto protocol kinds."""
 
     bus: EventBus

@@ -1,50 +1,30 @@
-"""Process concerns: signal handling for graceful stop / checkpoint-now, and facts about the process."""
+"""Process concerns: signal flags for graceful stop / checkpoint-now, and facts about the process."""
 
 import os
 import platform
 import signal
 import socket
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-
-from xaxengine.config import field
-from xaxengine.task.mixins.base import BaseTask
 
 EXIT_CODE_FOR_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-@dataclass(kw_only=True)
-class ProcessConfig:
-    """Signal handling."""
-
-    handle_signals: bool = field(
-        True, help="Catch SIGINT/SIGTERM (finish the step, checkpoint, exit) and SIGUSR1 (checkpoint now)."
-    )
-
-
-@dataclass(kw_only=True)
-class ProcessMixinConfig:
-    """Config section of the process mixin."""
-
-    process: ProcessConfig = field(ProcessConfig, help="Process and signal settings.")
-
-
-class ProcessMixin[ConfigT: ProcessMixinConfig](BaseTask[ConfigT]):
+class SignalFlags:
     """Turns signals into flags the training loop polls between steps.
 
     The first SIGINT/SIGTERM asks for a graceful stop (finish the step, save, exit 130/143); a second one exits at
     once with the same code, without touching checkpoints already on disk. SIGUSR1 asks for a checkpoint now.
     """
 
-    stop_signal: int | None = None
-    checkpoint_requested: bool = False
+    def __init__(self) -> None:
+        """No stop and no checkpoint requested yet."""
+        self.stop_signal: int | None = None
+        self.checkpoint_requested = False
 
-    def install_signal_handlers(self) -> None:
+    def install(self) -> None:
         """Installs the handlers (main thread only)."""
-        if not self.config.process.handle_signals:
-            return
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGUSR1, self._on_checkpoint_signal)
@@ -52,25 +32,25 @@ class ProcessMixin[ConfigT: ProcessMixinConfig](BaseTask[ConfigT]):
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
         if self.stop_signal is not None:
-            os._exit(EXIT_CODE_FOR_SIGNAL.get(signal.Signals(signum), 128 + signum))
+            os._exit(exit_code_for(signum))
         self.stop_signal = signum
 
     def _on_checkpoint_signal(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
         self.checkpoint_requested = True
 
-    @staticmethod
-    def process_info() -> dict[str, object]:
-        """Host, pid, git state of the working directory and library versions, for ``run_start``."""
-        from importlib.metadata import PackageNotFoundError, version
 
-        versions: dict[str, str] = {"python": platform.python_version()}
-        for package in ("jax", "jaxlib", "equinox", "optax", "orbax-checkpoint"):
-            try:
-                versions[package] = version(package)
-            except PackageNotFoundError:
-                continue
-        return {"host": socket.gethostname(), "pid": os.getpid(), "git": git_state(Path.cwd()), "versions": versions}
+def process_info() -> dict[str, object]:
+    """Host, pid, git state of the working directory and library versions, for ``run_start``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str] = {"python": platform.python_version()}
+    for package in ("jax", "jaxlib", "equinox", "optax", "orbax-checkpoint"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return {"host": socket.gethostname(), "pid": os.getpid(), "git": git_state(Path.cwd()), "versions": versions}
 
 
 def git_state(path: Path) -> dict[str, object] | None:

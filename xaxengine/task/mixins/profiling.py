@@ -1,20 +1,18 @@
 """Profiling: ``jax.profiler`` traces of chosen steps, NaN debugging, compile costs and MFU.
 
-The step-time breakdown itself is measured by :class:`~xaxengine.task.mixins.step_context.StepTimer`; this mixin
-owns its ``[profile]`` switches and adds the compile time and MFU to it.
+The step-time breakdown itself is measured by :class:`~xaxengine.task.mixins.step_context.StepTimer`; the trainer
+adds the compile time and the MFU computed here to it.
 """
 
 import logging
-import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jax
 
-from xaxengine.config import field
+from xaxengine.config.sections import ProfileConfig, parse_step_range
 from xaxengine.protocol import Kind
-from xaxengine.task.mixins.logger import LoggerMixin, LoggerMixinConfig
 
 # Dense bf16 peak FLOP/s per device, from the vendors' spec sheets (matched as substrings of ``device_kind``).
 PEAK_FLOPS_BF16: dict[str, float] = {
@@ -35,22 +33,6 @@ PEAK_FLOPS_BF16: dict[str, float] = {
 }
 
 logger = logging.getLogger("xaxengine")
-
-_STEPS_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
-
-
-def parse_step_range(text: str) -> tuple[int, int] | None:
-    """``"100:110"`` -> ``(100, 110)``; empty -> None.
-
-    Raises:
-        ValueError: Not ``START:END`` with ``0 <= START < END``.
-    """
-    if not text.strip():
-        return None
-    match = _STEPS_RE.match(text)
-    if not match or int(match[1]) >= int(match[2]):
-        raise ValueError(f"profile.steps must be 'START:END' with START < END (e.g. '100:110'), got {text!r}")
-    return int(match[1]), int(match[2])
 
 
 def peak_flops_for(device_kind: str) -> float | None:
@@ -77,87 +59,49 @@ def compiled_cost(compiled: Any) -> dict[str, float | None]:
     }
 
 
-@dataclass(kw_only=True)
-class ProfileConfig:
-    """Profiling and timing."""
-
-    timing: bool = field(
-        True, help="Emit the step-time breakdown (scalars of phase 'timing') at every train log; host clocks only."
-    )
-    steps: str = field(
-        "", help="Capture a jax.profiler trace of these steps, 'START:END' (e.g. '100:110'); empty disables it."
-    )
-    debug_nans: bool = field(
-        False, help="Set jax_debug_nans: the first NaN raises, naming the primitive (slow; steps run without AOT)."
-    )
-    peak_flops: float = field(
-        0.0, help="Peak FLOP/s of one device for MFU; 0 = look the device kind up (known GPUs/TPUs, dense bf16)."
-    )
-
-    def __post_init__(self) -> None:
-        parse_step_range(self.steps)
+def peak_flops(cfg: ProfileConfig) -> float | None:
+    """Peak FLOP/s of one device: ``profile.peak_flops``, else the device-kind table, else None."""
+    return cfg.peak_flops if cfg.peak_flops > 0 else peak_flops_for(jax.devices()[0].device_kind)
 
 
-@dataclass(kw_only=True)
-class ProfilingMixinConfig(LoggerMixinConfig):
-    """Config section of the profiling mixin."""
+def configure_debugging(cfg: ProfileConfig) -> None:
+    """Applies ``profile.debug_nans`` to jax (before anything is compiled)."""
+    if cfg.debug_nans:
+        jax.config.update("jax_debug_nans", True)
 
-    profile: ProfileConfig = field(ProfileConfig, help="Profiling, step-time breakdown and NaN debugging.")
+
+def trace_window(cfg: ProfileConfig, step: int) -> tuple[int, int] | None:
+    """The steps to trace from a run now at ``step``: ``(start, end)``, or None.
+
+    ``profile.steps = "100:110"`` traces the steps that take the run from step 100 to step 110. A run resumed
+    inside the window traces the rest of it; one resumed past it traces nothing.
+    """
+    window = parse_step_range(cfg.steps)
+    if window is None or step >= window[1]:
+        return None
+    return max(window[0], step), window[1]
 
 
-class ProfilingMixin[ConfigT: ProfilingMixinConfig](LoggerMixin[ConfigT]):
-    """Turns on NaN debugging, traces the chosen steps, and adds compile time and MFU to the timing scalars."""
+class ProfilerTrace:
+    """One ``jax.profiler`` trace into ``RUN_DIR/profile`` (``profile/process<i>`` for rank i > 0)."""
 
-    step: int = 0
-    compile_s: float | None = None  # the train step's; reported once, in the first timing event
-    step_flops: float | None = None  # per device per train step, from XLA's cost analysis
-    _tracing: Path | None = None
-    _peak: tuple[float | None] | None = None
+    def __init__(self, run_dir: Path, emit: Callable[..., object]) -> None:
+        """``emit(kind, **fields)`` sends an event (the bus's ``emit``)."""
+        self.run_dir, self.emit = run_dir, emit
+        self._tracing: Path | None = None
 
-    def configure_debugging(self) -> None:
-        """Applies ``profile.debug_nans`` to jax (before anything is compiled)."""
-        if self.config.profile.debug_nans:
-            jax.config.update("jax_debug_nans", True)
-
-    def peak_flops(self) -> float | None:
-        """Peak FLOP/s of one device: ``profile.peak_flops``, else the device-kind table, else None (cached)."""
-        if self._peak is None:
-            configured = self.config.profile.peak_flops
-            self._peak = (configured if configured > 0 else peak_flops_for(jax.devices()[0].device_kind),)
-        return self._peak[0]
-
-    def timing_values(self, timing: dict[str, float]) -> dict[str, float]:
-        """The interval's breakdown, plus ``compile_s`` (first interval only) and ``mfu`` (FLOPs and peak known)."""
-        values = dict(timing)
-        if self.compile_s is not None:
-            values["compile_s"], self.compile_s = self.compile_s, None
-        peak = self.peak_flops()
-        if self.step_flops and peak:
-            values["mfu"] = self.step_flops * timing["steps_per_s"] / peak
-        return values
-
-    def trace_steps(self) -> tuple[int, int]:
-        """The step at which to start tracing and the one at which to stop; ``(-1, -1)`` for none.
-
-        ``profile.steps = "100:110"`` traces the steps that take the run from step 100 to step 110. A run resumed
-        inside the window traces the rest of it; one resumed past it traces nothing.
-        """
-        window = parse_step_range(self.config.profile.steps)
-        if window is None or self.step >= window[1]:
-            return -1, -1
-        return max(window[0], self.step), window[1]
-
-    def start_trace(self) -> None:
-        """Starts a ``jax.profiler`` trace into ``RUN_DIR/profile`` (``profile/process<i>`` for rank i > 0)."""
+    def start(self, first: int, last: int) -> None:
+        """Starts tracing the steps ``first`` to ``last``."""
         directory = self.run_dir / "profile"
         if jax.process_index():
             directory = directory / f"process{jax.process_index()}"
         directory.mkdir(parents=True, exist_ok=True)
         jax.profiler.start_trace(str(directory), create_perfetto_trace=True)
         self._tracing = directory
-        self.log_message("info", f"profiling steps {self.step} to {self.trace_steps()[1]}")
+        logger.info("profiling steps %d to %d", first, last)
+        self.emit(Kind.LOG, level="info", message=f"profiling steps {first} to {last}")
 
-    def finish_trace(self, wait_for: Any) -> None:
+    def finish(self, wait_for: Any) -> None:
         """Waits for ``wait_for`` on the device (so its work is in the trace), stops tracing, and logs the paths.
 
         Does nothing when no trace is running.
@@ -174,4 +118,4 @@ class ProfilingMixin[ConfigT: ProfilingMixinConfig](LoggerMixin[ConfigT]):
             f"{perfetto[-1] if perfetto else 'the perfetto_trace.json.gz under it'} in ui.perfetto.dev"
         )
         logger.info(message)
-        self.bus.emit(Kind.LOG, level="info", message=message, path=str(directory))
+        self.emit(Kind.LOG, level="info", message=message, path=str(directory))

@@ -13,6 +13,7 @@ over a 1-D mesh ``("data",)`` of every device of the job (all processes):
 - Decisions that must be identical on every process (stop, checkpoint now) go through :meth:`Placement.agree`.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -177,6 +178,7 @@ class MeshPlacement(Placement):
     def constrain(self, fn: Callable[..., Any], out_shardings: Any) -> Callable[..., Any]:
         """Constrains ``fn``'s outputs to ``out_shardings`` inside the jitted computation."""
 
+        @functools.wraps(fn)  # keeps the step's name in XLA dumps and profiles
         def constrained(*args: Any) -> Any:
             return jax.lax.with_sharding_constraint(fn(*args), out_shardings)
 

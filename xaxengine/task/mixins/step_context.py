@@ -8,7 +8,6 @@ import equinox as eqx
 from jaxtyping import Array, Int
 
 from xaxengine.protocol import TIMING_FRACTIONS
-from xaxengine.task.mixins.base import BaseTask
 
 
 class StepState(eqx.Module):
@@ -34,6 +33,15 @@ class StepTimer:
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
         self.start = time.perf_counter()
         self.start_step = step
+
+    @contextmanager
+    def phase(self, name: str) -> Generator[None]:
+        """Times the enclosed block as phase ``name`` (``valid``, ``checkpoint``, ``log``, ``profile``...)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
 
     def add(self, data_s: float, step_s: float) -> None:
         """Adds the per-step host seconds the loop accumulated in locals."""
@@ -63,19 +71,3 @@ class StepTimer:
         self.seconds = dict.fromkeys(self.PHASES, 0.0)
         self.start, self.start_step = now, step
         return values
-
-
-class StepContextMixin[ConfigT](BaseTask[ConfigT]):
-    """Owns the train loop's :class:`StepTimer`; ``step_context(name)`` times a block into one of its phases."""
-
-    timer: StepTimer | None = None
-
-    @contextmanager
-    def step_context(self, name: str) -> Generator[None]:
-        """Times the enclosed block as phase ``name`` of the current interval (when the train loop runs)."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            if self.timer is not None and name in self.timer.seconds:
-                self.timer.seconds[name] += time.perf_counter() - start

@@ -7,6 +7,7 @@ and checkpoint, so garbage is never saved. Under ``nan_policy = "skip_step"`` su
 state stays the last good one), at the cost of a select over the whole state per step.
 """
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +18,11 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from xaxengine.task.mixins.base import BaseTask
+from xaxengine.config.sections import Config
+from xaxengine.task.mixins.checkpointing import CheckpointingMixin
+from xaxengine.task.mixins.dataloaders import DataloadersMixin
 from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import TrainState
+from xaxengine.task.mixins.train import TrainMixin, TrainState
 
 Batch = Any
 Metrics = dict[str, Array]
@@ -40,18 +43,18 @@ def gather(columns: dict[str, Array], idx: Array | None) -> dict[str, Array]:
     return {k: v[idx] for k, v in columns.items()}
 
 
-class SupervisedMixin[ConfigT](BaseTask[ConfigT]):
-    """Hooks for supervised tasks; the step functions call them under ``jax.jit``."""
+class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[ConfigT], DataloadersMixin[ConfigT]):
+    """The hooks of a supervised task over the engine's services; the step functions call them under ``jax.jit``."""
 
+    @abc.abstractmethod
     def get_output(self, model: PyTree, batch: Batch, state: StepState, key: PRNGKeyArray) -> Any:
         """Runs the model on a batch. Users implement this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_output(model, batch, state, key)")
 
+    @abc.abstractmethod
     def compute_loss(
         self, model: PyTree, batch: Batch, output: Any, state: StepState, key: PRNGKeyArray
     ) -> Float[Array, ""]:
         """Returns the scalar loss to minimize. Users implement this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement compute_loss(...)")
 
     def compute_metrics(
         self, model: PyTree, batch: Batch, output: Any, loss: Float[Array, ""], state: StepState

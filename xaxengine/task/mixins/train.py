@@ -1,7 +1,7 @@
 """Training: the train state pytree, the optimizer built from config, and the model/optimizer hooks."""
 
+import abc
 from dataclasses import dataclass
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -9,44 +9,9 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
-from xaxengine.config import field
+from xaxengine.config.sections import Config, OptimizerConfig
 from xaxengine.task.mixins.base import BaseTask
-
-
-@dataclass(kw_only=True)
-class TrainConfig:
-    """The training loop."""
-
-    max_steps: int = field(1000, help="Number of optimizer steps to train for.")
-    seed: int = field(0, help="Seed for parameter init, dropout keys and data order.")
-    log_every_n_steps: int = field(50, help="Fetch accumulated train metrics from the device and log them this often.")
-    valid_every_n_steps: int = field(250, help="Run validation this often (and at the end); 0 disables it.")
-    log_heavy_every_n_steps: int = field(0, help="Call log_heavy (images, histograms, samples) this often; 0 = never.")
-    nan_policy: Literal["stop", "skip_step"] = field(
-        "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
-    )
-
-
-@dataclass(kw_only=True)
-class OptimizerConfig:
-    """The optimizer, built by build_optimizer."""
-
-    kind: Literal["adam", "adamw", "sgd", "lion"] = field("adamw", help="Optimizer.")
-    lr: float = field(1e-3, help="Peak learning rate.")
-    weight_decay: float = field(0.0, help="Decoupled weight decay (adamw, lion).")
-    b1: float = field(0.9, help="First moment decay (adam, adamw, lion); momentum for sgd.")
-    b2: float = field(0.999, help="Second moment decay (adam, adamw, lion).")
-    schedule: Literal["constant", "cosine", "linear"] = field("constant", help="Learning rate schedule after warmup.")
-    warmup_steps: int = field(0, help="Linear warmup steps from 0 to the peak learning rate.")
-    grad_clip_norm: float = field(0.0, help="Clip gradients to this global norm; 0 disables clipping.")
-
-
-@dataclass(kw_only=True)
-class TrainMixinConfig:
-    """Config sections of the train mixin."""
-
-    train: TrainConfig = field(TrainConfig, help="Training loop settings.")
-    optimizer: OptimizerConfig = field(OptimizerConfig, help="Optimizer settings.")
+from xaxengine.task.mixins.hooks import Hook
 
 
 @dataclass(frozen=True)
@@ -92,12 +57,16 @@ def build_optimizer(cfg: OptimizerConfig, max_steps: int) -> optax.GradientTrans
     return opt
 
 
-class TrainMixin[ConfigT: TrainMixinConfig](BaseTask[ConfigT]):
+class TrainMixin[ConfigT: Config](BaseTask[ConfigT]):
     """Model and optimizer hooks, and the initial train state."""
 
+    @abc.abstractmethod
     def get_model(self, params: InitParams) -> PyTree:
         """Builds the model (an equinox module). Users implement this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_model(params)")
+
+    def get_hooks(self) -> list[Hook]:
+        """The task's own periodic callbacks (see :mod:`xaxengine.task.mixins.hooks`); none by default."""
+        return []
 
     def get_optimizer(self) -> optax.GradientTransformation:
         """Builds the optimizer; by default from the ``[optimizer]`` section."""

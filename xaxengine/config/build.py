@@ -1,20 +1,10 @@
-"""Typed task configs: dataclasses with ``field(help=...)``, TOML files, dotted CLI overrides and a field schema.
+"""Building typed configs from TOML data: type checks with did-you-mean, the field schema, and task specs."""
 
-A config is a plain ``@dataclass(kw_only=True)`` class; nested dataclass fields are TOML tables. Every failure
-raises :class:`ConfigError` with one line that names the file and line, or the override, and the dotted field.
-This module never imports jax at import time.
-"""
-
-import copy
 import dataclasses
-import datetime
 import difflib
 import importlib
-import os
-import re
+import inspect
 import sys
-import tempfile
-import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -22,155 +12,12 @@ from dataclasses import MISSING
 from pathlib import Path, PurePath
 from typing import Any, Literal, Union
 
-import tomli_w
-
-_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
-_HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(?:#.*)?$")
-_ASSIGN_RE = re.compile(rf"^\s*({_DOTTED})\s*=")
-_KEY_PART_RE = re.compile(_KEY)
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOML_POS_RE = re.compile(r"^(.*) \(at (?:line (\d+), column (\d+)|end of document)\)$", re.DOTALL)
-_NEWLINES_RE = re.compile(r"\s*[\r\n]+\s*")
-
-
-class ConfigError(Exception):
-    """A bad config, TOML file, override or task spec; ``str(e)`` is always a single line."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(_NEWLINES_RE.sub(" ", str(message)).strip())
+from xaxengine.config.fields import ConfigError
+from xaxengine.config.toml import _key_lines, _plain, _read_toml, _split_override, apply_overrides
 
 
 class _MismatchError(Exception):
     """A value does not fit a type (internal; turned into a ConfigError by the caller)."""
-
-
-def field(default: Any = MISSING, *, help: str, choices: Sequence[Any] | None = None) -> Any:
-    """Declares a config field with its help text.
-
-    Args:
-        default: The default value; a dataclass type makes a nested section built from its defaults; list, dict,
-            set and dataclass-instance defaults are copied per instance. Leave it out for a required field.
-        help: One line shown by ``--help``, the schema and the TUI form.
-        choices: The allowed values, if restricted.
-
-    Returns:
-        A ``dataclasses.field`` carrying ``{"help": ..., "choices": ...}`` metadata.
-    """
-    metadata = {"help": help, "choices": list(choices) if choices is not None else None}
-    if isinstance(default, type) and dataclasses.is_dataclass(default):
-        return dataclasses.field(default_factory=default, metadata=metadata)
-    if isinstance(default, list | dict | set) or dataclasses.is_dataclass(default):
-        value = default
-        return dataclasses.field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def _toml_error(source: str, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
-    match = _TOML_POS_RE.match(str(exc))
-    if match is None:
-        return ConfigError(f"{source}: invalid TOML: {exc}")
-    reason, line, col = match.groups()
-    if line is None:
-        lines = text.split("\n")
-        line, col = str(len(lines)), str(len(lines[-1]) + 1)
-    return ConfigError(f"{source}:{line}:{col}: invalid TOML: {reason}")
-
-
-def _read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory, not a TOML file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not UTF-8 text") from None
-    except OSError as e:
-        raise ConfigError(f"{source}: cannot read: {e.strerror or e}") from None
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise _toml_error(source, text, e) from None
-
-
-def load_toml(path: str | Path) -> dict:
-    """Reads a TOML file.
-
-    Raises:
-        ConfigError: The file is missing, a directory, unreadable, or not valid TOML (with line and column).
-    """
-    return _read_toml(path)[1]
-
-
-def _split_override(override: str) -> tuple[list[str], str]:
-    key, sep, raw = override.partition("=")
-    parts = [p.strip() for p in key.split(".")]
-    if not sep or not key.strip():
-        raise ConfigError(f"override {override!r}: expected KEY=VALUE")
-    if not all(_BARE_KEY_RE.match(p) for p in parts):
-        raise ConfigError(f"override {override!r}: bad key {key.strip()!r} (expected dotted names like 'a.b.c')")
-    return parts, raw
-
-
-def _parse_value(raw: str) -> Any:
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw.strip()
-    if isinstance(value, datetime.date | datetime.time):
-        return raw.strip()
-    return value
-
-
-def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
-    """Applies dotted ``KEY=VALUE`` overrides, in order, to a copy of ``data``.
-
-    Args:
-        data: The nested config data; left unchanged.
-        overrides: Strings like ``optimizer.lr=3e-4``; each value is parsed as a TOML value (``true``, ``[1, 2]``,
-            ``"s"``), else taken as a plain string.
-
-    Returns:
-        The new nested dict.
-
-    Raises:
-        ConfigError: An override is not of the form ``KEY=VALUE``.
-    """
-    result = copy.deepcopy(dict(data))
-    for override in overrides:
-        parts, raw = _split_override(override)
-        node = result
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = _parse_value(raw)
-    return result
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Maps each dotted key and table header in TOML text to the line where it first appears."""
-    lines: dict[str, int] = {}
-    table: list[str] = []
-    in_multiline = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        was_multiline = in_multiline
-        if (line.count('"""') + line.count("'''")) % 2 == 1:
-            in_multiline = not in_multiline
-        if was_multiline:
-            continue
-        if header := _HEADER_RE.match(line):
-            table = _key_parts(header.group(1))
-            lines.setdefault(".".join(table), number)
-        elif assign := _ASSIGN_RE.match(line):
-            lines.setdefault(".".join([*table, *_key_parts(assign.group(1))]), number)
-    return lines
-
-
-def _key_parts(dotted: str) -> list[str]:
-    return [p[1:-1] if p[:1] in "\"'" else p for p in _KEY_PART_RE.findall(dotted)]
 
 
 @dataclasses.dataclass
@@ -393,42 +240,6 @@ def build_config[T](
     return _build(cls, apply_overrides(dict(data), overrides), "", ctx)
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(v) for f in dataclasses.fields(value) if (v := getattr(value, f.name)) is not None}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, PurePath):
-        return str(value)
-    return value
-
-
-def config_to_dict(cfg: Any) -> dict:
-    """Turns a config dataclass into nested plain data for TOML: ``None`` values are dropped, tuples become lists."""
-    return _plain(cfg)
-
-
-def save_toml(cfg: Any, path: str | Path) -> None:
-    """Writes a config (dataclass or dict) as TOML, atomically.
-
-    Args:
-        cfg: A config dataclass instance or a nested dict.
-        path: The destination file; written through a temporary file in the same folder and ``os.replace``.
-    """
-    path = Path(path)
-    text = tomli_w.dumps(_plain(cfg))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def config_schema(cls: type) -> list[dict]:
     """Describes every leaf field of a config class, in declaration order.
 
@@ -516,6 +327,27 @@ def import_object(spec: str, *, search_paths: Sequence[str | Path] = ()) -> Any:
     return obj
 
 
+def check_task_class(task_cls: Any, spec: str) -> None:
+    """Refuses what cannot be a runnable task: not a class, no config dataclass, or an abstract hook left out.
+
+    Args:
+        task_cls: The imported object.
+        spec: How the task was named (``module:Class``), for the message.
+
+    Raises:
+        ConfigError: One line naming the class and every hook it does not implement.
+    """
+    config_cls = getattr(task_cls, "config_class", None)
+    if not (isinstance(task_cls, type) and isinstance(config_cls, type) and dataclasses.is_dataclass(config_cls)):
+        raise ConfigError(f"task {spec!r} is not a task class (no config_class)")
+    missing = sorted(getattr(task_cls, "__abstractmethods__", ()))
+    if missing:
+        hooks = ", ".join(
+            f"{name}({', '.join(list(inspect.signature(getattr(task_cls, name)).parameters)[1:])})" for name in missing
+        )
+        raise ConfigError(f"task {spec!r}: {task_cls.__qualname__} does not implement {hooks}")
+
+
 @dataclasses.dataclass
 class RunSpec:
     """A task TOML resolved into its task class and typed config."""
@@ -557,8 +389,9 @@ def load_run_spec(path: str | Path, overrides: Sequence[str] = ()) -> RunSpec:
         task_cls = import_object(spec, search_paths=[Path.cwd(), folder, folder.parent])
     except ConfigError as e:
         raise ConfigError(f"{where}{e}") from None
-    config_cls = getattr(task_cls, "config_class", None)
-    if not (isinstance(task_cls, type) and isinstance(config_cls, type) and dataclasses.is_dataclass(config_cls)):
-        raise ConfigError(f"{where}task {spec!r} is not a task class (no config_class)")
-    config = build_config(config_cls, data, source=source, toml_text=text, overrides=rest)
+    try:
+        check_task_class(task_cls, spec)
+    except ConfigError as e:
+        raise ConfigError(f"{where}{e}") from None
+    config = build_config(task_cls.config_class, data, source=source, toml_text=text, overrides=rest)
     return RunSpec(path=path, task_spec=spec, task_cls=task_cls, config=config, toml_text=text)

@@ -1,0 +1,195 @@
+"""The engine's config sections and :class:`Config`, which declares them as fields.
+
+Jax-free and beside nothing else, so the CLI, ``schema``, the TUI form and the sweep driver can build and check a
+whole config without starting JAX. Each section's settings are read by one service (named in its docstring).
+
+The TOML order of the sections is the order of :class:`Config`'s fields, what people change most first: ``[train]``
+(the loop), ``[optimizer]``, ``[data]``, ``[artifacts]`` (where the run goes), ``[logger]``, ``[checkpoint]``, then
+the machine-facing ones: ``[compile]``, ``[stats]``, ``[gpu_stats]``, ``[process]``, ``[profile]``, ``[launch]``.
+A task's own fields come after them (top-level keys, or new sections of a subclass).
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from xaxengine.config.fields import field
+from xaxengine.launch_config import LaunchConfig
+
+_STEPS_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+
+
+def parse_step_range(text: str) -> tuple[int, int] | None:
+    """``"100:110"`` -> ``(100, 110)``; empty -> None.
+
+    Raises:
+        ValueError: Not ``START:END`` with ``0 <= START < END``.
+    """
+    if not text.strip():
+        return None
+    match = _STEPS_RE.match(text)
+    if not match or int(match[1]) >= int(match[2]):
+        raise ValueError(f"profile.steps must be 'START:END' with START < END (e.g. '100:110'), got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """The training loop."""
+
+    max_steps: int = field(1000, help="Number of optimizer steps to train for.")
+    seed: int = field(0, help="Seed for parameter init, dropout keys and data order.")
+    log_every_n_steps: int = field(50, help="Fetch accumulated train metrics from the device and log them this often.")
+    valid_every_n_steps: int = field(250, help="Run validation this often (and at the end); 0 disables it.")
+    log_heavy_every_n_steps: int = field(0, help="Call log_heavy (images, histograms, samples) this often; 0 = never.")
+    nan_policy: Literal["stop", "skip_step"] = field(
+        "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
+    )
+
+
+@dataclass(kw_only=True)
+class OptimizerConfig:
+    """The optimizer, built by build_optimizer."""
+
+    kind: Literal["adam", "adamw", "sgd", "lion"] = field("adamw", help="Optimizer.")
+    lr: float = field(1e-3, help="Peak learning rate.")
+    weight_decay: float = field(0.0, help="Decoupled weight decay (adamw, lion).")
+    b1: float = field(0.9, help="First moment decay (adam, adamw, lion); momentum for sgd.")
+    b2: float = field(0.999, help="Second moment decay (adam, adamw, lion).")
+    schedule: Literal["constant", "cosine", "linear"] = field("constant", help="Learning rate schedule after warmup.")
+    warmup_steps: int = field(0, help="Linear warmup steps from 0 to the peak learning rate.")
+    grad_clip_norm: float = field(0.0, help="Clip gradients to this global norm; 0 disables clipping.")
+
+
+@dataclass(kw_only=True)
+class DataConfig:
+    """Data loading."""
+
+    batch_size: int = field(128, help="Global batch size (samples per optimizer step).")
+    valid_batch_size: int = field(0, help="Validation batch size; 0 means the training batch size.")
+    shuffle: bool = field(True, help="Shuffle the training set each epoch (seeded, reproducible).")
+    device_max_bytes: int = field(
+        2**30, help="Keep the whole dataset on the device when its columns take at most this many bytes."
+    )
+    valid_max_batches: int = field(0, help="Cap on validation batches per evaluation; 0 means the whole set.")
+
+
+@dataclass(kw_only=True)
+class ArtifactsConfig:
+    """Where runs are written."""
+
+    runs_dir: str = field("", help="Root folder for runs; empty means $XAX_RUNS_DIR, else ./runs.")
+    run_id: str = field("", help="Run id (folder name); empty means a new timestamped id.")
+
+
+@dataclass(kw_only=True)
+class WandbConfig:
+    """Weights & Biases settings (``[logger.wandb]``)."""
+
+    enabled: bool = field(False, help="Log to Weights & Biases (needs the 'wandb' extra).")
+    project: str = field("xax", help="W&B project.")
+    entity: str = field("", help="W&B entity (user or team); empty means your default.")
+    mode: Literal["offline", "online", "disabled"] = field(
+        "offline", help="'offline' writes RUN_DIR/wandb for `wandb sync`; 'online' uploads as it trains."
+    )
+    tags: list[str] = field([], help="Tags of the W&B run.")
+    name: str = field("", help="Display name of the W&B run; empty means the run id.")
+
+
+@dataclass(kw_only=True)
+class LoggerConfig:
+    """Logger backends."""
+
+    tensorboard: bool = field(True, help="Write TensorBoard summaries under RUN_DIR/tensorboard.")
+    wandb: WandbConfig = field(WandbConfig, help="Weights & Biases settings ([logger.wandb]; enabled = true).")
+    progress: Literal["auto", "bar", "plain", "off"] = field(
+        "auto", help="Human progress output: a rich bar on a terminal ('auto'), plain lines, or nothing."
+    )
+    table_every_n: int = field(10, help="With the bar, print a table of the latest scalars every N logs; 0 = never.")
+    level: Literal["debug", "info", "warning", "error"] = field("info", help="Level of human log lines.")
+
+
+@dataclass(kw_only=True)
+class CheckpointConfig:
+    """Checkpointing."""
+
+    save_every_n_steps: int = field(500, help="Save a checkpoint this often (and at the end); 0 disables it.")
+    save_every_n_seconds: float = field(0.0, help="Also save when this many seconds passed since the last save.")
+    max_to_keep: int = field(3, help="Keep this many most recent checkpoints; older ones are deleted.")
+    async_save: bool = field(True, help="Write checkpoints in the background while training continues.")
+
+
+@dataclass(kw_only=True)
+class CompileConfig:
+    """XLA compilation."""
+
+    donate_buffers: bool = field(True, help="Donate the train state to the step so XLA updates it in place.")
+    cache_dir: str = field("", help="Persistent compilation cache folder (reused across runs); empty disables it.")
+
+
+@dataclass(kw_only=True)
+class StatsConfig:
+    """System statistics sampling."""
+
+    enabled: bool = field(True, help="Sample CPU/GPU statistics in a background thread and emit 'stats' events.")
+    interval_s: float = field(1.0, help="Seconds between samples.")
+
+
+@dataclass(kw_only=True)
+class GPUStatsConfig:
+    """GPU statistics."""
+
+    enabled: bool = field(True, help="Read per-GPU utilization, memory, temperature and power through NVML.")
+
+
+@dataclass(kw_only=True)
+class ProcessConfig:
+    """Signal handling."""
+
+    handle_signals: bool = field(
+        True, help="Catch SIGINT/SIGTERM (finish the step, checkpoint, exit) and SIGUSR1 (checkpoint now)."
+    )
+
+
+@dataclass(kw_only=True)
+class ProfileConfig:
+    """Profiling and timing."""
+
+    timing: bool = field(
+        True, help="Emit the step-time breakdown (scalars of phase 'timing') at every train log; host clocks only."
+    )
+    steps: str = field(
+        "", help="Capture a jax.profiler trace of these steps, 'START:END' (e.g. '100:110'); empty disables it."
+    )
+    debug_nans: bool = field(
+        False, help="Set jax_debug_nans: the first NaN raises, naming the primitive (slow; steps run without AOT)."
+    )
+    peak_flops: float = field(
+        0.0, help="Peak FLOP/s of one device for MFU; 0 = look the device kind up (known GPUs/TPUs, dense bf16)."
+    )
+
+    def __post_init__(self) -> None:
+        parse_step_range(self.steps)
+
+
+@dataclass(kw_only=True)
+class Config:
+    """Every section a task has; subclass it (or :class:`SupervisedConfig`) to add the task's own fields."""
+
+    train: TrainConfig = field(TrainConfig, help="Training loop settings.")
+    optimizer: OptimizerConfig = field(OptimizerConfig, help="Optimizer settings.")
+    data: DataConfig = field(DataConfig, help="Data loading settings.")
+    artifacts: ArtifactsConfig = field(ArtifactsConfig, help="Run directory settings.")
+    logger: LoggerConfig = field(LoggerConfig, help="Logging settings.")
+    checkpoint: CheckpointConfig = field(CheckpointConfig, help="Checkpoint settings.")
+    compile: CompileConfig = field(CompileConfig, help="Compilation settings.")
+    stats: StatsConfig = field(StatsConfig, help="System statistics settings.")
+    gpu_stats: GPUStatsConfig = field(GPUStatsConfig, help="GPU statistics settings.")
+    process: ProcessConfig = field(ProcessConfig, help="Process and signal settings.")
+    profile: ProfileConfig = field(ProfileConfig, help="Profiling, step-time breakdown and NaN debugging.")
+    launch: LaunchConfig = field(LaunchConfig, help="Device layout settings.")
+
+
+@dataclass(kw_only=True)
+class SupervisedConfig(Config):
+    """Config of a supervised task; subclass it to add task fields (top level or new sections)."""

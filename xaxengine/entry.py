@@ -1,0 +1,113 @@
+"""The engine's entry layer: argv or a config -> a checked task -> the launcher of its layout.
+
+``xaxengine run/resume`` (the CLI) and ``MyTask.launch`` / ``MyTask.main`` (Python, ``python -m my_task``) all come
+through here, so a task is checked the same way however it is started: one missing a hook is refused before its
+run directory exists.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from xaxengine.config import ConfigError, build_config, load_run_spec
+from xaxengine.config.build import check_task_class
+from xaxengine.launch_config import LAYOUTS, RunOptions
+from xaxengine.runs import CONFIG_FILE, RunError, find_run, resolve_runs_dir
+from xaxengine.task.launchers import launch as launch_layout
+from xaxengine.task.launchers.runnable import Runnable
+
+EXIT_BAD_INPUT = 2
+FLAG_FIELDS = {  # run/resume flags that are shorthands for config overrides
+    "layout": "launch.layout",
+    "num_devices": "launch.num_devices",
+    "num_processes": "launch.num_processes",
+    "profile_steps": "profile.steps",
+    "debug_nans": "profile.debug_nans",
+}
+
+
+def add_run_flags(parser: argparse.ArgumentParser, with_help: bool = True) -> None:
+    """The flags ``run``, ``resume`` and ``python -m TASK`` share (``--runs-dir``, ``--layout``...)."""
+    parser.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
+    parser.add_argument("--run-id", help="Name of the new run's folder (default: a timestamped id).")
+    parser.add_argument("--events", choices=["-"], help="'-': also write the event lines to stdout (for the TUI).")
+    parser.add_argument("--layout", choices=LAYOUTS, help="Device layout (same as launch.layout=...).")
+    parser.add_argument("--num-devices", type=int, help="Devices per process (same as launch.num_devices=N).")
+    parser.add_argument("--num-processes", type=int, help="multi_process: processes (launch.num_processes=N).")
+    parser.add_argument(
+        "--profile-steps", metavar="START:END", help="Trace these steps with jax.profiler (profile.steps=...)."
+    )
+    parser.add_argument(
+        "--debug-nans", action="store_true", default=None, help="Raise at the first NaN (profile.debug_nans=true)."
+    )
+    if with_help:
+        parser.add_argument("-h", "--help", action="store_true", help="Show this help and the task's config fields.")
+
+
+def resume(run: str, args: argparse.Namespace) -> int:
+    """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``)."""
+    run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
+    if not (run_dir / CONFIG_FILE).exists():
+        raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
+    return start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
+
+
+def init_from_run(args: argparse.Namespace) -> Path | None:
+    """The run ``--init-from`` names, if any."""
+    return find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
+
+
+def flag_overrides(overrides: Sequence[str], args: argparse.Namespace) -> list[str]:
+    """The overrides plus those the run flags stand for (``--layout L`` -> ``launch.layout="L"``)."""
+    extra = list(overrides)
+    if args.runs_dir:
+        extra.append(f"artifacts.runs_dir={json.dumps(str(args.runs_dir))}")
+    if args.run_id:
+        extra.append(f"artifacts.run_id={json.dumps(args.run_id)}")
+    for flag, key in FLAG_FIELDS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            extra.append(f"{key}={json.dumps(value)}")
+    return extra
+
+
+def start(toml: Path, overrides: Sequence[str], args: argparse.Namespace, options: RunOptions) -> int:
+    """Loads a task file with the overrides and flags applied, then launches it; returns the exit code."""
+    spec = load_run_spec(toml, flag_overrides(overrides, args))
+    return launch(spec.task_cls, spec.config, options)
+
+
+def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
+    """``python -m module``: runs ``task_cls`` from its config class defaults plus dotted overrides and run flags."""
+    spec = task_cls.task_spec()
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {spec.partition(':')[0]}", description=f"Train {spec} from its config class defaults."
+    )
+    parser.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
+    parser.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
+    parser.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
+    add_run_flags(parser, with_help=False)
+    args = parser.parse_intermixed_args(argv)
+    try:
+        if args.resume:
+            return resume(args.resume, args)
+        init_from = init_from_run(args)
+        config_cls = task_cls.config_class
+        config = build_config(config_cls, {}, source=f"{spec} defaults", overrides=flag_overrides(args.overrides, args))
+        return launch(task_cls, config, RunOptions(args.events == "-", init_from=init_from))
+    except (ConfigError, RunError) as error:
+        sys.stderr.write(f"{parser.prog}: error: {error}\n")
+        return EXIT_BAD_INPUT
+
+
+def launch(task_cls: Runnable, config: Any, options: RunOptions) -> int:
+    """Checks the task class, then runs it under ``config.launch.layout``; returns the exit code.
+
+    Raises:
+        ConfigError: A task class missing a hook, or a layout the config cannot run.
+    """
+    check_task_class(task_cls, task_cls.__qualname__)
+    return launch_layout(task_cls, config, options)

@@ -1,0 +1,437 @@
+"""The trainer: owns the training loop of a supervised task, its run context and its hook registry.
+
+One run, in order: the run directory, lock, loggers and signal handlers; the initial state (fresh, resumed, or
+``--init-from``); the datasets; the compiled train step; then the loop, which dispatches one jitted step per
+iteration and walks the :class:`~xaxengine.task.hooks.HookRegistry` after it. Every cadence (train log,
+validation, ``log_heavy``, checkpoints by steps and by seconds, the profiler window, the task's own hooks) is a
+hook; the loop itself only dispatches, polls the signal flags and asks which hooks are due.
+"""
+
+import logging
+import sys
+import time
+import traceback
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from xaxengine.config import config_to_dict
+from xaxengine.launch_config import RunOptions
+from xaxengine.protocol import TIMING_PHASE, Kind, State
+from xaxengine.rank_stats import RankStatsReader, write_rank_stats
+from xaxengine.runs import STDOUT_FILE, RunLock
+from xaxengine.task.mixins.compile import compile_step, configure_compilation
+from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
+from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition, TrainBatches
+from xaxengine.task.mixins.gpu_stats import GPUStats
+from xaxengine.task.mixins.hooks import Hook, HookRegistry
+from xaxengine.task.mixins.process import exit_code_for, process_info
+from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, configure_debugging, peak_flops, trace_window
+from xaxengine.task.mixins.sharding import make_placement
+from xaxengine.task.mixins.step_context import StepTimer
+from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
+from xaxengine.task.mixins.train import TrainState
+from xaxengine.task.run_context import LoopState, RunContext
+from xaxengine.task.validator import Validator
+
+logger = logging.getLogger("xaxengine")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when the loss or gradients became non-finite under ``nan_policy = "stop"``."""
+
+    def __init__(self, first_bad_step: int) -> None:
+        super().__init__(f"non-finite loss or gradient at step {first_bad_step} (nan_policy=stop)")
+        self.last_good_step = first_bad_step - 1
+
+
+class Trainer:
+    """Trains one supervised task in this process (one rank of a multi-process job)."""
+
+    def __init__(self, task: SupervisedMixin[Any], options: RunOptions, registry: HookRegistry | None = None) -> None:
+        """Binds the trainer to a task; nothing is written until :meth:`run`.
+
+        Args:
+            task: The task (its hooks and services).
+            options: How the run was started.
+            registry: The hook registry (tests inject one with a fake clock); a new one by default.
+        """
+        self.task, self.config = task, task.config
+        self.ctx = RunContext(options=options)
+        self.hooks = registry or HookRegistry()
+        self.cpu_stats, self.gpu_stats = CPUStats(), GPUStats(self.config.gpu_stats.enabled)
+        self._rank_stats: RankStatsReader | None = None
+
+    def run(self) -> int:
+        """Trains, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
+        task, options = self.task, self.ctx.options
+        task.prepare_run_dir(options.resume_dir)
+        lock = RunLock(task.run_dir)
+        primary = jax.process_index() == 0  # only process 0 holds the lock and writes config and events
+        if primary:
+            lock.acquire()
+        task.open_loggers(options.events_to_stdout, self.config.train.max_steps)
+        if primary:
+            task.write_resolved_config()
+        if self.config.process.handle_signals:
+            self.ctx.signals.install()
+        configure_compilation(self.config.compile)
+        configure_debugging(self.config.profile)
+        self.ctx.started = time.monotonic()
+        self.trace = ProfilerTrace(task.run_dir, task.bus.emit)
+        task.emit_status(State.STARTING, 0)
+        stats = self.config.stats
+        sampler = StatsSampler(self.emit_stats, stats.interval_s) if stats.enabled else None
+        try:
+            launch = self.config.launch
+            self.ctx.placement = make_placement(
+                launch.layout, launch.num_devices, launch.fsdp, launch.fsdp_min_size, self.config.data.batch_size
+            )
+            state, static, optimizer, position, restored_step = self._initial_state()
+            self._emit_run_start(restored_step)
+            if sampler is not None:
+                self.emit_stats()
+                if self.gpu_stats.nvml_error:
+                    task.log_message("info", self.gpu_stats.nvml_error)
+                sampler.start()
+            return self._train(state, static, optimizer, position)
+        except Exception as error:
+            return self._fail(error)
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            self.trace.finish(None)  # a trace window cut short by the end of training, a stop or a failure
+            task.close_checkpoints()
+            task.close_loggers()
+            lock.release()
+
+    def _fail(self, error: Exception) -> int:
+        task = self.task
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        with open(task.run_dir / STDOUT_FILE, "a") as f:
+            f.write(traceback.format_exc())
+        if isinstance(error, NonFiniteLossError):
+            self.ctx.step = error.last_good_step
+        task.emit_status(State.FAILED, self.ctx.step, reason=reason)
+        message = f"run failed at step {self.ctx.step}: {reason} (traceback in {task.run_dir / STDOUT_FILE})"
+        logger.error(message)
+        if not self.ctx.options.events_to_stdout:  # human logs went to stdout; the failure belongs on stderr too
+            sys.stderr.write(f"xaxengine: error: {message}\n")
+        return 1
+
+    def emit_stats(self) -> None:
+        """Samples CPU and GPU statistics and emits ``stats`` events (called by the sampler thread).
+
+        In multi-process runs, ranks other than 0 write their sample to ``RUN_DIR/.stats/`` instead, and rank 0 emits
+        one event per rank (``process`` = rank) from those files.
+        """
+        sample = {**self.cpu_stats.sample(), "gpus": self.gpu_stats.sample()}
+        rank = jax.process_index()
+        if rank:
+            write_rank_stats(self.task.run_dir, rank, sample)
+            return
+        self.task.bus.emit(Kind.STATS, **sample, process=0)
+        self._rank_stats = self._rank_stats or RankStatsReader(self.task.run_dir)
+        for other, stats in self._rank_stats.fresh():
+            self.task.bus.emit(Kind.STATS, **stats, process=other)
+
+    def _emit_run_start(self, resumed: int | None) -> None:
+        """The first event after ``starting``; ``resumed`` is the step of the checkpoint actually restored."""
+        task, placement = self.task, self.ctx.placement
+        task.bus.emit(
+            Kind.RUN_START,
+            run_id=task.run_dir.name,
+            task=task.task_spec(),
+            run_dir=str(task.run_dir),
+            config=config_to_dict(self.config),
+            layout=placement.layout,
+            devices=[str(d) for d in placement.devices],
+            max_steps=self.config.train.max_steps,
+            resumed_from_step=resumed,
+            **process_info(),
+        )
+
+    def _initial_state(self) -> tuple[TrainState, Any, Any, LoaderPosition, int | None]:
+        """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from).
+
+        Returns:
+            The state, the model's static part, the optimizer, the loader position, and the restored step (resume).
+        """
+        task, options, placement = self.task, self.ctx.options, self.ctx.placement
+        if options.resume_dir is not None:
+            abstract, static, optimizer = task.init_state(abstract=True)
+            restored = task.resume_checkpoint(placement.shard_abstract(abstract))
+            if restored is not None:
+                state, meta = restored
+                loader = meta.get("loader", {})
+                position = LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0)))
+                return state, static, optimizer, position, int(meta.get("step", state.step))
+            task.log_message("warning", "no checkpoint to resume from; starting from step 0")
+        state, static, optimizer = task.init_state()
+        if options.init_from is not None:
+            params = task.init_from_checkpoint(options.init_from, state).params
+            state = TrainState(step=state.step, params=params, opt_state=optimizer.init(params), key=state.key)
+        return state, static, optimizer, LoaderPosition(), None
+
+    def compile(self, name: str, fn: Any, args: tuple[Any, ...], donate_argnums: tuple[int, ...] = ()) -> Any:
+        """Compiles a step function and emits a ``compile`` event (seconds, per-device FLOPs, the device's peak)."""
+        step_fn, compiled, seconds = compile_step(fn, args, donate_argnums, self.config.compile.donate_buffers)
+        cost = compiled_cost(compiled)
+        if name == "train_step":
+            self.ctx.step_flops, self.ctx.compile_s = cost["flops"], seconds
+        self.ctx.peak_flops = peak_flops(self.config.profile)
+        self.task.bus.emit(
+            Kind.COMPILE,
+            name=name,
+            compile_s=seconds,
+            **cost,
+            peak_flops=self.ctx.peak_flops,
+            device_kind=jax.devices()[0].device_kind,
+            num_devices=len(self.ctx.placement.devices),
+        )
+        flops = f", {cost['flops']:.3g} FLOPs per call" if cost["flops"] else ""
+        self.task.log_message("info", f"compiled the {name} in {seconds:.2f}s{flops}")
+        return step_fn
+
+    def _train(self, state: TrainState, static: Any, optimizer: Any, position: LoaderPosition) -> int:
+        task, ctx, placement = self.task, self.ctx, self.ctx.placement
+        with ctx.timer.phase("data"):
+            task.log_message("info", "loading datasets")
+            train_columns, train_size = task.load_columns("train")
+            valid_columns, valid_size = task.load_columns("valid")
+            train_columns = placement.put_columns(train_columns)
+            valid_columns = placement.put_columns(valid_columns)
+        state = placement.put_state(state)
+        task.log_message("info", placement.describe(state))
+        ctx.step = int(state.step)
+        if self._agreed_stop_signal():
+            return self._interrupt(state, position)
+
+        task.emit_status(State.COMPILING, ctx.step)
+        batches = task.train_batches(train_size, self.config.train.seed, position)
+        loop, step_fn = self._compile_train_step(state, static, optimizer, train_columns, batches)
+        self.validator = Validator(task, placement, self.compile, static, valid_columns, valid_size)
+        self._register_hooks(batches)
+        task.emit_status(State.RUNNING, ctx.step)
+        return self._loop(loop, step_fn, train_columns, batches)
+
+    def _compile_train_step(
+        self, state: TrainState, static: Any, optimizer: Any, columns: Columns, batches: TrainBatches
+    ) -> tuple[LoopState, Any]:
+        """Compiles the accumulating train step over the loop state; returns the first loop state and the step."""
+        cfg, placement = self.config.train, self.ctx.placement
+        on_device = isinstance(next(iter(columns.values())), jax.Array)
+        update = self.task.make_train_update(
+            static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step", grad_norm_every=cfg.log_every_n_steps
+        )
+        data = placement.step_data(columns, batches.permutation[: self.config.data.batch_size], on_device)
+        names = list(jax.eval_shape(update, state, *data)[1])
+        loop = LoopState(train=state, sums=placement.replicate(zero_sums(names)), static=static, optimizer=optimizer)
+        accumulate = accumulating_train_step(update)
+
+        def train_step(loop: LoopState, *data: Any) -> LoopState:  # the name XLA, traces and profiles show
+            train, sums = accumulate(loop.train, loop.sums, *data)
+            return LoopState(train=train, sums=sums, static=loop.static, optimizer=loop.optimizer)
+
+        out_shardings = placement.state_shardings(loop)
+        step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (loop, *data), (0,))
+        return loop, step_fn
+
+    def _register_hooks(self, batches: TrainBatches) -> None:
+        """The engine's own hooks, in the order they run after a step, then the task's (:meth:`get_hooks`)."""
+        cfg, ckpt, hooks = self.config.train, self.config.checkpoint, self.hooks
+        self.log_hook = hooks.add(Hook(self._log_train, every_n_steps=cfg.log_every_n_steps, at_end=True))
+        if cfg.valid_every_n_steps:
+            hooks.add(Hook(self._validate, every_n_steps=cfg.valid_every_n_steps, at_end=True))
+        if cfg.log_heavy_every_n_steps:
+            hooks.add(Hook(self._log_heavy, every_n_steps=cfg.log_heavy_every_n_steps, at_end=True))
+        window = trace_window(self.config.profile, self.ctx.step)
+        if window is not None:
+            self.trace_at = window
+            hooks.add(Hook(self._profile, at_steps=window, name="profiler window"))
+        for hook in self.task.get_hooks():
+            hooks.add(hook)
+        self.save_hook = hooks.add(
+            Hook(
+                lambda *_: None,  # the loop saves after every other hook ran (see _after_step)
+                every_n_steps=ckpt.save_every_n_steps,
+                every_n_seconds=ckpt.save_every_n_seconds,
+                at_end=bool(ckpt.save_every_n_steps),
+                name="checkpoint",
+            )
+        )
+        self.batches = batches
+        if window is not None and window[0] == self.ctx.step:  # a window opening at the first step opens now
+            self._profile(self.ctx.step, None, {})
+        hooks.start(self.ctx.step)
+
+    def _loop(self, loop: LoopState, step_fn: Any, columns: Columns, batches: TrainBatches) -> int:
+        """Steps until ``max_steps`` or a stop signal, walking the due hooks after each step."""
+        ctx, max_steps = self.ctx, self.config.train.max_steps
+        on_device = isinstance(next(iter(columns.values())), jax.Array)
+        placement, signals = ctx.placement, ctx.signals
+        # Host clocks around the data and step calls; with the breakdown off they are a C builtin returning 0.
+        clock = time.perf_counter if self.config.profile.timing else int
+        ctx.timer = timer = StepTimer(ctx.step)
+        self.timer_clock = clock
+        data_s = step_s = 0.0
+        while ctx.step < max_steps:
+            t0 = clock()
+            data = placement.step_data(columns, next(batches), on_device)
+            t1 = clock()
+            loop = step_fn(loop, *data)
+            step_s += clock() - t1
+            data_s += t1 - t0
+            ctx.step += 1
+            last = ctx.step == max_steps
+            due = self.hooks.due(ctx.step, last)
+            if not due and signals.stop_signal is None and not signals.checkpoint_requested:
+                continue
+            timer.add(data_s, step_s)
+            data_s = step_s = 0.0
+            self.loop = loop
+            outcome = self._after_step(due, last)
+            loop = self.loop
+            if outcome is not None:
+                return outcome
+        self.task.finish_pending_save()
+        self.trace.finish(loop.train)
+        self.task.emit_status(State.FINISHED, ctx.step)
+        return 0
+
+    def _after_step(self, due: list[Hook], last: bool) -> int | None:
+        """Runs the due hooks, then stops or checkpoints; returns the exit code when the run stops."""
+        ctx = self.ctx
+        stop, save = self._control(due, last)
+        if (stop or save) and self.log_hook not in due:  # never save or stop on metrics nobody checked
+            due.insert(0, self.log_hook)
+        model = None
+        for hook in due:
+            if hook is self.save_hook:
+                continue
+            if model is None:
+                model = eqx.combine(self.loop.train.params, self.loop.static)
+            hook.fn(ctx.step, model, ctx.metrics)
+            self.hooks.ran(hook)
+        if stop:
+            return self._interrupt(self.loop.train, self.batches.position)
+        if save:
+            ctx.signals.checkpoint_requested = False
+            self.hooks.ran(self.save_hook)
+            with ctx.timer.phase("checkpoint"):
+                self.task.save_checkpoint(ctx.step, self.loop.train, self._checkpoint_meta(self.batches.position))
+        return None
+
+    def _agreed_stop_signal(self) -> int:
+        """The stop signal, agreed on by every process (any process's signal stops them all)."""
+        signals = self.ctx.signals
+        signum = self.ctx.placement.agree([signals.stop_signal or 0])[0]
+        if signum:
+            signals.stop_signal = signum
+        return signum
+
+    def _control(self, due: list[Hook], last: bool) -> tuple[bool, bool]:
+        """Whether to stop and whether to checkpoint now: the same answer on every process.
+
+        In one process the flags are read every step. In multi-process runs, signals and time- or request-based
+        checkpoints are agreed on at log boundaries (one tiny all-gather), so a stop takes effect within
+        ``log_every_n_steps`` steps; step-based checkpoints need no agreement.
+        """
+        signals, step = self.ctx.signals, self.ctx.step
+        save_due = self.save_hook in due
+        if not self.ctx.placement.multi_process:
+            return signals.stop_signal is not None, save_due or signals.checkpoint_requested
+        scheduled = save_due and not self.hooks.by_seconds_only(self.save_hook, step, last)
+        if not (last or self.log_hook in due):
+            return False, scheduled
+        wanted = int(save_due or signals.checkpoint_requested)
+        signum, requested = self.ctx.placement.agree([signals.stop_signal or 0, wanted])
+        if signum:
+            signals.stop_signal = signum
+        return bool(signum), scheduled or bool(requested)
+
+    def _log_train(self, step: int, model: Any, metrics: Any) -> None:
+        """Fetches and logs the window's train means, then the step-time breakdown of the interval it closes.
+
+        The fetch waits for the steps still queued on the device, so its time counts as step time.
+        """
+        del model, metrics
+        ctx, timer, clock, task = self.ctx, self.ctx.timer, self.timer_clock, self.task
+        t0 = clock()
+        fetched = jax.device_get(self.loop.sums)
+        t1 = clock()
+        timer.seconds["step"] += t1 - t0
+        means, nonfinite, first_bad = summarize(fetched)
+        if nonfinite and self.config.train.nan_policy == "stop":
+            raise NonFiniteLossError(first_bad + 1)
+        timer.seconds["log"] += clock() - t1
+        timing = timer.interval(step, self.config.data.batch_size)
+        t2 = clock()
+        if nonfinite:
+            task.log_message("warning", f"skipped {nonfinite} non-finite update(s), first at step {first_bad + 1}")
+        task.log_scalars(
+            step,
+            "train",
+            means,
+            steps_per_s=timing["steps_per_s"],
+            samples_per_s=timing["samples_per_s"],
+            elapsed_s=ctx.elapsed(),
+        )
+        ctx.remember("train", means)
+        if self.config.profile.timing:
+            task.log_scalars(step, TIMING_PHASE, self._timing_values(timing))
+        fresh = ctx.placement.replicate(zero_sums(list(fetched)))
+        self.loop = eqx.tree_at(lambda loop: loop.sums, self.loop, fresh)
+        timer.seconds["log"] += clock() - t2
+        if not ctx.placement.multi_process:  # saves finish in lockstep on every process otherwise
+            with timer.phase("checkpoint"):
+                task.poll_pending_save()
+
+    def _timing_values(self, timing: dict[str, float]) -> dict[str, float]:
+        """The interval's breakdown, plus ``compile_s`` (first interval only) and ``mfu`` (FLOPs and peak known)."""
+        values, ctx = dict(timing), self.ctx
+        if ctx.compile_s is not None:
+            values["compile_s"], ctx.compile_s = ctx.compile_s, None
+        if ctx.step_flops and ctx.peak_flops:
+            values["mfu"] = ctx.step_flops * timing["steps_per_s"] / ctx.peak_flops
+        return values
+
+    def _validate(self, step: int, model: Any, metrics: Any) -> None:
+        del model, metrics
+        with self.ctx.timer.phase("valid"):
+            means = self.validator.run(self.loop.train.params, step)
+            self.task.log_scalars(step, "valid", means, elapsed_s=self.ctx.elapsed())
+            self.ctx.remember("valid", means)
+
+    def _log_heavy(self, step: int, model: Any, metrics: Any) -> None:
+        del metrics
+        with self.ctx.timer.phase("log"):
+            self.task.log_heavy(model, self.validator.host_batch(), step)
+
+    def _profile(self, step: int, model: Any, metrics: Any) -> None:
+        """Opens the trace window at its first step and closes it at its last."""
+        del metrics
+        first, last = self.trace_at
+        with self.ctx.timer.phase("profile"):
+            if step == first:
+                self.trace.start(first, last)
+            elif step == last:
+                self.trace.finish(model)
+
+    def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
+        return {
+            "loader": {"epoch": position.epoch, "offset": position.offset, "seed": self.config.train.seed},
+            "config": config_to_dict(self.config),
+            "task": self.task.task_spec(),
+        }
+
+    def _interrupt(self, state: TrainState, position: LoaderPosition) -> int:
+        task, step = self.task, self.ctx.step
+        signum = self.ctx.signals.stop_signal or 0
+        task.emit_status(State.STOPPING, step, reason=f"signal {signum}")
+        if step > 0:
+            task.save_checkpoint(step, state, self._checkpoint_meta(position))
+            task.finish_pending_save()
+        task.emit_status(State.INTERRUPTED, step, reason=f"signal {signum}")
+        return exit_code_for(signum)
