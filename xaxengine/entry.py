@@ -7,6 +7,7 @@ run directory exists.
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -108,6 +109,29 @@ def launch(task_cls: Runnable, config: Any, options: RunOptions) -> int:
 
     Raises:
         ConfigError: A task class missing a hook, or a layout the config cannot run.
+        RunError: A runs dir that cannot be written.
     """
     check_task_class(task_cls, task_cls.__qualname__)
+    check_writable(options.resume_dir or resolve_runs_dir(config.artifacts.runs_dir))
     return launch_layout(task_cls, config, options)
+
+
+def check_writable(folder: Path) -> None:
+    """Refuses, in one line, a runs dir (or resumed run dir) the engine cannot write: before any run dir exists.
+
+    Creates the folder if needed, then writes and removes a probe file (``os.access`` says yes on a read-only
+    mount, so only a real write tells).
+
+    Raises:
+        RunError: The path is a file, or cannot be created or written (read-only, no permission, disk full).
+    """
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"runs dir {folder} is a file, not a folder (set --runs-dir or $XAX_RUNS_DIR)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".xax-write-probe-{os.getpid()}"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise RunError(f"cannot write to the runs dir {folder}: {reason} (set --runs-dir or $XAX_RUNS_DIR)") from None

@@ -49,20 +49,24 @@ class LaunchConfig:
     )
     num_devices: int = field(
         0,
+        ge=0,
+        le=65536,
         help="Devices per process; 0 = the layout's default: every local device (multi_device), one CPU device per "
         "core up to 8 (multi_cpu), one per process (multi_process on CPU).",
     )
-    num_processes: int = field(2, help="multi_process: engine processes started on this host.")
+    num_processes: int = field(2, ge=1, le=65536, help="multi_process: engine processes started on this host.")
     coordinator_address: str = field(
         "", help="multi_process: HOST:PORT of process 0 when joining a cluster; empty = environment or a free port."
     )
-    process_id: int = field(-1, help="multi_process: this process's rank when joining a cluster; -1 = environment.")
+    process_id: int = field(
+        -1, ge=-1, help="multi_process: this process's rank when joining a cluster; -1 = environment."
+    )
     fsdp: bool = field(False, help="Shard large parameters and optimizer state over the data axis (FSDP-style).")
-    fsdp_min_size: int = field(2**14, help="With fsdp: arrays with fewer elements than this stay replicated.")
+    fsdp_min_size: int = field(2**14, ge=0, help="With fsdp: arrays with fewer elements than this stay replicated.")
 
-
-@dataclass(kw_only=True)
-class LaunchMixinConfig:
-    """Config section of the launchers."""
-
-    launch: LaunchConfig = field(LaunchConfig, help="Device layout settings.")
+    def __post_init__(self) -> None:
+        if self.layout == "single_device" and self.num_devices > 1:
+            raise ValueError(
+                f"launch.num_devices={self.num_devices} needs a layout with several devices (launch.layout = "
+                "multi_device, multi_cpu or multi_process); single_device runs on one"
+            )

@@ -12,7 +12,7 @@ from dataclasses import MISSING
 from pathlib import Path, PurePath
 from typing import Any, Literal, Union
 
-from xaxengine.config.fields import ConfigError
+from xaxengine.config.fields import BOUNDS, ConfigError, bound_violation
 from xaxengine.config.toml import _key_lines, _plain, _read_toml, _split_override, apply_overrides
 
 
@@ -193,19 +193,27 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> An
                 raise ctx.error(dotted, f"field {dotted!r} is a section ([{dotted}]), got {_describe(value)}")
             kwargs[f.name] = _build(tp, value, dotted + ".", ctx)
             continue
-        try:
-            kwargs[f.name] = _coerce(value, tp)
-        except _MismatchError:
-            raise ctx.error(dotted, f"field {dotted!r} expects {_expected(tp)}, got {_describe(value)}") from None
-        choices = f.metadata.get("choices")
-        if choices is not None and kwargs[f.name] not in choices:
-            allowed = ", ".join(repr(c) for c in choices)
-            raise ctx.error(dotted, f"field {dotted!r} must be one of {allowed}, got {_describe(value)}")
+        kwargs[f.name] = _leaf(f, tp, value, dotted, ctx)
     try:
         return cls(**kwargs)
     except Exception as e:
         detail = str(e) if isinstance(e, ValueError) else f"{cls.__qualname__}: {type(e).__name__}: {e}"
         raise ctx.error(prefix.rstrip("."), detail) from None
+
+
+def _leaf(f: dataclasses.Field, tp: Any, value: Any, dotted: str, ctx: _Context) -> Any:
+    """A leaf value coerced to its type and checked against the field's bounds and choices."""
+    try:
+        coerced = _coerce(value, tp)
+    except _MismatchError:
+        raise ctx.error(dotted, f"field {dotted!r} expects {_expected(tp)}, got {_describe(value)}") from None
+    if (why := bound_violation(coerced, f.metadata)) is not None:
+        raise ctx.error(dotted, f"field {dotted!r} {why}, got {_describe(value)}")
+    choices = f.metadata.get("choices")
+    if choices is not None and coerced not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ctx.error(dotted, f"field {dotted!r} must be one of {allowed}, got {_describe(value)}")
+    return coerced
 
 
 def build_config[T](
@@ -249,7 +257,7 @@ def config_schema(cls: type) -> list[dict]:
     Returns:
         One dict per leaf field: ``name`` (dotted), ``section`` (``""`` at top level), ``type`` (``bool``, ``int``,
         ``float``, ``str``, ``list[int]``, ``int | None``, ``dict``, ...), ``default`` (``None`` when required),
-        ``help`` and ``choices`` (a list, or ``None``).
+        ``help``, ``choices`` (a list, or ``None``) and, for bounded numbers, ``ge``/``gt``/``le``/``lt``.
     """
     return _schema(cls, "", None)
 
@@ -284,7 +292,8 @@ def _schema(cls: type, section: str, defaults: Any) -> list[dict]:
         if choices is None and (literals := _literal_args(tp)):
             choices = list(literals)
         row = {"name": prefix + f.name, "section": section, "type": _type_name(tp), "default": _plain(default)}
-        rows.append(row | {"help": f.metadata.get("help", ""), "choices": _plain(choices)})
+        bounds = {name: f.metadata[name] for name in BOUNDS if name in f.metadata}
+        rows.append(row | {"help": f.metadata.get("help", ""), "choices": _plain(choices), **bounds})
     return rows
 
 

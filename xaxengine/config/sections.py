@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from xaxengine.config.fields import field
+from xaxengine.config.fields import MAX_STEPS, field
 from xaxengine.launch_config import LaunchConfig
 
 _STEPS_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -37,11 +37,17 @@ def parse_step_range(text: str) -> tuple[int, int] | None:
 class TrainConfig:
     """The training loop."""
 
-    max_steps: int = field(1000, help="Number of optimizer steps to train for.")
-    seed: int = field(0, help="Seed for parameter init, dropout keys and data order.")
-    log_every_n_steps: int = field(50, help="Fetch accumulated train metrics from the device and log them this often.")
-    valid_every_n_steps: int = field(250, help="Run validation this often (and at the end); 0 disables it.")
-    log_heavy_every_n_steps: int = field(0, help="Call log_heavy (images, histograms, samples) this often; 0 = never.")
+    max_steps: int = field(1000, ge=0, lt=MAX_STEPS, help="Number of optimizer steps to train for.")
+    seed: int = field(0, ge=0, lt=2**32, help="Seed for parameter init, dropout keys and data order.")
+    log_every_n_steps: int = field(
+        50, ge=1, lt=MAX_STEPS, help="Fetch accumulated train metrics from the device and log them this often."
+    )
+    valid_every_n_steps: int = field(
+        250, ge=0, lt=MAX_STEPS, help="Run validation this often (and at the end); 0 disables it."
+    )
+    log_heavy_every_n_steps: int = field(
+        0, ge=0, lt=MAX_STEPS, help="Call log_heavy (images, histograms, samples) this often; 0 = never."
+    )
     nan_policy: Literal["stop", "skip_step"] = field(
         "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
     )
@@ -52,26 +58,26 @@ class OptimizerConfig:
     """The optimizer, built by build_optimizer."""
 
     kind: Literal["adam", "adamw", "sgd", "lion"] = field("adamw", help="Optimizer.")
-    lr: float = field(1e-3, help="Peak learning rate.")
-    weight_decay: float = field(0.0, help="Decoupled weight decay (adamw, lion).")
-    b1: float = field(0.9, help="First moment decay (adam, adamw, lion); momentum for sgd.")
-    b2: float = field(0.999, help="Second moment decay (adam, adamw, lion).")
+    lr: float = field(1e-3, ge=0.0, help="Peak learning rate.")
+    weight_decay: float = field(0.0, ge=0.0, help="Decoupled weight decay (adamw, lion).")
+    b1: float = field(0.9, ge=0.0, lt=1.0, help="First moment decay (adam, adamw, lion); momentum for sgd.")
+    b2: float = field(0.999, ge=0.0, lt=1.0, help="Second moment decay (adam, adamw, lion).")
     schedule: Literal["constant", "cosine", "linear"] = field("constant", help="Learning rate schedule after warmup.")
-    warmup_steps: int = field(0, help="Linear warmup steps from 0 to the peak learning rate.")
-    grad_clip_norm: float = field(0.0, help="Clip gradients to this global norm; 0 disables clipping.")
+    warmup_steps: int = field(0, ge=0, lt=MAX_STEPS, help="Linear warmup steps from 0 to the peak learning rate.")
+    grad_clip_norm: float = field(0.0, ge=0.0, help="Clip gradients to this global norm; 0 disables clipping.")
 
 
 @dataclass(kw_only=True)
 class DataConfig:
     """Data loading."""
 
-    batch_size: int = field(128, help="Global batch size (samples per optimizer step).")
-    valid_batch_size: int = field(0, help="Validation batch size; 0 means the training batch size.")
+    batch_size: int = field(128, ge=1, lt=2**31, help="Global batch size (samples per optimizer step).")
+    valid_batch_size: int = field(0, ge=0, lt=2**31, help="Validation batch size; 0 means the training batch size.")
     shuffle: bool = field(True, help="Shuffle the training set each epoch (seeded, reproducible).")
     device_max_bytes: int = field(
-        2**30, help="Keep the whole dataset on the device when its columns take at most this many bytes."
+        2**30, ge=0, help="Keep the whole dataset on the device when its columns take at most this many bytes."
     )
-    valid_max_batches: int = field(0, help="Cap on validation batches per evaluation; 0 means the whole set.")
+    valid_max_batches: int = field(0, ge=0, help="Cap on validation batches per evaluation; 0 means the whole set.")
 
 
 @dataclass(kw_only=True)
@@ -105,7 +111,9 @@ class LoggerConfig:
     progress: Literal["auto", "bar", "plain", "off"] = field(
         "auto", help="Human progress output: a rich bar on a terminal ('auto'), plain lines, or nothing."
     )
-    table_every_n: int = field(10, help="With the bar, print a table of the latest scalars every N logs; 0 = never.")
+    table_every_n: int = field(
+        10, ge=0, help="With the bar, print a table of the latest scalars every N logs; 0 = never."
+    )
     level: Literal["debug", "info", "warning", "error"] = field("info", help="Level of human log lines.")
 
 
@@ -113,9 +121,13 @@ class LoggerConfig:
 class CheckpointConfig:
     """Checkpointing."""
 
-    save_every_n_steps: int = field(500, help="Save a checkpoint this often (and at the end); 0 disables it.")
-    save_every_n_seconds: float = field(0.0, help="Also save when this many seconds passed since the last save.")
-    max_to_keep: int = field(3, help="Keep this many most recent checkpoints; older ones are deleted.")
+    save_every_n_steps: int = field(
+        500, ge=0, lt=MAX_STEPS, help="Save a checkpoint this often (and at the end); 0 disables it."
+    )
+    save_every_n_seconds: float = field(
+        0.0, ge=0.0, help="Also save when this many seconds passed since the last save."
+    )
+    max_to_keep: int = field(3, ge=1, help="Keep this many most recent checkpoints; older ones are deleted.")
     async_save: bool = field(True, help="Write checkpoints in the background while training continues.")
 
 
@@ -132,7 +144,7 @@ class StatsConfig:
     """System statistics sampling."""
 
     enabled: bool = field(True, help="Sample CPU/GPU statistics in a background thread and emit 'stats' events.")
-    interval_s: float = field(1.0, help="Seconds between samples.")
+    interval_s: float = field(1.0, gt=0.0, help="Seconds between samples.")
 
 
 @dataclass(kw_only=True)
@@ -165,7 +177,9 @@ class ProfileConfig:
         False, help="Set jax_debug_nans: the first NaN raises, naming the primitive (slow; steps run without AOT)."
     )
     peak_flops: float = field(
-        0.0, help="Peak FLOP/s of one device for MFU; 0 = look the device kind up (known GPUs/TPUs, dense bf16)."
+        0.0,
+        ge=0.0,
+        help="Peak FLOP/s of one device for MFU; 0 = look the device kind up (known GPUs/TPUs, dense bf16).",
     )
 
     def __post_init__(self) -> None:

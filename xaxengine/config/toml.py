@@ -15,6 +15,8 @@ import tomli_w
 
 from xaxengine.config.fields import ConfigError
 
+MAX_DEPTH = 32  # tables in a task file, and dotted parts of an override key
+
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
 _DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
 _HEADER_RE = re.compile(rf"^\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(?:#.*)?$")
@@ -48,9 +50,25 @@ def _read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
     except OSError as e:
         raise ConfigError(f"{source}: cannot read: {e.strerror or e}") from None
     try:
-        return text, tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise _toml_error(source, text, e) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: values nested too deeply to parse") from None
+    if (depth := _depth(data)) > MAX_DEPTH:
+        raise ConfigError(f"{source}: tables nested {depth} deep; a task file has at most {MAX_DEPTH} levels")
+    return text, data
+
+
+def _depth(data: Mapping[str, Any]) -> int:
+    """How deeply tables and arrays nest in ``data`` (iteratively: a hostile file must not hit the recursion limit)."""
+    deepest, pending = 0, [(data, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, Mapping) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, Mapping | list))
+    return deepest
 
 
 def load_toml(path: str | Path) -> dict:
@@ -65,6 +83,8 @@ def load_toml(path: str | Path) -> dict:
 def _split_override(override: str) -> tuple[list[str], str]:
     key, sep, raw = override.partition("=")
     parts = [p.strip() for p in key.split(".")]
+    if len(parts) > MAX_DEPTH:
+        raise ConfigError(f"override {override[:40]!r}...: a key has at most {MAX_DEPTH} dotted parts")
     if not sep or not key.strip():
         raise ConfigError(f"override {override!r}: expected KEY=VALUE")
     if not all(_BARE_KEY_RE.match(p) for p in parts):
@@ -77,6 +97,10 @@ def _parse_value(raw: str) -> Any:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw.strip()
+    except RecursionError:
+        raise ConfigError(f"override value {raw[:40]!r}...: nested too deeply") from None
+    if isinstance(value, list | dict) and _depth({"v": value}) > MAX_DEPTH:
+        raise ConfigError(f"override value {raw[:40]!r}...: nested more than {MAX_DEPTH} levels")
     if isinstance(value, datetime.date | datetime.time):
         return raw.strip()
     return value
