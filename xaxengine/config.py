@@ -10,10 +10,8 @@ import dataclasses
 import datetime
 import difflib
 import importlib
-import os
 import re
 import sys
-import tempfile
 import tomllib
 import types
 import typing
@@ -23,6 +21,8 @@ from pathlib import Path, PurePath
 from typing import Any, Literal, Union
 
 import tomli_w
+
+from xaxengine.runs import atomic_write
 
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
 _DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
@@ -417,16 +417,7 @@ def save_toml(cfg: Any, path: str | Path) -> None:
         cfg: A config dataclass instance or a nested dict.
         path: The destination file; written through a temporary file in the same folder and ``os.replace``.
     """
-    path = Path(path)
-    text = tomli_w.dumps(_plain(cfg))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, tomli_w.dumps(_plain(cfg)))
 
 
 def config_schema(cls: type) -> list[dict]:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from xaxengine.catalog import DEAD
 from xaxtui.remote import RemoteHost
 from xaxtui.sources import Batch, CommandSource, EventSource
 from xaxtui.state import RunState, add_log, fold
@@ -63,6 +64,8 @@ class RunSession:
         """Folds a batch from the source into the state."""
         fold(self.state, batch.events)
         self.state.bad_lines += batch.bad_lines
+        if batch.engine_gone and not self.state.finished:
+            self.state.status = DEAD  # the same word the picker and `xaxengine ls` use
         if batch.link is not None and self.remote is not None:
             self.link = batch.link
         now = time.time()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xaxengine.launch_config import RunOptions
+from xaxengine.runs import atomic_write
 from xaxengine.task.launchers.base import (
     COORDINATOR_ENV,
     NUM_PROCESSES_ENV,
@@ -120,9 +121,7 @@ def write_rank_stats(run_dir: Path, rank: int, stats: dict[str, Any]) -> None:
     """Writes this rank's latest stats sample for rank 0 to pick up (atomic replace)."""
     folder = run_dir / STATS_DIR
     folder.mkdir(exist_ok=True)
-    tmp = folder / f".rank{rank}.json.tmp"
-    tmp.write_text(json.dumps(stats))
-    os.replace(tmp, folder / f"rank{rank}.json")
+    atomic_write(folder / f"rank{rank}.json", json.dumps(stats))
 
 
 def read_rank_stats(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:

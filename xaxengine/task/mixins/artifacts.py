@@ -1,8 +1,6 @@
 """Run directory of a task: where events, config, checkpoints and artifacts go."""
 
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +11,9 @@ from xaxengine.runs import (
     ARTIFACTS_DIR,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
+    RUN_FILE_MODE,
     TENSORBOARD_DIR,
+    atomic_write,
     new_run_id,
     resolve_runs_dir,
     task_dir_name,
@@ -56,10 +56,7 @@ class ArtifactsMixin[ConfigT: ArtifactsMixinConfig](BaseTask[ConfigT]):
     def write_resolved_config(self) -> None:
         """Writes the resolved config as ``config.toml`` (the task spec first, so the file can be run again)."""
         data = {"task": self.task_spec(), **config_to_dict(self.config)}
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=".config.", suffix=".toml")
-        with os.fdopen(fd, "wb") as f:
-            tomli_w.dump(data, f)
-        os.replace(tmp, self.run_dir / CONFIG_FILE)
+        atomic_write(self.run_dir / CONFIG_FILE, tomli_w.dumps(data), mode=RUN_FILE_MODE)
 
     @classmethod
     def task_spec(cls) -> str:

@@ -10,9 +10,8 @@ from pathlib import Path
 from types import FrameType
 
 from xaxengine.config import field
+from xaxengine.exit_codes import exit_code_for_signal
 from xaxengine.task.mixins.base import BaseTask
-
-EXIT_CODE_FOR_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass(kw_only=True)
@@ -52,7 +51,7 @@ class ProcessMixin[ConfigT: ProcessMixinConfig](BaseTask[ConfigT]):
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
         if self.stop_signal is not None:
-            os._exit(EXIT_CODE_FOR_SIGNAL.get(signal.Signals(signum), 128 + signum))
+            os._exit(exit_code_for_signal(signum))
         self.stop_signal = signum
 
     def _on_checkpoint_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -94,4 +93,4 @@ def git_state(path: Path) -> dict[str, object] | None:
 
 def exit_code_for(signum: int) -> int:
     """The conventional exit code for a run stopped by a signal."""
-    return EXIT_CODE_FOR_SIGNAL.get(signal.Signals(signum), 128 + signum)
+    return exit_code_for_signal(signum)
