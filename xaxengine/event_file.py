@@ -84,7 +84,7 @@ class EventFile:
                 return None
             what = "was replaced"
         except FileNotFoundError:
-            what = "was deleted"
+            what = "was deleted or moved away"
         os.close(self._fd)
         self._open()
         self.recreated += 1
