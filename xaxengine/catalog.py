@@ -2,10 +2,10 @@
 
 ``xaxengine ls`` / ``ls --json``, the TUI's picker and run view all read runs here, so they give the same answer.
 
-Reading: the head of ``events.jsonl`` gives the start time (and the task when nothing later names it); the file is
-then read backwards in growing blocks, at most :data:`MAX_SCAN_BYTES`, until the newest ``status``, the newest
-``run_start`` (a resumed run has several: the last one's pid and host are the live ones) and the newest train
-``scalars`` are found. So the answer does not depend on how long the file is.
+Reading: the head of ``events.jsonl`` gives the start time and the task; the newest ``status``, train ``scalars``
+and (only where the lock cannot be asked) ``run_start`` (a resumed run has several: the last one's pid and host are
+the live ones) are found by a byte search backwards over at most :data:`MAX_SCAN_BYTES` of the memory-mapped file,
+decoding only the lines it hits. So the answer does not depend on how long the file is, and a long scan is cheap.
 
 Liveness, one rule: the run's lock decides (the engine holds a ``flock`` from before its first event to after its
 last; the kernel drops it when the process dies). Only where the lock cannot be asked (no lock file, a file system
@@ -14,13 +14,14 @@ without a final status is :data:`DEAD`; a live one shows its latest status (``st
 """
 
 import logging
+import mmap
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import Any, Self
 
 from xaxengine.protocol import TERMINAL_STATES, Event, Kind, State, decode
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, lock_held, read_lock_pid
@@ -30,7 +31,6 @@ logger = logging.getLogger(__name__)
 DEAD = "dead"  # not an event state: the catalogue's word for an engine gone without a final status
 HEAD_BYTES = 1 << 16
 TAIL_BYTES = 1 << 16
-MAX_BLOCK_BYTES = 1 << 22
 MAX_SCAN_BYTES = 1 << 26  # bound of the backward scan (a live run's last status may be far back)
 _TASK_LINE = re.compile(rb'^task\s*=\s*"([^"]+)"', re.MULTILINE)
 
@@ -105,7 +105,10 @@ def engine_alive(run_dir: Path, pid: object = None, host: object = None) -> bool
     Returns:
         True or False, or None when nothing here can tell (no lock to ask and the engine ran on another host).
     """
-    held = lock_held(run_dir)
+    return _alive(lock_held(run_dir), pid, host)
+
+
+def _alive(held: bool | None, pid: object, host: object) -> bool | None:
     if held is not None:
         return held
     if not isinstance(pid, int) or pid <= 0 or host not in (None, socket.gethostname()):
@@ -126,24 +129,49 @@ def shown_state(last_status: str, alive: bool | None) -> str:
     return last_status
 
 
-def _backwards(f: IO[bytes], size: int, limit: int) -> Iterator[Event]:
-    """The file's complete events from the newest backwards, reading at most ``limit`` bytes in growing blocks."""
-    end, carry, block = size, b"", TAIL_BYTES
-    while end > 0 and size - end < limit:
-        start = max(0, end - block)
-        f.seek(start)
-        lines = (f.read(end - start) + carry).split(b"\n")
-        carry = lines.pop(0) if start > 0 else b""  # the first piece may be the end of a line further back
-        for line in reversed(lines):
-            if line.strip() and (event := decode(line)) is not None:
-                yield event
-        end, block = start, min(block * 2, MAX_BLOCK_BYTES)
+def _is_status(event: Event) -> bool:
+    return event["kind"] == Kind.STATUS
 
 
-def _head(f: IO[bytes]) -> list[Event]:
-    f.seek(0)
-    complete = f.read(HEAD_BYTES).rpartition(b"\n")[0]
-    return [ev for line in complete.split(b"\n") if line.strip() and (ev := decode(line)) is not None]
+def _is_start(event: Event) -> bool:
+    return event["kind"] == Kind.RUN_START
+
+
+def _is_train(event: Event) -> bool:
+    return event["kind"] == Kind.SCALARS and event.get("phase", "train") == "train"
+
+
+def _newest(data: mmap.mmap, needle: bytes, lo: int, hi: int, wanted: Callable[[Event], bool]) -> tuple[int, Event]:
+    """The newest complete line in ``data[lo:hi]`` holding ``needle`` that decodes to a ``wanted`` event.
+
+    A byte search from the end (no JSON parse of the lines in between), so a long scan costs little.
+
+    Returns:
+        The line's offset and its event, or ``(-1, {})`` when there is none.
+    """
+    while (pos := data.rfind(needle, lo, hi)) >= 0:
+        start, end = data.rfind(b"\n", 0, pos) + 1, data.find(b"\n", pos)
+        if end >= 0 and (event := decode(data[start:end])) is not None and wanted(event):
+            return start, event
+        hi = start
+    return -1, {}
+
+
+def _newest_event(data: mmap.mmap, size: int) -> Event:
+    """The last complete line that decodes (a partial or garbage last line is skipped)."""
+    return _newest(data, b"\n", max(0, size - TAIL_BYTES), size, lambda _: True)[1] if size else {}
+
+
+def _head(data: mmap.mmap, size: int) -> tuple[Event, Event]:
+    """The first event and the first ``run_start`` within the first :data:`HEAD_BYTES`."""
+    first: Event = {}
+    complete = data[: min(size, HEAD_BYTES)].rpartition(b"\n")[0]
+    for line in complete.split(b"\n"):
+        if line.strip() and (event := decode(line)) is not None:
+            first = first or event
+            if _is_start(event):
+                return first, event
+    return first, {}
 
 
 def _task_from_config(run_dir: Path) -> str | None:
@@ -156,6 +184,21 @@ def _task_from_config(run_dir: Path) -> str | None:
     return match.group(1).decode(errors="replace") if match else None
 
 
+def _scan(data: mmap.mmap, size: int, max_scan_bytes: int, need_start: bool) -> dict[str, tuple[int, Event]]:
+    """The first event and run_start, the newest event, status, train scalars and (if ``need_start``) run_start."""
+    first, first_start = _head(data, size)
+    lo = max(0, size - max_scan_bytes)
+    found = {
+        "first": (0, first),
+        "first_start": (0, first_start),
+        "newest": (size, _newest_event(data, size)),
+        "status": _newest(data, b'"status"', lo, size, _is_status),
+        "train": _newest(data, b'"train"', lo, size, _is_train),
+    }
+    found["start"] = _newest(data, b'"run_start"', lo, size, _is_start) if need_start else (-1, {})
+    return found
+
+
 def read_run_info(run_dir: Path, max_scan_bytes: int = MAX_SCAN_BYTES) -> RunInfo | None:
     """Summarises one run directory; None when it has no readable event.
 
@@ -165,50 +208,35 @@ def read_run_info(run_dir: Path, max_scan_bytes: int = MAX_SCAN_BYTES) -> RunInf
     path = run_dir / EVENTS_FILE
     if not path.exists():
         return None
-    status: Event | None = None
-    start: Event | None = None
-    train: Event | None = None
-    stepped: Event | None = None  # the newest status or train scalars: it gives the step
-    newest: Event | None = None
+    held = lock_held(run_dir)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        head = _head(f)
-        for event in _backwards(f, size, max_scan_bytes):
-            newest = newest or event
-            kind = event["kind"]
-            if kind == Kind.STATUS:
-                status = status or event
-                stepped = stepped or event
-            elif kind == Kind.RUN_START:
-                start = start or event
-            elif kind == Kind.SCALARS and event.get("phase", "train") == "train":
-                train = train or event
-                stepped = stepped or event
-            if status is not None and start is not None and train is not None:
-                break
-    if newest is None and not head:
+        if size == 0:
+            return None
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+            found = _scan(data, size, max_scan_bytes, need_start=held is None)  # a pid matters then only
+    (_, first), (_, newest) = found["first"], found["newest"]
+    (status_pos, status), (train_pos, train) = found["status"], found["train"]
+    if not first and not newest:
         return None
-    start = start or next((ev for ev in head if ev["kind"] == Kind.RUN_START), None)
-    if status is not None:
-        last_status = str(status.get("state") or "unknown")
-    else:  # not within the scanned tail: its engine moved on from ``starting`` (a long run's ``running``)
-        last_status = State.RUNNING if train is not None else State.STARTING
-    task = (start or {}).get("task") or _task_from_config(run_dir) or run_dir.parent.name
-    loss = ((train or {}).get("values") or {}).get("loss")
-    pid, host = (start or {}).get("pid"), (start or {}).get("host")
-    alive = engine_alive(run_dir, pid, host)
-    lock_pid = read_lock_pid(run_dir) if alive else None
-    first = head[0] if head else newest or {}
+    start = found["start"][1] or found["first_start"][1]
+    fallback = State.RUNNING if train else State.STARTING  # no status within the scan: a long run is past starting
+    last_status = str(status.get("state") or "unknown") if status else fallback
+    stepped = status if status_pos > train_pos else train
+    loss = (train.get("values") or {}).get("loss")
+    pid, host = start.get("pid"), start.get("host")
+    alive = _alive(held, pid, host)
+    first = first or newest
     return RunInfo(
         run_dir=run_dir,
         run_id=run_dir.name,
-        task=str(task),
+        task=str(start.get("task") or _task_from_config(run_dir) or run_dir.parent.name),
         state=shown_state(str(last_status), alive),
-        step=int((stepped or {}).get("step") or 0),
+        step=int(stepped.get("step") or 0),
         last_loss=float(loss) if isinstance(loss, int | float) else None,
         started_t=float(first.get("t") or 0.0),
         updated_t=float((newest or first).get("t") or 0.0),
-        pid=lock_pid or (pid if isinstance(pid, int) else None),
+        pid=(read_lock_pid(run_dir) if alive and held else None) or (pid if isinstance(pid, int) else None),
         host=str(host) if host else None,
         alive=bool(alive),
         last_status=str(last_status),
