@@ -10,7 +10,7 @@ from pathlib import Path
 from xaxengine.protocol import LineReader, encode, make_event
 from xaxtui.catalog import scan_runs
 from xaxtui.session import RunSession
-from xaxtui.sources import Batch, CommandSource, EventSource, FileTailSource, stderr_level
+from xaxtui.sources import Batch, CommandSource, EventSource, FileTailSource, SubprocessSource, stderr_level
 
 
 async def _collect(source: EventSource, until=lambda batches: False, timeout: float = 10.0) -> list[Batch]:
@@ -178,3 +178,14 @@ async def test_file_tail_says_once_when_the_engine_dies_without_a_final_status(t
         await asyncio.wait_for(task, 10)
     assert sum(b.engine_gone for b in batches) == 1
     assert session.state.status == "dead" == scan_runs(tmp_path)[0].state
+
+
+async def test_a_launched_engine_killed_without_a_final_status_is_dead():
+    running = encode(make_event(0, "status", t=1.0, state="running", reason=None, step=1)).decode()
+    script = f"import os, sys; sys.stdout.write({running!r}); sys.stdout.flush(); os.kill(os.getpid(), 9)"
+    source = SubprocessSource([sys.executable, "-c", script])
+    session = RunSession("launch-1", "launch-1", source, launched=True)
+    async for batch in source:
+        session.apply(batch)
+    assert session.returncode == -signal.SIGKILL and session.state.step == 1
+    assert session.state.status == "dead"
