@@ -9,10 +9,9 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
-from typing import IO
 
 from xaxengine.catalog import engine_alive, find_run, list_runs, read_run_info
+from xaxengine.event_file import FollowedFile
 from xaxengine.exit_codes import EXIT_OK
 from xaxengine.protocol import TERMINAL_STATES, Event, Kind, LineReader, encode
 from xaxengine.runs import EVENTS_FILE, RunError, live_pid, resolve_runs_dir
@@ -36,49 +35,6 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class FollowedFile:
-    """An events file read from the start and followed as it grows, surviving truncation and replacement.
-
-    When the file shrinks below the offset read so far (``: > events.jsonl``) or its path names another file (log
-    rotation, deleted and recreated), it is read again from the start; the reader's ``seq`` filter drops what was
-    already delivered, so no event comes twice.
-    """
-
-    def __init__(self, path: Path, reader: LineReader) -> None:
-        """Opens ``path`` (raises FileNotFoundError when it does not exist)."""
-        self.path = path
-        self.reader = reader
-        self.handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 (closed in close)
-        self.reopened = 0
-
-    def read(self, size: int = READ_BYTES) -> list[Event]:
-        """The new complete events (empty at the end of the file)."""
-        chunk = self.handle.read(size)
-        return self.reader.feed(chunk) if chunk else []
-
-    def at_end(self) -> bool:
-        """Checks, at the end of the file, whether it was truncated or replaced; reopens it then (returns True)."""
-        try:
-            named = os.stat(self.path)
-        except FileNotFoundError:
-            return False  # deleted: its engine recreates it; until then there is nothing new to read
-        mine = os.fstat(self.handle.fileno())
-        if (named.st_ino, named.st_dev) != (mine.st_ino, mine.st_dev):
-            self.handle.close()
-            self.handle = open(self.path, "rb")  # noqa: SIM115 (closed in close)
-        elif named.st_size < self.handle.tell():
-            self.handle.seek(0)
-        else:
-            return False
-        self.reader.pending = b""  # a partial line of the old contents never gets its end
-        self.reopened += 1
-        return True
-
-    def close(self) -> None:
-        """Closes the file."""
-        self.handle.close()
-
-
 def cmd_tail(args: argparse.Namespace) -> int:
     """``xaxengine tail RUN [--follow] [--from-seq N]``: the run's events as JSON lines on stdout.
 
@@ -97,7 +53,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     idle_since = time.monotonic()
     try:
         while True:
-            if events := followed.read():
+            if (events := followed.read(READ_BYTES)) is not None:
                 idle_since = time.monotonic()
                 out.write(b"".join(encode(e) for e in events))
                 out.flush()
@@ -109,7 +65,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 continue
             if not args.follow:
                 return EXIT_OK
-            if followed.at_end():
+            if followed.check():  # truncated or replaced: read it again from the start
                 continue
             alive = engine_alive(run_dir, start.get("pid"), start.get("host")) is True
             if not alive and (state in TERMINAL_STATES or time.monotonic() - idle_since > IDLE_EXIT_S):
