@@ -200,7 +200,7 @@ class RemoteHost:
         if not isinstance(rows, list):
             raise RemoteError(f"{self.target.label}: `xaxengine ls --json` printed no list of runs")
         runs = []
-        for row in rows:
+        for row in (r for r in rows if isinstance(r, dict)):
             info = RemoteRunInfo.from_dict(row, remote=self)
             info.task = f"{self.target.label} {info.task}"
             runs.append(info)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, REPO, engine_env, run_engine
-from xaxengine.catalog import MAX_SCAN_BYTES, TAIL_BYTES, list_runs, read_run_info
+from xaxengine.catalog import MAX_SCAN_BYTES, TAIL_BYTES, RunInfo, list_runs, read_run_info
 from xaxengine.event_file import EventFile
 from xaxengine.protocol import EventWriter, read_events
 from xaxengine.runs import resolve_runs_dir
@@ -243,3 +243,19 @@ def test_the_cli_with_an_empty_xax_runs_dir_lists_dot_runs(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert [r["run_id"] for r in json.loads(proc.stdout)] == ["here"]
+
+
+def test_ls_json_rows_read_back_into_the_same_run_info_and_old_rows_still_parse(big_runs, runs_dir):
+    rows = json.loads(run_engine("ls", "--runs-dir", str(runs_dir), "--json").stdout)
+    local = {r.run_id: r for r in list_runs(runs_dir)}
+    assert {row["run_id"]: RunInfo.from_dict(row) for row in rows} == local
+    old = {"run_id": "r", "task": "t", "run_dir": "/x/r", "state": "running", "step": 3, "last_loss": None}
+    info = RunInfo.from_dict({**old, "started_t": 1.0, "updated_t": 2.0, "pid": 7, "alive": True})
+    assert (info.run_dir, info.state, info.pid, info.host, info.alive, info.last_status) == (
+        Path("/x/r"),
+        "running",
+        7,
+        None,
+        True,
+        None,
+    )
