@@ -259,3 +259,13 @@ def test_ls_json_rows_read_back_into_the_same_run_info_and_old_rows_still_parse(
         True,
         None,
     )
+
+
+def test_the_catalogue_and_the_ls_tail_stop_checkpoint_path_import_no_jax():
+    modules = "xaxengine.cli xaxengine.run_commands xaxengine.catalog xaxengine.event_file xaxengine.exit_codes"
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {modules.split()!r}];"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'equinox', 'optax', 'orbax')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=engine_env())
+    assert proc.stdout.strip() == "[]"
