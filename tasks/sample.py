@@ -14,8 +14,9 @@ from typing import Any
 
 import equinox as eqx
 
+from xaxengine.catalog import find_run
 from xaxengine.config import load_run_spec
-from xaxengine.runs import CONFIG_FILE, find_run, resolve_runs_dir
+from xaxengine.runs import CONFIG_FILE, resolve_runs_dir
 
 
 def load_trained(run_dir: str | Path, step: int | None = None) -> tuple[Any, Any, int]:

@@ -7,17 +7,16 @@ fast over SSH. Bad input exits 2 with one line on stderr; a failed run exits 1; 
 import argparse
 import json
 import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from xaxengine import entry
+from xaxengine import entry, run_commands
 from xaxengine.config import ConfigError, config_schema, load_run_spec
+from xaxengine.dotted import flatten
+from xaxengine.exit_codes import EXIT_BAD_INPUT, EXIT_SIGINT
 from xaxengine.launch_config import RunOptions
-from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
-from xaxengine.runs import EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
+from xaxengine.runs import RunError, resolve_runs_dir
 
 
 class UsageError(Exception):
@@ -114,54 +113,6 @@ def _print_run_help(toml: str | None) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _cmd_ls(args: argparse.Namespace) -> int:
-    runs = list_runs(resolve_runs_dir(args.runs_dir))
-    if args.json:
-        sys.stdout.write(json.dumps([r.to_dict() for r in runs]) + "\n")
-        return 0
-    header = f"{'RUN':<22} {'TASK':<34} {'STATE':<12} {'STEP':>8} {'LOSS':>10}  DIR"
-    rows = [header]
-    for r in runs:
-        loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
-        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}")
-    sys.stdout.write("\n".join(rows) + "\n")
-    return 0
-
-
-def _cmd_tail(args: argparse.Namespace) -> int:
-    run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
-    path = run_dir / EVENTS_FILE
-    reader = LineReader(after_seq=args.from_seq - 1)
-    out = sys.stdout.buffer
-    state = None
-    idle_since = time.monotonic()
-    try:
-        with open(path, "rb") as f:
-            while True:
-                chunk = f.read(1 << 20)
-                if chunk:
-                    idle_since = time.monotonic()
-                    events = reader.feed(chunk)
-                    out.write(b"".join(encode(e) for e in events))
-                    out.flush()
-                    for e in events:
-                        if e["kind"] == Kind.STATUS:
-                            state = e.get("state")
-                    continue
-                if not args.follow:
-                    return 0
-                if state in TERMINAL_STATES and live_pid(run_dir) is None:
-                    return 0
-                if live_pid(run_dir) is None and time.monotonic() - idle_since > 3.0:
-                    return 0
-                time.sleep(0.05)
-    except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {EVENTS_FILE}") from None
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-
-
 def _cmd_schema(args: argparse.Namespace) -> int:
     if args.markdown:
         from xaxengine.reference import config_markdown
@@ -180,22 +131,12 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     spec = load_run_spec(Path(args.toml))
     from xaxengine.config import config_to_dict
 
-    values = _flatten(config_to_dict(spec.config))
+    values = flatten(config_to_dict(spec.config))
     fields = [
         {**entry, "value": values.get(entry["name"], entry["default"])} for entry in config_schema(type(spec.config))
     ]
     sys.stdout.write(json.dumps({"task": spec.task_spec, "fields": fields}) + "\n")
     return 0
-
-
-def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -242,16 +183,6 @@ def _cmd_slurm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_signal(args: argparse.Namespace, signum: int) -> int:
-    run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
-    pid = live_pid(run_dir)
-    if pid is None:
-        raise RunError(f"{run_dir}: no live engine holds this run (it is finished, stopped or dead)")
-    os.kill(pid, signum)
-    sys.stdout.write(f"sent {signal.Signals(signum).name} to pid {pid}\n")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xaxengine`` console script; returns the exit code."""
     parser = _parser()
@@ -264,18 +195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "run": _cmd_run,
         "resume": _cmd_resume,
-        "ls": _cmd_ls,
-        "tail": _cmd_tail,
+        "ls": run_commands.cmd_ls,
+        "tail": run_commands.cmd_tail,
         "schema": _cmd_schema,
         "devices": _cmd_devices,
         "slurm": _cmd_slurm,
-        "stop": lambda a: _cmd_signal(a, signal.SIGTERM),
-        "checkpoint": lambda a: _cmd_signal(a, signal.SIGUSR1),
+        "stop": run_commands.cmd_stop,
+        "checkpoint": run_commands.cmd_checkpoint,
     }
     try:
         return commands[args.command](args)
     except (ConfigError, RunError, UsageError) as error:
         sys.stderr.write(f"xaxengine: error: {error}\n")
-        return entry.EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        return 130
+        return EXIT_SIGINT

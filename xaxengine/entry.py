@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from xaxengine.catalog import find_run
 from xaxengine.config import ConfigError, build_config, load_run_spec
 from xaxengine.config.build import check_task_class
 from xaxengine.launch_config import LAYOUTS, RunOptions
-from xaxengine.runs import CONFIG_FILE, RunError, find_run, resolve_runs_dir
+from xaxengine.runs import CONFIG_FILE, RunError, resolve_runs_dir
 from xaxengine.task.launchers import launch as launch_layout
 from xaxengine.task.launchers.runnable import Runnable
 

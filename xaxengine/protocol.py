@@ -10,10 +10,10 @@ This module must stay light: no jax, only the standard library and orjson. The T
 
 import operator
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -218,24 +218,39 @@ def last_seq_in_file(path: str | Path) -> int:
     return max((e["seq"] for e in read_events(path)), default=-1)
 
 
-class EventWriter:
-    """Numbers events and writes them as JSON lines to one or more binary streams, flushing each line."""
+class LineFile(Protocol):
+    """A file sink that takes whole lines and may need to tell about itself (the run's ``events.jsonl``)."""
 
-    def __init__(self, sinks: list[IO[bytes]], next_seq: int = 0) -> None:
+    def write_line(self, line: bytes, durable: bool = False) -> str | None:
+        """Appends one line (made durable when asked); returns a warning to log as a ``log`` event, if any."""
+        ...
+
+
+class EventWriter:
+    """Numbers events and writes them as JSON lines: whole lines to files, flushed lines to streams.
+
+    ``status`` events are written durably to files (they say how a run ended). A warning a file returns (it was
+    deleted and recreated) is logged right after as a ``log`` event.
+    """
+
+    def __init__(self, sinks: list[IO[bytes]], next_seq: int = 0, files: Sequence[LineFile] = ()) -> None:
         """Creates a writer.
 
         Args:
-            sinks: Binary streams, e.g. the run's ``events.jsonl`` opened for append and ``sys.stdout.buffer``.
+            sinks: Binary streams, e.g. ``sys.stdout.buffer`` with ``--events -``; a sink that breaks is dropped.
             next_seq: The ``seq`` of the first event written (a resumed run continues its file's sequence).
+            files: Line files, e.g. the run's :class:`~xaxengine.event_file.EventFile`.
         """
         self.sinks = sinks
+        self.files = list(files)
         self.next_seq = next_seq
 
     def emit(self, kind: str, **fields: object) -> Event:
-        """Writes one event to every sink and returns it."""
+        """Writes one event to every file and sink and returns it."""
         event = {**make_event(self.next_seq, kind), **fields}
         self.next_seq += 1
         line = encode(event)
+        warnings = [w for f in self.files if (w := f.write_line(line, kind == Kind.STATUS)) is not None]
         for sink in self.sinks:
             try:
                 sink.write(line)
@@ -243,4 +258,6 @@ class EventWriter:
             except (BrokenPipeError, ValueError):
                 # A reader that went away (TUI closed) must never stop training; the file sink still has it.
                 self.sinks = [s for s in self.sinks if s is not sink]
+        for warning in warnings:
+            self.emit(Kind.LOG, level="warning", message=warning)
         return event

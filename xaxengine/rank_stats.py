@@ -6,10 +6,11 @@ sampling interval); rank 0's sampler emits its own sample and one ``stats`` even
 """
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from xaxengine.files import atomic_write
 
 STATS_DIR = ".stats"
 
@@ -42,6 +43,4 @@ def write_rank_stats(run_dir: Path, rank: int, stats: dict[str, Any]) -> None:
     """Writes this rank's latest stats sample for rank 0 to pick up (atomic replace)."""
     folder = run_dir / STATS_DIR
     folder.mkdir(exist_ok=True)
-    tmp = folder / f".rank{rank}.json.tmp"
-    tmp.write_text(json.dumps(stats))
-    os.replace(tmp, folder / f"rank{rank}.json")
+    atomic_write(folder / f"rank{rank}.json", json.dumps(stats))

@@ -1,18 +1,15 @@
-"""Run directories: layout, ids, the lock held by a live engine, and run status read from events (no jax)."""
+"""Run directories: layout, ids, the runs-dir rule, atomic file writes and the lock held by a live engine (no jax).
+
+The run catalogue (what a run dir says about its run: task, state, liveness) is in :mod:`xaxengine.catalog`.
+"""
 
 import fcntl
-import logging
 import os
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
-
-from xaxengine.protocol import TERMINAL_STATES, Kind, decode, read_events
-
-logger = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.jsonl"
 CONFIG_FILE = "config.toml"
@@ -21,6 +18,10 @@ LOCK_FILE = "lock"
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 ARTIFACTS_DIR = "artifacts"
+RUNS_DIR_ENV = "XAX_RUNS_DIR"
+DEFAULT_RUNS_DIR = "runs"
+# events.jsonl and config.toml both hold the resolved config (paths, user fields that may carry tokens): owner only.
+RUN_FILE_MODE = 0o600
 
 
 class RunError(Exception):
@@ -28,10 +29,10 @@ class RunError(Exception):
 
 
 def resolve_runs_dir(flag: str | os.PathLike[str] | None = None) -> Path:
-    """Returns the runs root: the flag, else ``$XAX_RUNS_DIR``, else ``./runs``."""
+    """The runs root, the one rule of both halves: the flag, else a non-empty ``$XAX_RUNS_DIR``, else ``./runs``."""
     if flag:
         return Path(flag)
-    return Path(os.environ.get("XAX_RUNS_DIR") or "runs")
+    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR)
 
 
 def task_dir_name(class_name: str) -> str:
@@ -89,121 +90,28 @@ def read_lock_pid(run_dir: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def live_pid(run_dir: Path) -> int | None:
-    """Returns the pid of the live engine holding the run's lock, or None when no engine holds it."""
-    path = run_dir / LOCK_FILE
-    if not path.exists():
+def lock_held(run_dir: Path) -> bool | None:
+    """Asks the run's lock whether a live engine holds it.
+
+    Returns:
+        True while an engine holds it, False when nobody does, None when the lock cannot be asked (no lock file, a
+        file system without ``flock``, no permission to open it).
+    """
+    try:
+        handle = open(run_dir / LOCK_FILE)  # noqa: SIM115 (closed below; a shared probe, never written)
+    except OSError:
         return None
-    with open(path) as handle:
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return read_lock_pid(run_dir)
+            return True
+        except OSError:
+            return None
         fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
+    return False
 
 
-@dataclass
-class RunInfo:
-    """A summary of one run, read from its events file."""
-
-    run_id: str
-    task: str
-    run_dir: str
-    state: str
-    step: int
-    last_loss: float | None
-    started_t: float | None
-    updated_t: float | None
-    pid: int | None
-    alive: bool
-
-    def to_dict(self) -> dict[str, object]:
-        """Returns the JSON-ready dict used by ``xaxengine ls --json``."""
-        return asdict(self)
-
-
-def _tail_lines(path: Path, max_bytes: int = 1 << 18) -> list[bytes]:
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        f.seek(max(0, size - max_bytes))
-        data = f.read()
-    lines = data.split(b"\n")
-    return lines[1:] if size > max_bytes else lines
-
-
-def read_run_info(run_dir: Path) -> RunInfo | None:
-    """Summarizes a run from the head and tail of its events file; None if it has no readable events."""
-    events_path = run_dir / EVENTS_FILE
-    if not events_path.exists():
-        return None
-    head = next(iter(read_events(events_path)), None)
-    if head is None:
-        return None
-    task, started, state, step, loss, updated = str(head.get("task", "?")), head.get("t"), "unknown", 0, None, None
-    for line in _tail_lines(events_path):
-        event = decode(line) if line.strip() else None
-        if event is None:
-            continue
-        updated = event.get("t", updated)
-        if event["kind"] == Kind.RUN_START:
-            task = str(event.get("task", task))
-        elif event["kind"] == Kind.STATUS:
-            state, step = str(event.get("state", state)), int(event.get("step") or step)
-        elif event["kind"] == Kind.SCALARS and event.get("phase") == "train":
-            step = int(event.get("step", step))
-            value = (event.get("values") or {}).get("loss")
-            loss = float(value) if isinstance(value, int | float) else loss
-    pid = live_pid(run_dir)
-    if pid is None and state not in TERMINAL_STATES:
-        state = "dead" if state != "unknown" else state
-    return RunInfo(
-        run_id=run_dir.name,
-        task=task,
-        run_dir=str(run_dir),
-        state=state,
-        step=step,
-        last_loss=loss,
-        started_t=started,
-        updated_t=updated,
-        pid=pid,
-        alive=pid is not None,
-    )
-
-
-def list_runs(runs_dir: Path) -> list[RunInfo]:
-    """Lists every run under ``RUNS_DIR/<task>/<run_id>/``, oldest first."""
-    if not runs_dir.is_dir():
-        return []
-    infos = []
-    for path in sorted(runs_dir.glob(f"*/*/{EVENTS_FILE}")):
-        try:
-            info = read_run_info(path.parent)
-        except OSError as error:  # one unreadable run must not hide the others
-            logger.warning("skipping %s: %s", path.parent, error)
-            continue
-        if info is not None:
-            infos.append(info)
-    return sorted(infos, key=lambda i: (i.started_t or 0.0, i.run_id))
-
-
-def find_run(spec: str, runs_dir: Path) -> Path:
-    """Resolves a run argument: a run directory path, a run id under the runs dir, or ``latest``.
-
-    Raises:
-        RunError: when nothing matches, or a run id is ambiguous.
-    """
-    path = Path(spec)
-    if (path / EVENTS_FILE).exists() or (path / CONFIG_FILE).exists():
-        return path
-    if spec == "latest":
-        runs = list_runs(runs_dir)
-        if not runs:
-            raise RunError(f"no runs under {runs_dir}")
-        return Path(runs[-1].run_dir)
-    matches = [p for p in runs_dir.glob(f"*/{spec}*") if p.is_dir()] if runs_dir.is_dir() and "/" not in spec else []
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise RunError(f"run '{spec}' is ambiguous under {runs_dir}: {', '.join(sorted(m.name for m in matches))}")
-    raise RunError(f"run '{spec}' not found (not a run directory, nor a run id under {runs_dir})")
+def live_pid(run_dir: Path) -> int | None:
+    """Returns the pid of the live engine holding the run's lock, or None when no engine holds it."""
+    return read_lock_pid(run_dir) if lock_held(run_dir) else None

@@ -13,7 +13,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 
-from xaxengine.runs import live_pid
+from xaxengine.runs import live_pid, resolve_runs_dir
 from xaxtui import engine
 from xaxtui.catalog import RunInfo
 from xaxtui.keys import KEYS, bindings
@@ -90,8 +90,8 @@ class ActionCommands(Provider):
 
 
 def default_runs_dir() -> Path:
-    """``$XAX_RUNS_DIR`` or ``./runs``."""
-    return Path(os.environ.get("XAX_RUNS_DIR", "runs"))
+    """The engine's runs-dir rule: a non-empty ``$XAX_RUNS_DIR``, else ``./runs``."""
+    return resolve_runs_dir()
 
 
 class XaxTui(App[None]):

@@ -14,11 +14,10 @@ import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 
-from xaxtui.catalog import RunInfo
+from xaxengine.catalog import RunInfo
 from xaxtui.sources import Batch, CommandSource, Emit, Verdict
 
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=3")
@@ -198,21 +197,13 @@ class RemoteHost:
             rows = orjson.loads(self.call("ls", "--json", *self.runs_args()))
         except orjson.JSONDecodeError as error:
             raise RemoteError(f"{self.target.label}: `xaxengine ls --json` printed no JSON ({error})") from None
-        runs = [
-            RemoteRunInfo(
-                Path(r["run_dir"]),
-                str(r["run_id"]),
-                f"{self.target.label} {r.get('task') or '?'}",
-                str(r.get("state") or "unknown"),
-                int(r.get("step") or 0),
-                r.get("last_loss"),
-                float(r.get("started_t") or 0.0),
-                float(r.get("updated_t") or 0.0),
-                bool(r.get("alive")),
-                remote=self,
-            )
-            for r in rows
-        ]
+        if not isinstance(rows, list):
+            raise RemoteError(f"{self.target.label}: `xaxengine ls --json` printed no list of runs")
+        runs = []
+        for row in (r for r in rows if isinstance(r, dict)):
+            info = RemoteRunInfo.from_dict(row, remote=self)
+            info.task = f"{self.target.label} {info.task}"
+            runs.append(info)
         return sorted(runs, key=lambda r: r.started_t, reverse=True)
 
     def control(self, what: str, run_dir: str) -> str:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from xaxengine.catalog import DEAD
 from xaxtui.remote import RemoteHost
 from xaxtui.sources import Batch, CommandSource, EventSource
 from xaxtui.state import RunState, add_log, fold
@@ -49,6 +50,10 @@ class RunSession:
         """Signals the engine process this TUI launched; False when there is none running."""
         return self.process_alive and isinstance(self.source, CommandSource) and self.source.send_signal(sig)
 
+    def process_gone_without_status(self, returncode: int | None) -> bool:
+        """Whether the local engine this TUI launched exited without a final status (it was killed: ``dead``)."""
+        return self.launched and self.remote is None and returncode is not None and not self.state.finished
+
     def link_notice(self, before: str) -> tuple[str, Literal["information", "warning", "error"]] | None:
         """What to tell the user when the link changed from ``before`` (lost, reconnecting, back), if anything."""
         if self.link.startswith("reconnecting") and not before.startswith("reconnecting"):
@@ -63,6 +68,8 @@ class RunSession:
         """Folds a batch from the source into the state."""
         fold(self.state, batch.events)
         self.state.bad_lines += batch.bad_lines
+        if batch.engine_gone and not self.state.finished:
+            self.state.status = DEAD  # the same word the picker and `xaxengine ls` use
         if batch.link is not None and self.remote is not None:
             self.link = batch.link
         now = time.time()
@@ -75,6 +82,8 @@ class RunSession:
         if batch.ended:
             self.ended = True
             self.returncode = batch.returncode
+            if self.process_gone_without_status(batch.returncode):
+                self.state.status = DEAD
             if batch.returncode is not None and self.launched:
                 add_log(
                     self.state, now, "info" if batch.returncode == 0 else "warning", f"engine exited {batch.returncode}"

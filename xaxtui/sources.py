@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
+from xaxengine.catalog import engine_alive
+from xaxengine.event_file import FollowedFile
 from xaxengine.protocol import TERMINAL_STATES, Event, LineReader
 
 CHUNK = 1 << 16
@@ -53,6 +55,7 @@ class Batch:
         ended: The source has nothing more to give.
         returncode: Exit status of the command, when it ended.
         link: The connection changed: ``"connected"``, ``"reconnecting ..."`` or ``"lost: ..."`` (None: unchanged).
+        engine_gone: The run's engine is gone without a final status (the run is ``dead``).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -61,6 +64,7 @@ class Batch:
     ended: bool = False
     returncode: int | None = None
     link: str | None = None
+    engine_gone: bool = False
 
 
 @dataclass
@@ -145,10 +149,22 @@ class EventSource:
 
 
 class FileTailSource(EventSource):
-    """Reads a local ``events.jsonl`` from the start, then follows it as it grows."""
+    """Reads a local ``events.jsonl`` from the start, then follows it as it grows.
+
+    A file truncated or replaced while followed (log rotation, ``: > events.jsonl``, deleted and recreated) is read
+    again from the start; ``seq`` deduplication keeps every event once. When the run's engine is gone without a final
+    status (the catalogue's liveness rule, asked every :attr:`liveness_s` at the end of the file) a batch with
+    ``engine_gone`` says so, once per engine.
+    """
 
     def __init__(
-        self, path: str | Path, follow: bool = True, poll_s: float = 0.05, chunk: int = CHUNK, after_seq: int = -1
+        self,
+        path: str | Path,
+        follow: bool = True,
+        poll_s: float = 0.05,
+        chunk: int = CHUNK,
+        after_seq: int = -1,
+        liveness_s: float = 1.0,
     ) -> None:
         """Creates a file tail.
 
@@ -158,17 +174,42 @@ class FileTailSource(EventSource):
             poll_s: Seconds between polls at the end of the file.
             chunk: Bytes per read.
             after_seq: Only events with a greater ``seq`` are delivered.
+            liveness_s: Seconds between asking whether the run's engine still lives (while following).
         """
         super().__init__(after_seq)
         self.path = Path(path)
         self.follow = follow
         self.poll_s = poll_s
         self.chunk = chunk
+        self.liveness_s = liveness_s
         self.label = f"tail {self.path}"
+        self._status: object = None
+        self._start: Event = {}
+        self._gone_reported = False
+        self._asked = 0.0
+
+    def _note(self, events: list[Event]) -> None:
+        for ev in events:
+            if ev["kind"] == "status":
+                self._status = ev.get("state")
+                self._gone_reported = False  # a new engine (a resume) may die again
+            elif ev["kind"] == "run_start":
+                self._start = ev
+
+    def _engine_gone(self) -> bool:
+        """Whether to report, now, that the engine is gone without a final status (asked at most every liveness_s)."""
+        if self._gone_reported or self._status is None or self._status in TERMINAL_STATES:
+            return False
+        if time.monotonic() - self._asked < self.liveness_s:
+            return False
+        self._asked = time.monotonic()
+        alive = engine_alive(self.path.parent, self._start.get("pid"), self._start.get("host"))
+        self._gone_reported = alive is False
+        return self._gone_reported
 
     def produce(self, emit: Emit) -> None:
         """Reads whole groups of chunks per batch while catching up, then polls."""
-        f = None
+        f: FollowedFile | None = None
         try:
             while not self.closed.is_set():
                 if f is None:
@@ -177,14 +218,19 @@ class FileTailSource(EventSource):
                             break
                         time.sleep(self.poll_s)
                         continue
-                    f = open(self.path, "rb")  # noqa: SIM115
+                    f = FollowedFile(self.path, self.reader)
                 events: list[Event] = []
-                while len(events) < BATCH_EVENTS and (data := f.read(self.chunk)):
-                    events.extend(self.reader.feed(data))
+                while len(events) < BATCH_EVENTS and (new := f.read(self.chunk)) is not None:
+                    events.extend(new)
+                self._note(events)
                 if events or self.reader.bad_lines > self._bad_reported:
                     emit(Batch(events=events, bad_lines=self.take_bad()))
                 elif not self.follow:
                     break
+                elif f.check():
+                    continue
+                elif self._engine_gone():
+                    emit(Batch(engine_gone=True))
                 else:
                     time.sleep(self.poll_s)
         finally:

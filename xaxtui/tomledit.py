@@ -1,25 +1,18 @@
 """Editing task TOML files without losing the user's comments and order (tomlkit), saved atomically."""
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.container import Container
-from tomlkit.items import Table
+from tomlkit.items import Item
+
+from xaxengine import dotted
+from xaxengine.files import atomic_write
 
 
-def flatten(doc: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(doc: Any) -> dict[str, Any]:
     """Dotted names to plain values: ``{"train": {"max_steps": 5}}`` -> ``{"train.max_steps": 5}``."""
-    out: dict[str, Any] = {}
-    for key, value in doc.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict | Table | Container):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value.unwrap() if hasattr(value, "unwrap") else value
-    return out
+    return {name: value.unwrap() if isinstance(value, Item) else value for name, value in dotted.flatten(doc).items()}
 
 
 def apply_changes(text: str, changes: dict[str, Any]) -> str:
@@ -40,17 +33,5 @@ def apply_changes(text: str, changes: dict[str, Any]) -> str:
 
 
 def save_atomic(path: str | Path, text: str) -> None:
-    """Writes a file via a temporary file in the same directory and ``os.replace`` (never half written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Writes a file whole or not at all (the engine's atomic write), keeping the permissions of the one it replaces."""
+    atomic_write(path, text)

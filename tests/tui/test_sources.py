@@ -1,11 +1,16 @@
 """Event sources: file tail (partial lines, garbage), commands (stderr as logs, reconnect with --from-seq)."""
 
 import asyncio
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from xaxengine.protocol import LineReader, encode, make_event
-from xaxtui.sources import Batch, CommandSource, EventSource, FileTailSource, stderr_level
+from xaxtui.catalog import scan_runs
+from xaxtui.session import RunSession
+from xaxtui.sources import Batch, CommandSource, EventSource, FileTailSource, SubprocessSource, stderr_level
 
 
 async def _collect(source: EventSource, until=lambda batches: False, timeout: float = 10.0) -> list[Batch]:
@@ -91,3 +96,96 @@ def test_stderr_level():
     assert stderr_level(b"2026 ERROR boom") == "error"
     assert stderr_level(b"Traceback (most recent call last):") == "error"
     assert stderr_level(b"plain") == "info"
+
+
+HOLDER = (
+    "import sys, time; from pathlib import Path; from xaxengine.runs import RunLock;"
+    "lock = RunLock(Path(sys.argv[1])); lock.acquire(); print('held', flush=True); time.sleep(600)"
+)
+
+
+def _lines(*seqs: int) -> bytes:
+    return b"".join(encode(make_event(s, "log", t=float(s), level="info", message=f"m{s}")) for s in seqs)
+
+
+async def _until_seq(batches: list[Batch], seq: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while seq not in _seqs(batches):
+        assert time.monotonic() < deadline, f"seq {seq} not delivered; got {_seqs(batches)}"
+        await asyncio.sleep(0.01)
+
+
+async def test_file_tail_reopens_a_truncated_deleted_or_rotated_file_without_duplicates(tmp_path: Path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(_lines(*range(10)))
+    source = FileTailSource(path, poll_s=0.01)
+    batches: list[Batch] = []
+
+    async def consume() -> None:
+        async for batch in source:
+            batches.append(batch)
+
+    task = asyncio.create_task(consume())
+    try:
+        await _until_seq(batches, 9)
+        with open(path, "r+b") as f:  # `: > events.jsonl`, then the engine appends on
+            f.truncate(0)
+        with open(path, "ab") as f:
+            f.write(_lines(10, 11))
+        await _until_seq(batches, 11)
+        path.unlink()  # deleted and recreated, repeating old events: none may come twice
+        path.write_bytes(_lines(*range(4), 12))
+        await _until_seq(batches, 12)
+        path.rename(tmp_path / "events.jsonl.1")  # rotated away, a new file started
+        path.write_bytes(_lines(13, 14))
+        await _until_seq(batches, 14)
+    finally:
+        source.close()
+        await asyncio.wait_for(task, 10)
+    assert _seqs(batches) == list(range(15))
+
+
+async def test_file_tail_says_once_when_the_engine_dies_without_a_final_status(tmp_path: Path):
+    run_dir = tmp_path / "mnist" / "killed"
+    run_dir.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    status = make_event(0, "status", t=1.0, state="running", reason=None, step=3)
+    (run_dir / "events.jsonl").write_bytes(encode(status))
+    source = FileTailSource(run_dir / "events.jsonl", poll_s=0.01, liveness_s=0.05)
+    session = RunSession(str(run_dir), "killed", source, run_dir=run_dir)
+    batches: list[Batch] = []
+
+    async def consume() -> None:
+        async for batch in source:
+            session.apply(batch)
+            batches.append(batch)
+
+    task = asyncio.create_task(consume())
+    try:
+        await _until_seq(batches, 0)
+        await asyncio.sleep(0.3)  # the lock is held: alive, nothing to say
+        assert not any(b.engine_gone for b in batches) and session.state.status == "running"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while not any(b.engine_gone for b in batches):
+            assert time.monotonic() < deadline, "the dead engine was never reported"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+    finally:
+        source.close()
+        await asyncio.wait_for(task, 10)
+    assert sum(b.engine_gone for b in batches) == 1
+    assert session.state.status == "dead" == scan_runs(tmp_path)[0].state
+
+
+async def test_a_launched_engine_killed_without_a_final_status_is_dead():
+    running = encode(make_event(0, "status", t=1.0, state="running", reason=None, step=1)).decode()
+    script = f"import os, sys; sys.stdout.write({running!r}); sys.stdout.flush(); os.kill(os.getpid(), 9)"
+    source = SubprocessSource([sys.executable, "-c", script])
+    session = RunSession("launch-1", "launch-1", source, launched=True)
+    async for batch in source:
+        session.apply(batch)
+    assert session.returncode == -signal.SIGKILL and session.state.step == 1
+    assert session.state.status == "dead"

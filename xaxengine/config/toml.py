@@ -3,9 +3,7 @@
 import copy
 import dataclasses
 import datetime
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
@@ -14,6 +12,7 @@ from typing import Any
 import tomli_w
 
 from xaxengine.config.fields import ConfigError
+from xaxengine.files import atomic_write
 
 MAX_DEPTH = 32  # tables in a task file, and dotted parts of an override key
 
@@ -179,13 +178,4 @@ def save_toml(cfg: Any, path: str | Path) -> None:
         cfg: A config dataclass instance or a nested dict.
         path: The destination file; written through a temporary file in the same folder and ``os.replace``.
     """
-    path = Path(path)
-    text = tomli_w.dumps(_plain(cfg))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, tomli_w.dumps(_plain(cfg)))

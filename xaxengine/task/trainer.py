@@ -17,6 +17,7 @@ import equinox as eqx
 import jax
 
 from xaxengine.config import config_to_dict
+from xaxengine.exit_codes import EXIT_FAILED, exit_code_for_signal
 from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import TIMING_PHASE, Kind, State
 from xaxengine.rank_stats import RankStatsReader, write_rank_stats
@@ -26,7 +27,7 @@ from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
 from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition, TrainBatches
 from xaxengine.task.mixins.gpu_stats import GPUStats
 from xaxengine.task.mixins.hooks import Hook, HookRegistry
-from xaxengine.task.mixins.process import exit_code_for, process_info
+from xaxengine.task.mixins.process import process_info
 from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, configure_debugging, peak_flops, trace_window
 from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
@@ -118,7 +119,7 @@ class Trainer:
         logger.error(message)
         if not self.ctx.options.events_to_stdout:  # human logs went to stdout; the failure belongs on stderr too
             sys.stderr.write(f"xaxengine: error: {message}\n")
-        return 1
+        return EXIT_FAILED
 
     def emit_stats(self) -> None:
         """Samples CPU and GPU statistics and emits ``stats`` events (called by the sampler thread).
@@ -434,4 +435,4 @@ class Trainer:
             task.save_checkpoint(step, state, self._checkpoint_meta(position))
             task.finish_pending_save()
         task.emit_status(State.INTERRUPTED, step, reason=f"signal {signum}")
-        return exit_code_for(signum)
+        return exit_code_for_signal(signum)

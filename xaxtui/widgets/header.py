@@ -17,6 +17,7 @@ STATUS_STYLES = {
     "stopping": "yellow",
     "compiling": "cyan",
     "starting": "cyan",
+    "dead": "bold red",
 }
 
 

@@ -25,6 +25,8 @@ from typing import IO, Any
 import tomli_w
 
 from xaxengine.config import config_to_dict
+from xaxengine.event_file import EventFile
+from xaxengine.exit_codes import EXIT_INTERRUPTED, EXIT_SIGTERM
 from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import EventWriter, Kind, State, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, new_run_id, resolve_runs_dir, task_dir_name
@@ -33,7 +35,7 @@ from xaxengine.task.launchers.runnable import Runnable
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 KILL_GRACE_S = 3.0
 INTERRUPT_GRACE_S = 60.0
-INTERRUPTED = (130, 143)
+INTERRUPTED = EXIT_INTERRUPTED
 PARENT_ENV = "XAX_LAUNCHER_PID"
 
 
@@ -94,7 +96,7 @@ def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if parent and os.getppid() != int(parent):
-        sys.exit(143)
+        sys.exit(EXIT_SIGTERM)
 
 
 def start_child(argv: Sequence[str], env: Mapping[str, str], stdout: IO[Any] | None = None) -> subprocess.Popen[bytes]:
@@ -179,9 +181,9 @@ def mark_failed(run_dir: Path, reason: str, events_to_stdout: bool) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / EVENTS_FILE
     step = _last_step(path)
-    with open(path, "ab") as f:
-        sinks: list[IO[bytes]] = [f, sys.stdout.buffer] if events_to_stdout else [f]
-        EventWriter(sinks, next_seq=last_seq_in_file(path) + 1).emit(
+    with EventFile(path) as f:
+        sinks: list[IO[bytes]] = [sys.stdout.buffer] if events_to_stdout else []
+        EventWriter(sinks, next_seq=last_seq_in_file(path) + 1, files=[f]).emit(
             Kind.STATUS, state=State.FAILED, reason=reason, step=step
         )
     sys.stderr.write(f"xaxengine: error: {reason}\n")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xaxengine.config import ConfigError, load_run_spec
+from xaxengine.exit_codes import EXIT_BAD_INPUT
 from xaxengine.launch_config import RunOptions
 from xaxengine.task.launchers import launch
 from xaxengine.task.launchers.child import die_with_parent
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launch(spec.task_cls, spec.config, options)
     except ConfigError as error:
         sys.stderr.write(f"xaxengine: error: {error}\n")
-        return 2
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

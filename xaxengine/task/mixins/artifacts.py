@@ -1,18 +1,18 @@
 """Run directory of a task: where events, config, checkpoints and artifacts go."""
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import tomli_w
 
 from xaxengine.config import config_to_dict
 from xaxengine.config.sections import Config
+from xaxengine.files import atomic_write
 from xaxengine.runs import (
     ARTIFACTS_DIR,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
+    RUN_FILE_MODE,
     TENSORBOARD_DIR,
     new_run_id,
     resolve_runs_dir,
@@ -41,10 +41,7 @@ class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
     def write_resolved_config(self) -> None:
         """Writes the resolved config as ``config.toml`` (the task spec first, so the file can be run again)."""
         data = {"task": self.task_spec(), **config_to_dict(self.config)}
-        fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=".config.", suffix=".toml")
-        with os.fdopen(fd, "wb") as f:
-            tomli_w.dump(data, f)
-        os.replace(tmp, self.run_dir / CONFIG_FILE)
+        atomic_write(self.run_dir / CONFIG_FILE, tomli_w.dumps(data), mode=RUN_FILE_MODE)
 
     @classmethod
     def task_spec(cls) -> str:

@@ -20,6 +20,7 @@ from jaxtyping import PyTree
 
 from xaxengine.config import config_to_dict
 from xaxengine.config.sections import Config
+from xaxengine.event_file import EventFile
 from xaxengine.protocol import EventWriter, Kind, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, STDOUT_FILE, TENSORBOARD_DIR
 from xaxengine.task.loggers import media
@@ -49,7 +50,7 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
 
     bus: EventBus
     _handlers: list[logging.Handler]
-    _files: list[IO[bytes]]
+    _files: list[EventFile]
 
     def open_loggers(self, events_to_stdout: bool, max_steps: int | None) -> None:
         """Opens the events file (appending, ``seq`` continuing), the human log and the backends.
@@ -66,15 +67,15 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
             self._setup_python_logging(human_stream, f"stdout.rank{rank}.log")
             self.bus = EventBus(EventWriter([]), [])
         else:
-            events_path = self.run_dir / EVENTS_FILE
-            events_file = open(events_path, "ab")  # noqa: SIM115 (closed in close_loggers)
+            events_file = EventFile(self.run_dir / EVENTS_FILE)  # cuts a partial last line first
             self._files = [events_file]
-            sinks: list[IO[bytes]] = [events_file]
-            if events_to_stdout:
-                sinks.append(sys.stdout.buffer)
-            writer = EventWriter(sinks, next_seq=last_seq_in_file(events_path) + 1)
+            sinks: list[IO[bytes]] = [sys.stdout.buffer] if events_to_stdout else []
+            writer = EventWriter(sinks, next_seq=last_seq_in_file(events_file.path) + 1, files=[events_file])
             self._setup_python_logging(human_stream)
             self.bus = EventBus(writer, self._make_backends(human_stream, max_steps))
+            if events_file.cut_bytes:
+                cut = f"{events_file.path}: cut a partial last line ({events_file.cut_bytes} bytes) before appending"
+                self.bus.emit(Kind.LOG, level="warning", message=cut)
         atexit.register(self.bus.close)
         event_handler = _EventLogHandler(self.bus)
         logging.getLogger().addHandler(event_handler)

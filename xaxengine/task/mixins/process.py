@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from types import FrameType
 
-EXIT_CODE_FOR_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+from xaxengine.exit_codes import exit_code_for_signal
 
 
 class SignalFlags:
@@ -32,7 +32,7 @@ class SignalFlags:
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
         if self.stop_signal is not None:
-            os._exit(exit_code_for(signum))
+            os._exit(exit_code_for_signal(signum))
         self.stop_signal = signum
 
     def _on_checkpoint_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -70,8 +70,3 @@ def git_state(path: Path) -> dict[str, object] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": bool(dirty)}
-
-
-def exit_code_for(signum: int) -> int:
-    """The conventional exit code for a run stopped by a signal."""
-    return EXIT_CODE_FOR_SIGNAL.get(signal.Signals(signum), 128 + signum)

@@ -1,0 +1,286 @@
+"""The run catalogue of both halves: what a run directory says about its run, and whether its engine lives (no jax).
+
+``xaxengine ls`` / ``ls --json``, the TUI's picker and run view all read runs here, so they give the same answer.
+
+Reading: the head of ``events.jsonl`` gives the start time and the task; the newest ``status``, train ``scalars``
+and (only where the lock cannot be asked) ``run_start`` (a resumed run has several: the last one's pid and host are
+the live ones) are found by a byte search backwards over at most :data:`MAX_SCAN_BYTES` of the memory-mapped file,
+decoding only the lines it hits. So the answer does not depend on how long the file is, and a long scan is cheap.
+
+Liveness, one rule: the run's lock decides (the engine holds a ``flock`` from before its first event to after its
+last; the kernel drops it when the process dies). Only where the lock cannot be asked (no lock file, a file system
+without ``flock``) are the newest ``run_start``'s pid and host used, and only on that host. A run whose engine is gone
+without a final status is :data:`DEAD`; a live one shows its latest status (``starting`` included).
+"""
+
+import logging
+import mmap
+import os
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from xaxengine.protocol import TERMINAL_STATES, Event, Kind, State, decode
+from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, lock_held, read_lock_pid
+
+logger = logging.getLogger(__name__)
+
+DEAD = "dead"  # not an event state: the catalogue's word for an engine gone without a final status
+HEAD_BYTES = 1 << 16
+TAIL_BYTES = 1 << 16
+MAX_SCAN_BYTES = 1 << 26  # bound of the backward scan (a live run's last status may be far back)
+_TASK_LINE = re.compile(rb'^task\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+@dataclass
+class RunInfo:
+    """One run as ``ls``, ``ls --json`` and the TUI's picker show it.
+
+    Attributes:
+        run_dir: The run directory (a path on the run's host for a remote run).
+        run_id: The directory's name.
+        task: The task spec (``module:Class``) of the newest ``run_start``.
+        state: The latest status, or ``dead`` when the engine is gone without a final one.
+        step: The step of the newest ``status`` or train ``scalars`` event.
+        last_loss: The newest train loss, if any.
+        started_t: Wall time of the first event (0.0 when unknown).
+        updated_t: Wall time of the newest event (0.0 when unknown).
+        pid: The engine's pid (the lock's while one holds it, else the newest ``run_start``'s).
+        host: The host of the newest ``run_start``.
+        alive: Whether an engine runs it now (see the module docstring for the rule).
+        last_status: The latest status exactly as written (``running`` for a dead run, say).
+    """
+
+    run_dir: Path
+    run_id: str
+    task: str
+    state: str = "unknown"
+    step: int = 0
+    last_loss: float | None = None
+    started_t: float = 0.0
+    updated_t: float = 0.0
+    pid: int | None = None
+    host: str | None = None
+    alive: bool = False
+    last_status: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity for the run (its directory)."""
+        return str(self.run_dir)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON-ready dict of ``xaxengine ls --json``."""
+        return {**asdict(self), "run_dir": str(self.run_dir)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **extra: Any) -> Self:
+        """Reads one row of ``xaxengine ls --json`` (tolerating rows of older engines that lack fields)."""
+        run_dir = Path(str(data.get("run_dir") or ""))
+        loss = data.get("last_loss")
+        pid = data.get("pid")
+        return cls(
+            run_dir=run_dir,
+            run_id=str(data.get("run_id") or run_dir.name),
+            task=str(data.get("task") or "?"),
+            state=str(data.get("state") or "unknown"),
+            step=int(data.get("step") or 0),
+            last_loss=float(loss) if isinstance(loss, int | float) else None,
+            started_t=float(data.get("started_t") or 0.0),
+            updated_t=float(data.get("updated_t") or 0.0),
+            pid=pid if isinstance(pid, int) else None,
+            host=str(data["host"]) if data.get("host") else None,
+            alive=bool(data.get("alive")),
+            last_status=str(data["last_status"]) if data.get("last_status") else None,
+            **extra,
+        )
+
+
+def engine_alive(run_dir: Path, pid: object = None, host: object = None) -> bool | None:
+    """The one liveness rule: the lock if it can be asked, else ``pid`` on ``host`` if that is this host.
+
+    Returns:
+        True or False, or None when nothing here can tell (no lock to ask and the engine ran on another host).
+    """
+    return _alive(lock_held(run_dir), pid, host)
+
+
+def _alive(held: bool | None, pid: object, host: object) -> bool | None:
+    if held is not None:
+        return held
+    if not isinstance(pid, int) or pid <= 0 or host not in (None, socket.gethostname()):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def shown_state(last_status: str, alive: bool | None) -> str:
+    """What a run's state is shown as: its latest status, or ``dead`` when its engine is gone without a final one."""
+    if alive is False and last_status not in TERMINAL_STATES:
+        return DEAD
+    return last_status
+
+
+def _is_status(event: Event) -> bool:
+    return event["kind"] == Kind.STATUS
+
+
+def _is_start(event: Event) -> bool:
+    return event["kind"] == Kind.RUN_START
+
+
+def _is_train(event: Event) -> bool:
+    return event["kind"] == Kind.SCALARS and event.get("phase", "train") == "train"
+
+
+def _newest(data: mmap.mmap, needle: bytes, lo: int, hi: int, wanted: Callable[[Event], bool]) -> tuple[int, Event]:
+    """The newest complete line in ``data[lo:hi]`` holding ``needle`` that decodes to a ``wanted`` event.
+
+    A byte search from the end (no JSON parse of the lines in between), so a long scan costs little.
+
+    Returns:
+        The line's offset and its event, or ``(-1, {})`` when there is none.
+    """
+    while (pos := data.rfind(needle, lo, hi)) >= 0:
+        start, end = data.rfind(b"\n", 0, pos) + 1, data.find(b"\n", pos)
+        if end >= 0 and (event := decode(data[start:end])) is not None and wanted(event):
+            return start, event
+        hi = start
+    return -1, {}
+
+
+def _newest_event(data: mmap.mmap, size: int) -> Event:
+    """The last complete line that decodes (a partial or garbage last line is skipped)."""
+    return _newest(data, b"\n", max(0, size - TAIL_BYTES), size, lambda _: True)[1] if size else {}
+
+
+def _head(data: mmap.mmap, size: int) -> tuple[Event, Event]:
+    """The first event and the first ``run_start`` within the first :data:`HEAD_BYTES`."""
+    first: Event = {}
+    complete = data[: min(size, HEAD_BYTES)].rpartition(b"\n")[0]
+    for line in complete.split(b"\n"):
+        if line.strip() and (event := decode(line)) is not None:
+            first = first or event
+            if _is_start(event):
+                return first, event
+    return first, {}
+
+
+def _task_from_config(run_dir: Path) -> str | None:
+    """The ``task = "..."`` line at the top of ``config.toml`` (a run still starting has no ``run_start`` yet)."""
+    try:
+        with open(run_dir / CONFIG_FILE, "rb") as f:
+            match = _TASK_LINE.search(f.read(4096))
+    except OSError:
+        return None
+    return match.group(1).decode(errors="replace") if match else None
+
+
+def _scan(data: mmap.mmap, size: int, max_scan_bytes: int, need_start: bool) -> dict[str, tuple[int, Event]]:
+    """The first event and run_start, the newest event, status, train scalars and (if ``need_start``) run_start."""
+    first, first_start = _head(data, size)
+    lo = max(0, size - max_scan_bytes)
+    found = {
+        "first": (0, first),
+        "first_start": (0, first_start),
+        "newest": (size, _newest_event(data, size)),
+        "status": _newest(data, b'"status"', lo, size, _is_status),
+        "train": _newest(data, b'"train"', lo, size, _is_train),
+    }
+    found["start"] = _newest(data, b'"run_start"', lo, size, _is_start) if need_start else (-1, {})
+    return found
+
+
+def read_run_info(run_dir: Path, max_scan_bytes: int = MAX_SCAN_BYTES) -> RunInfo | None:
+    """Summarises one run directory; None when it has no readable event.
+
+    Raises:
+        OSError: When the events file exists but cannot be read.
+    """
+    path = run_dir / EVENTS_FILE
+    if not path.exists():
+        return None
+    held = lock_held(run_dir)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return None
+        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+            found = _scan(data, size, max_scan_bytes, need_start=held is None)  # a pid matters then only
+    (_, first), (_, newest) = found["first"], found["newest"]
+    (status_pos, status), (train_pos, train) = found["status"], found["train"]
+    if not first and not newest:
+        return None
+    start = found["start"][1] or found["first_start"][1]
+    fallback = State.RUNNING if train else State.STARTING  # no status within the scan: a long run is past starting
+    last_status = str(status.get("state") or "unknown") if status else fallback
+    stepped = status if status_pos > train_pos else train
+    loss = (train.get("values") or {}).get("loss")
+    pid, host = start.get("pid"), start.get("host")
+    alive = _alive(held, pid, host)
+    first = first or newest
+    return RunInfo(
+        run_dir=run_dir,
+        run_id=run_dir.name,
+        task=str(start.get("task") or _task_from_config(run_dir) or run_dir.parent.name),
+        state=shown_state(str(last_status), alive),
+        step=int(stepped.get("step") or 0),
+        last_loss=float(loss) if isinstance(loss, int | float) else None,
+        started_t=float(first.get("t") or 0.0),
+        updated_t=float((newest or first).get("t") or 0.0),
+        pid=(read_lock_pid(run_dir) if alive and held else None) or (pid if isinstance(pid, int) else None),
+        host=str(host) if host else None,
+        alive=bool(alive),
+        last_status=str(last_status),
+    )
+
+
+def run_dirs(runs_dir: Path) -> set[Path]:
+    """The run directories under a runs root (``<task>/<run_id>/``) or a task folder (``<run_id>/``)."""
+    if not runs_dir.is_dir():
+        return set()
+    return {p.parent for pattern in (f"*/*/{EVENTS_FILE}", f"*/{EVENTS_FILE}") for p in runs_dir.glob(pattern)}
+
+
+def list_runs(runs_dir: Path, newest_first: bool = False) -> list[RunInfo]:
+    """Every readable run under ``runs_dir``, oldest first (newest first with ``newest_first``)."""
+    infos = []
+    for run_dir in run_dirs(runs_dir):
+        try:
+            info = read_run_info(run_dir)
+        except OSError as error:  # one unreadable run must not hide the others
+            logger.warning("skipping %s: %s", run_dir, error)
+            continue
+        if info is not None:
+            infos.append(info)
+    return sorted(infos, key=lambda i: (i.started_t, i.run_id), reverse=newest_first)
+
+
+def find_run(spec: str, runs_dir: Path) -> Path:
+    """Resolves a run argument: a run directory path, a run id under the runs dir, or ``latest``.
+
+    Raises:
+        RunError: when nothing matches, or a run id is ambiguous.
+    """
+    path = Path(spec)
+    if (path / EVENTS_FILE).exists() or (path / CONFIG_FILE).exists():
+        return path
+    if spec == "latest":
+        runs = list_runs(runs_dir)
+        if not runs:
+            raise RunError(f"no runs under {runs_dir}")
+        return runs[-1].run_dir
+    matches = [p for p in runs_dir.glob(f"*/{spec}*") if p.is_dir()] if runs_dir.is_dir() and "/" not in spec else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise RunError(f"run '{spec}' is ambiguous under {runs_dir}: {', '.join(sorted(m.name for m in matches))}")
+    raise RunError(f"run '{spec}' not found (not a run directory, nor a run id under {runs_dir})")
