@@ -169,6 +169,22 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def key_line(text: str, dotted: str) -> int | None:
+    """The line where a dotted key (or table header) first appears in TOML text, for ``file:line`` errors."""
+    return _key_lines(text).get(dotted)
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """A `` (did you mean 'x'?)`` hint naming the closest known name, or ``""`` when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def read_toml_text(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """Reads a TOML file and returns its text and data; errors as :func:`load_toml` (the text names lines later)."""
+    return _read_toml(path)
+
+
 def _key_parts(dotted: str) -> list[str]:
     return [p[1:-1] if p[:1] in "\"'" else p for p in _KEY_PART_RE.findall(dotted)]
 
@@ -323,9 +339,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> An
     for key, value in data.items():
         if key not in known:
             dotted = _first_leaf(value, prefix + str(key))
-            close = difflib.get_close_matches(dotted, ctx.names, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ctx.error(dotted, f"unknown field {dotted!r}{hint}")
+            raise ctx.error(dotted, f"unknown field {dotted!r}{did_you_mean(dotted, ctx.names)}")
     kwargs: dict[str, Any] = {}
     for f, tp in fields:
         dotted = prefix + f.name
