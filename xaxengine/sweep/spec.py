@@ -6,6 +6,7 @@ one distribution (``log_uniform``, ``uniform``, ``int``, ``choice``, ``grid``) a
 This module never imports jax or optuna.
 """
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from xaxengine.config import ConfigError, build_config, did_you_mean, field, key
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "choice", "grid")
 MODIFIERS = ("step", "log", "when")
 SCALAR_TYPES = (bool, int, float, str)
+_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 
 
@@ -272,7 +274,14 @@ def grid_size(spec: SweepSpec) -> int:
 
 
 def toml_value(value: Any) -> str:
-    """A value written as TOML (``0.001``, ``"adamw"``, ``[32, 64]``, ``nan``), for a dotted override."""
+    """A value written as one line of TOML (``0.001``, ``"adamw"``, ``[32, 64]``, ``{ a = 1 }``, ``nan``)."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (
+            f"{k if _BARE_KEY_RE.match(str(k)) else json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items()
+        )
+        return "{ " + ", ".join(items) + " }"
     return tomli_w.dumps({"v": value}).partition("=")[2].strip()
 
 
