@@ -5,6 +5,7 @@
     xaxengine sweep --join SWEEP --storage URL [--runs-dir DIR]
     xaxengine sweep ls [--runs-dir DIR] [--json]
     xaxengine sweep stop SWEEP [--runs-dir DIR]
+    xaxengine sweep schema                       (the sweep file's fields as JSON, for forms)
 
 SWEEP is a sweep id (or a prefix of one) under ``RUNS_DIR/sweeps/``, or that folder. Bad input exits 2 with one
 line; a sweep exits 0 when its budget is spent, 1 when no trial completed, 130/143 when it was stopped.
@@ -34,7 +35,7 @@ EXIT_BAD_INPUT = 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaxengine sweep", description="Run a hyper-parameter sweep with Optuna.")
-    parser.add_argument("file", nargs="?", help="A *.sweep.toml file (or 'ls', or 'stop SWEEP').")
+    parser.add_argument("file", nargs="?", help="A *.sweep.toml file (or 'ls', 'schema', 'stop SWEEP').")
     parser.add_argument("sweep", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--resume", metavar="SWEEP", help="Continue a sweep: keep finished trials, resume the rest.")
     parser.add_argument("--join", metavar="SWEEP", help="Add this driver as one more worker of a sweep's study.")
@@ -48,26 +49,32 @@ def main(argv: Sequence[str]) -> int:
     """Runs ``xaxengine sweep ARGV``; returns the exit code."""
     args = _parser().parse_args(list(argv))
     try:
-        if args.file == "ls":
-            return _cmd_ls(args)
-        if args.file == "stop":
-            if not args.sweep:
-                raise ConfigError("sweep stop: give the sweep id or folder")
-            return _cmd_stop(args.sweep, args.runs_dir)
-        if args.sweep:
-            raise ConfigError(f"sweep: unexpected argument {args.sweep!r}")
-        if sum(bool(x) for x in (args.file, args.resume, args.join)) != 1:
-            raise ConfigError("sweep: give a sweep file, or --resume SWEEP, or --join SWEEP --storage URL")
-        if args.join and not args.storage:
-            raise ConfigError("sweep --join: give --storage URL (the study the other workers use)")
-        if args.file:
-            return _start_new(Path(args.file), args.runs_dir, args.storage)
-        return _continue(args.resume or args.join, args.runs_dir, args.storage, joining=bool(args.join))
+        return _dispatch(args)
     except (ConfigError, RunError) as error:
         sys.stderr.write(f"xaxengine: error: {error}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.file == "ls":
+        return _cmd_ls(args)
+    if args.file == "schema":
+        return _cmd_schema()
+    if args.file == "stop":
+        if not args.sweep:
+            raise ConfigError("sweep stop: give the sweep id or folder")
+        return _cmd_stop(args.sweep, args.runs_dir)
+    if args.sweep:
+        raise ConfigError(f"sweep: unexpected argument {args.sweep!r}")
+    if sum(bool(x) for x in (args.file, args.resume, args.join)) != 1:
+        raise ConfigError("sweep: give a sweep file, or --resume SWEEP, or --join SWEEP --storage URL")
+    if args.join and not args.storage:
+        raise ConfigError("sweep --join: give --storage URL (the study the other workers use)")
+    if args.file:
+        return _start_new(Path(args.file), args.runs_dir, args.storage)
+    return _continue(args.resume or args.join, args.runs_dir, args.storage, joining=bool(args.join))
 
 
 def check_space(path: Path, task_path: Path) -> str:
@@ -109,7 +116,6 @@ def _start_new(path: Path, runs_dir: str | None, storage: str | None) -> int:
         runs_dir=str(resolve_runs_dir(runs_dir).resolve()),
         created_t=time.time(),
     )
-    write_atomic(sweep_dir / "sweep.json", meta.to_json())
     return _drive(spec, meta, sweep_dir, create=True)
 
 
@@ -151,10 +157,12 @@ def _bootstrap_from_storage(sweep_id: str, runs_dir: str | None, storage: str) -
 def _drive(spec: SweepSpec, meta: "SweepMeta", sweep_dir: Path, create: bool) -> int:
     from xaxengine.sweep.driver import SweepDriver
     from xaxengine.sweep.report import Reporter
-    from xaxengine.sweep.study import open_study, worker_name
+    from xaxengine.sweep.study import open_study, worker_name, write_atomic
 
     seed = spec.file.seed if create else spec.file.seed ^ zlib.crc32(worker_name().encode())
     study = open_study(spec, meta, create=create, seed=seed)
+    if create:  # written once the study exists: a driver that joins by this folder finds both
+        write_atomic(sweep_dir / "sweep.json", meta.to_json())
     reporter = Reporter(f"sweep {meta.sweep_id}", spec.file.objective)
     reporter.line(f"sweep {meta.sweep_id}: {spec.file.trials} trials, {spec.file.parallel} at once ({sweep_dir})")
     code = SweepDriver(spec, meta, sweep_dir, study, reporter).run()
@@ -196,6 +204,15 @@ def sweep_summary(sweep_dir: Path) -> dict[str, object]:
         "best_trial": best.get("number") if isinstance(best, dict) else None,
         "dir": str(sweep_dir),
     }
+
+
+def _cmd_schema() -> int:
+    from xaxengine.config import config_schema
+    from xaxengine.sweep.spec import DISTRIBUTIONS, MODIFIERS, SweepFile
+
+    payload = {"fields": config_schema(SweepFile), "distributions": list(DISTRIBUTIONS), "modifiers": list(MODIFIERS)}
+    sys.stdout.write(json.dumps(payload) + "\n")
+    return 0
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
