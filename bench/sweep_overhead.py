@@ -70,6 +70,25 @@ def engine_startup(run_dir: Path, launched_t: float) -> float | None:
     return None
 
 
+def final_event_t(run_dir: Path) -> float | None:
+    """Wall time of a run's last ``status`` event (its engine's end, before the process exits)."""
+    from xaxengine.protocol import read_events
+
+    times = [e["t"] for e in read_events(run_dir / "events.jsonl") if e["kind"] == "status"]
+    return times[-1] if times else None
+
+
+def engine_end_gaps(status: dict) -> list[float]:
+    """Per slot: the next launch minus the previous trial's final status event (engine shutdown included)."""
+    gaps = []
+    for slot in {r["slot"] for r in status["rows"]}:
+        rows = sorted((r for r in status["rows"] if r["slot"] == slot), key=lambda r: r["started_t"])
+        for previous, following in zip(rows, rows[1:], strict=False):
+            if (end := final_event_t(Path(previous["run_dir"]))) is not None:
+                gaps.append(following["started_t"] - end)
+    return gaps
+
+
 def slot_gaps(status: dict) -> list[float]:
     """Per slot: the next launch minus the previous end."""
     gaps = []
@@ -93,7 +112,7 @@ def overhead(trials: int) -> dict:
             startups = [
                 s for r in status["rows"] if (s := engine_startup(Path(r["run_dir"]), r["started_t"])) is not None
             ]
-            gaps = slot_gaps(status)
+            gaps, end_gaps = slot_gaps(status), engine_end_gaps(status)
             results[f"parallel_{parallel}"] = {
                 "trials": trials,
                 "wall_s": round(wall, 2),
@@ -101,10 +120,18 @@ def overhead(trials: int) -> dict:
                 "sweep_cpu_s": round(cpu, 2),
                 "driver_cpu_s": round(status["driver_cpu_s"], 3),
                 "driver_cpu_per_trial_s": round(status["driver_cpu_s"] / trials, 3),
+                "driver_cpu_before_first_trial_s": round(status["driver_cpu_before_loop_s"], 3),
+                "driver_cpu_per_trial_after_start_s": round(
+                    (status["driver_cpu_s"] - status["driver_cpu_before_loop_s"]) / trials, 3
+                ),
                 "driver_cpu_share": round(status["driver_cpu_s"] / cpu, 4),
                 "gap_end_to_next_start_s": {
                     "median": round(statistics.median(gaps), 3) if gaps else None,
                     "max": round(max(gaps), 3) if gaps else None,
+                },
+                "gap_final_event_to_next_start_s": {
+                    "median": round(statistics.median(end_gaps), 3) if end_gaps else None,
+                    "max": round(max(end_gaps), 3) if end_gaps else None,
                 },
                 "engine_startup_to_running_s_median": round(statistics.median(startups), 2) if startups else None,
             }

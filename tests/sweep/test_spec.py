@@ -187,3 +187,32 @@ def test_best_toml_keeps_the_base_files_comments(tmp_path):
     data = tomllib.loads(text)
     assert (data["optimizer"]["lr"], data["hidden"], data["train"]["max_steps"]) == (0.0123, 128, 300)
     assert data["optimizer"]["kind"] == "adamw"
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "grid", "cmaes"])
+def test_every_sampler_proposes_values_inside_the_space(tmp_path, sampler):
+    import optuna
+
+    from xaxengine.sweep.study import make_sampler, suggest
+
+    space = (
+        '"optimizer.lr" = { grid = [0.001, 0.01] }\nchannels = { choice = [[8, 16], [16, 32]] }\n'
+        if sampler == "grid"
+        else '"optimizer.lr" = { log_uniform = [1e-4, 1e-1] }\ndepth = { int = [1, 3] }\n'
+        "channels = { choice = [[8, 16], [16, 32]] }\n"
+    )
+    text = f'task = "mnist.toml"\nsampler = "{sampler}"\n[params]\n{space}'
+    spec = load_sweep(write_sweep(tmp_path, text))
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(sampler=make_sampler(spec, seed=0))
+    seen = []
+    for _ in range(4):
+        trial = study.ask()
+        values = suggest(trial, spec)
+        assert 1e-4 <= values["optimizer.lr"] <= 1e-1
+        assert values["channels"] in ([8, 16], [16, 32])  # lists travel as JSON in Optuna, come back as lists
+        assert values.get("depth", 1) in (1, 2, 3)
+        study.tell(trial, values["optimizer.lr"])
+        seen.append((values["optimizer.lr"], tuple(values["channels"])))
+    if sampler == "grid":
+        assert len(set(seen)) == 4  # each grid point once

@@ -166,7 +166,7 @@ def test_sigkill_of_the_driver_then_resume_records_every_trial_once(tmp_path):
     text = """task = "mnist.toml"
 objective = "valid/accuracy"
 direction = "maximize"
-trials = 4
+trials = 3
 parallel = 2
 sampler = "random"
 pruner = "none"
@@ -201,15 +201,64 @@ hidden = { choice = [32, 64] }
     done = run_sweep("--resume", sweep_dir.name, "--runs-dir", str(runs_dir))
     assert done.returncode == 0, done.stdout + done.stderr
     trials = load_study(sweep_dir).get_trials()
-    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert [t.number for t in trials] == [0, 1, 2]
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials), [(t.number, t.state) for t in trials]
     dirs = trial_run_dirs(runs_dir, sweep_dir.name)
-    assert sorted(dirs) == [0, 1, 2, 3] and all(len(d) == 1 for d in dirs.values())  # no duplicate run dirs
-    assert len(list(runs_dir.glob("mnist/*"))) == 4
+    assert sorted(dirs) == [0, 1, 2] and all(len(d) == 1 for d in dirs.values())  # no duplicate run dirs
+    assert len(list(runs_dir.glob("mnist/*"))) == 3
     starts = run_starts(victim)
     assert len(starts) == 2 and (starts[1]["resumed_from_step"] or 0) >= 100  # resumed from its checkpoint
     others = [d for (d,) in dirs.values() if d != victim]
     assert all(len(run_starts(d)) == 1 for d in others)  # the orphan that lived on was adopted, not run again
+
+
+def test_sweep_stop_checkpoints_the_trials_and_resume_continues_them(tmp_path):
+    text = """task = "mnist.toml"
+objective = "valid/loss"
+trials = 2
+parallel = 2
+sampler = "random"
+pruner = "none"
+overrides = ["train.max_steps=3000", "train.valid_every_n_steps=500", "checkpoint.save_every_n_steps=100", "depth=1"]
+
+[params]
+"optimizer.lr" = { log_uniform = [1e-3, 1e-2] }
+"""
+    path, runs_dir = write_sweep(tmp_path, text), tmp_path / "runs"
+    driver = subprocess.Popen(
+        sweep_argv(str(path), "--runs-dir", str(runs_dir)), cwd=REPO, env=engine_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def both_training() -> bool:
+        events = list(runs_dir.glob("mnist/*/events.jsonl"))
+        return len(events) == 2 and all(any(e["kind"] == Kind.CHECKPOINT for e in read_events(p)) for p in events)
+
+    wait_for(both_training, what="two trials with a checkpoint")
+    sweep_id = only_sweep(runs_dir).name
+    stop = run_sweep("stop", sweep_id, "--runs-dir", str(runs_dir))
+    assert stop.returncode == 0 and f"sent SIGTERM to sweep driver pid {driver.pid}" in stop.stdout
+    out, _ = driver.communicate(timeout=120)
+    assert driver.returncode == 143
+    assert f"continue with: xaxengine sweep --resume {only_sweep(runs_dir)}" in out
+    study = load_study(only_sweep(runs_dir))
+    assert [t.state.name for t in study.get_trials()] == ["RUNNING", "RUNNING"]  # kept for --resume
+    dirs = trial_run_dirs(runs_dir, sweep_id)
+    stopped_at = {}
+    for number, (run_dir,) in dirs.items():
+        final = [e for e in read_events(run_dir / "events.jsonl") if e["kind"] == Kind.STATUS][-1]
+        assert final["state"] == "interrupted"
+        stopped_at[number] = final["step"]
+    listed = json.loads(run_sweep("ls", "--runs-dir", str(runs_dir), "--json").stdout)
+    assert [(r["state"], r["done"]) for r in listed] == [("stopped", 0)]
+
+    done = run_sweep("--resume", sweep_id, "--runs-dir", str(runs_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [t.state.name for t in load_study(only_sweep(runs_dir)).get_trials()] == ["COMPLETE", "COMPLETE"]
+    assert trial_run_dirs(runs_dir, sweep_id) == dirs  # the same two run dirs, continued
+    for number, (run_dir,) in dirs.items():
+        starts = run_starts(run_dir)
+        assert len(starts) == 2 and starts[1]["resumed_from_step"] == stopped_at[number]
 
 
 @pytest.fixture(scope="module")

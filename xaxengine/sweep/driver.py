@@ -1,14 +1,18 @@
 """The sweep driver: asks Optuna for trials, runs each as an engine run, reports its objective, prunes, tells.
 
-One loop, no threads: every ``POLL_S`` it reads the running trials' new events (reporting each objective value to
-the pruner, SIGTERM-ing a trial it prunes), settles the trials whose engine ended, and starts new ones while a slot
-is free and the budget (``trials``, ``timeout_s``) allows. Nothing lives only in this process: the study is in
+One loop, no threads: every ``POLL_S``, or at once when one of its engines exits (a pidfd in ``select``), it reads
+the running trials' new events (reporting each objective value to the pruner, SIGTERM-ing a trial it prunes),
+settles the trials whose engine ended, and starts new ones while a slot is free and the budget (``trials``,
+``timeout_s``) allows. Nothing lives only in this process: the study is in
 Optuna's storage, each trial's run dir and worker are its user attrs, so a driver killed with SIGKILL loses nothing
 and ``--resume`` (or any ``--join``-ed driver) takes over the trials of drivers that are gone.
 """
 
 import fcntl
 import json
+import os
+import resource
+import select
 import signal
 import time
 from collections.abc import Generator
@@ -39,7 +43,7 @@ from xaxengine.sweep.study import (
 )
 from xaxengine.sweep.trial import TrialRun, spawn
 
-POLL_S = 0.1
+POLL_S = 0.5  # how stale the pruner's view may be; an engine's exit wakes the loop at once
 STATUS_EVERY_S = 1.0
 MAX_RESTARTS = 1  # an engine that dies (not a clean failure) is resumed this many times before the trial fails
 EXIT_CODE_FOR_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -72,6 +76,8 @@ class SweepDriver:
         self.stop_signal: int | None = None
         self.stats = DriverStats()
         self._status_t = 0.0
+        self._cpu_at_start = 0.0
+        self._wakeup_r = -1
         self._best_number: int | None = None
         self._orphans: list[tuple[optuna.Trial, dict[str, Any]]] = []  # taken over, waiting for a free slot
 
@@ -84,6 +90,10 @@ class SweepDriver:
         lock = RunLock(worker_dir)
         lock.acquire()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        self._wakeup_r, wakeup_w = os.pipe()  # a signal writes a byte here, so the wait below ends at once
+        os.set_blocking(wakeup_w, False)
+        previous_wakeup = signal.set_wakeup_fd(wakeup_w)
+        self._cpu_at_start = _cpu_seconds()
         try:
             self._load_rows()
             self._take_over_orphans()
@@ -101,14 +111,24 @@ class SweepDriver:
                     break
                 self.reporter.refresh(self.rows, self._best_row())
                 self._write_status()
-                time.sleep(POLL_S)
+                self._wait()
             self._write_status(force=True, state="stopped" if stopping else "finished")
             self.reporter.close(self._summary(stopping))
             return EXIT_CODE_FOR_SIGNAL.get(signal.Signals(self.stop_signal), 143) if stopping else 0
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            signal.set_wakeup_fd(previous_wakeup)
+            os.close(self._wakeup_r)
+            os.close(wakeup_w)
             lock.release()
+
+    def _wait(self) -> None:
+        """Sleeps until the next poll, or until one of this driver's engines exits, or a signal arrives."""
+        fds = [run.exit_fd for run in self.running.values() if run.exit_fd is not None]
+        ready, _, _ = select.select([self._wakeup_r, *fds], [], [], POLL_S)
+        if self._wakeup_r in ready:
+            os.read(self._wakeup_r, 64)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
@@ -239,6 +259,7 @@ class SweepDriver:
     def _settle(self, index: int, run: TrialRun, code: int) -> None:
         """Records an ended engine in the study (or leaves the trial RUNNING for a later resume)."""
         del self.running[index]
+        run.close()
         self.stats.ends.append((index, time.time()))
         row = self.rows[run.number]
         row.ended_t, row.value = time.time(), run.tracker.value()
@@ -247,16 +268,16 @@ class SweepDriver:
             row.state, row.reason = "stopped", "sweep stopped; --resume continues it"
             self.reporter.line(f"trial {run.number} stopped at step {run.step} (resume continues it)")
             return
-        if run.pruning:
-            self._tell(run, TrialState.PRUNED, None, f"pruned at step {run.step}")
-        elif run.state == State.INTERRUPTED:
-            self._tell(run, TrialState.PRUNED, None, f"stopped by hand at step {run.step}")
-        elif code == 0 and run.state == State.FINISHED:
+        if code == 0 and run.state == State.FINISHED:  # also when a prune came too late: its value is worth more
             if finite(value):
                 self._tell(run, TrialState.COMPLETE, value, "")
             else:
                 what = "never logged" if value is None else f"is {value}"
                 self._tell(run, TrialState.FAIL, None, f"objective {self.spec.file.objective!r} {what}")
+        elif run.pruning:
+            self._tell(run, TrialState.PRUNED, None, f"pruned at step {run.step}")
+        elif run.state == State.INTERRUPTED:
+            self._tell(run, TrialState.PRUNED, None, f"stopped by hand at step {run.step}")
         elif code == 2 and run.state == "launching":
             self._tell(run, TrialState.FAIL, None, f"invalid config: {run.last_log_line()}")
         elif run.state == State.FAILED or code == 1:
@@ -319,9 +340,6 @@ class SweepDriver:
         if not force and time.monotonic() - self._status_t < STATUS_EVERY_S:
             return
         self._status_t = time.monotonic()
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
         best = self._best_row()
         status = {
             "sweep_id": self.meta.sweep_id,
@@ -333,7 +351,8 @@ class SweepDriver:
             "direction": self.spec.file.direction,
             "best": best.to_dict() if best else None,
             "rows": [r.to_dict() for r in sorted(self.rows.values(), key=lambda r: r.number)],
-            "driver_cpu_s": usage.ru_utime + usage.ru_stime,
+            "driver_cpu_s": _cpu_seconds(),
+            "driver_cpu_before_loop_s": self._cpu_at_start,
             "launches": self.stats.launches,
             "ends": self.stats.ends,
             "updated_t": time.time(),
@@ -357,3 +376,9 @@ class SweepDriver:
         if stopped:
             lines.append(f"continue with: xaxengine sweep --resume {self.sweep_dir}")
         return lines
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time (user + system): imports, storage, polling; not its engines'."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

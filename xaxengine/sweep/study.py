@@ -104,6 +104,18 @@ def open_storage(url: str) -> Any:
     return url
 
 
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its ``study.stop()`` once the grid is done.
+
+    That call raises outside ``study.optimize``, so the last grid trial's ``tell`` would fail; the driver caps the
+    budget at the grid's size instead.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        """Does nothing (see the class)."""
+        del study, trial, state, values
+
+
 def make_sampler(spec: SweepSpec, seed: int) -> optuna.samplers.BaseSampler:
     """The sampler the sweep file names, seeded with ``seed``."""
     file = spec.file
@@ -111,7 +123,7 @@ def make_sampler(spec: SweepSpec, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=seed)
     if file.sampler == "grid":
         space = {p.name: [encode_choice(p, c) for c in p.choices] for p in spec.params}
-        return optuna.samplers.GridSampler(space, seed=seed)
+        return AskTellGridSampler(space, seed=seed)
     if file.sampler == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return optuna.samplers.TPESampler(seed=seed)

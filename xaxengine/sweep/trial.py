@@ -66,6 +66,7 @@ class TrialRun:
     pruning: bool = False
     stopping: bool = False
     started_t: float = field(default_factory=time.time)
+    exit_fd: int | None = None  # a pidfd of the child: readable once it exits (Linux); None elsewhere or adopted
     reported: set[int] = field(default_factory=set)
     _reader: LineReader = field(default_factory=LineReader)
     _offset: int = 0
@@ -106,6 +107,12 @@ class TrialRun:
         if live_pid(self.run_dir) is not None:
             return None
         return EXIT_CODES_OF_STATE.get(State(self.state), -9) if self.state in TERMINAL_STATES else -9
+
+    def close(self) -> None:
+        """Closes the pidfd once the trial is settled."""
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
 
     def send(self, signum: int = signal.SIGTERM) -> None:
         """Signals the engine (SIGTERM: finish the step, checkpoint, end ``interrupted``)."""
@@ -150,5 +157,11 @@ def spawn(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     run.slot.pin(proc.pid)
+    run.close()
+    if hasattr(os, "pidfd_open"):
+        try:
+            run.exit_fd = os.pidfd_open(proc.pid)
+        except OSError:  # an old kernel: the driver polls instead
+            run.exit_fd = None
     run.state, run.started_t = "launching", time.time()
     return proc
