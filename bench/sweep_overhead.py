@@ -15,6 +15,7 @@ Results: bench/results/sweep_overhead.json (the parts run are merged into it).
 """
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -83,7 +84,7 @@ def engine_end_gaps(status: dict) -> list[float]:
     gaps = []
     for slot in {r["slot"] for r in status["rows"]}:
         rows = sorted((r for r in status["rows"] if r["slot"] == slot), key=lambda r: r["started_t"])
-        for previous, following in zip(rows, rows[1:], strict=False):
+        for previous, following in itertools.pairwise(rows):
             if (end := final_event_t(Path(previous["run_dir"]))) is not None:
                 gaps.append(following["started_t"] - end)
     return gaps
