@@ -1,7 +1,9 @@
 """Sweep files as a user writes them: the issue's form parses, bad files get one line and exit 2 from the real CLI."""
 
+import io
 import math
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -216,3 +218,44 @@ def test_every_sampler_proposes_values_inside_the_space(tmp_path, sampler):
         seen.append((values["optimizer.lr"], tuple(values["channels"])))
     if sampler == "grid":
         assert len(set(seen)) == 4  # each grid point once
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_live_table_and_a_pipe_gets_plain_lines(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: rich reads its width from COLUMNS
+    from xaxengine.sweep.report import Reporter, TrialRow
+
+    rows = {
+        0: TrialRow(0, "complete", {"optimizer.lr": 0.00123, "hidden": 64}, value=0.91, step=60, slot="cpu 0"),
+        1: TrialRow(1, "pruned", {"optimizer.lr": 1e-7, "hidden": 128}, value=0.1, step=20, reason="pruned at step 20"),
+    }
+    terminal = FakeTerminal()
+    live = Reporter("sweep s", "valid/accuracy", out=terminal)
+    live.line("trial 0 started")  # the table shows it; no stray lines under the live display
+    live.refresh(rows, rows[0], force=True)
+    live.close(["best trial 0: valid/accuracy=0.91"])
+    drawn = terminal.getvalue()
+    assert "valid/accuracy" in drawn and "optimizer.lr=0.00123 hidden=64" in drawn and "pruned at step 20" in drawn
+    assert "best: trial 0 valid/accuracy=0.91" in drawn and "trial 0 started" not in drawn
+    assert drawn.rstrip().endswith("best trial 0: valid/accuracy=0.91")
+
+    pipe = io.StringIO()
+    plain = Reporter("sweep s", "valid/accuracy", out=pipe)
+    plain.line("trial 0 started")
+    plain.refresh(rows, rows[0], force=True)
+    plain.close(["best trial 0: valid/accuracy=0.91"])
+    assert pipe.getvalue() == "trial 0 started\nbest trial 0: valid/accuracy=0.91\n"
+
+
+def test_the_driver_imports_no_jax():
+    code = (
+        "import sys, xaxengine.cli, xaxengine.sweep.cli, xaxengine.sweep.driver, xaxengine.sweep.check; "
+        "heavy = {'jax', 'jaxlib', 'equinox', 'optax', 'orbax'}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -272,17 +272,18 @@ trials = 4
 parallel = 2
 pruner = "median"
 prune_startup_trials = 2
-overrides = ["train.max_steps=300", "train.log_every_n_steps=20", "train.valid_every_n_steps=20", "hidden=32"]
+overrides = ["train.log_every_n_steps=20", "train.valid_every_n_steps=20", "hidden=32"]
 enqueue = [
-  { "optimizer.lr" = 3e-3, nan_from_step = -1 },
-  { "optimizer.lr" = 3e-3, nan_from_step = -1 },
-  { "optimizer.lr" = 3e-3, nan_from_step = 10 },
-  { "optimizer.lr" = 1e-7, nan_from_step = -1 },
+  { "optimizer.lr" = 3e-3, nan_from_step = -1, "train.max_steps" = 300 },
+  { "optimizer.lr" = 3e-3, nan_from_step = -1, "train.max_steps" = 300 },
+  { "optimizer.lr" = 3e-3, nan_from_step = 10, "train.max_steps" = 300 },
+  { "optimizer.lr" = 1e-7, nan_from_step = -1, "train.max_steps" = 20000 },
 ]
 
 [params]
 "optimizer.lr" = { choice = [3e-3, 1e-7] }
 nan_from_step = { choice = [-1, 10] }
+"train.max_steps" = { choice = [300, 20000] }  # the hopeless trial is long: a prune must cut it short
 """
     path = write_sweep(root, text, task="tests/engine/faulty.toml")
     done = run_sweep(str(path), "--runs-dir", str(root / "runs"))
@@ -299,7 +300,7 @@ def test_the_median_pruner_stops_a_hopeless_trial_early(pruned_and_failed):
     run_dir = Path(hopeless.user_attrs["run_dir"])
     events = list(read_events(run_dir / "events.jsonl"))
     final = [e for e in events if e["kind"] == Kind.STATUS][-1]
-    assert final["state"] == "interrupted" and final["step"] < 300  # stopped early, gracefully
+    assert final["state"] == "interrupted" and final["step"] < 20000  # stopped early, gracefully
     assert any(e["kind"] == Kind.CHECKPOINT and e["step"] == final["step"] for e in events)  # checkpoint first
     assert hopeless.user_attrs["reason"] == f"pruned at step {final['step']}"
 
