@@ -14,6 +14,7 @@ import os
 import resource
 import select
 import signal
+import subprocess
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from xaxengine.protocol import State
+from xaxengine.protocol import TERMINAL_STATES, State
 from xaxengine.runs import CONFIG_FILE, RunLock, live_pid
 from xaxengine.sweep.placement import Slot, make_slots
 from xaxengine.sweep.report import Reporter, TrialRow, format_params, format_value
@@ -41,7 +42,7 @@ from xaxengine.sweep.study import (
     write_atomic,
     write_best_toml,
 )
-from xaxengine.sweep.trial import TrialRun, spawn
+from xaxengine.sweep.trial import EXIT_CODES_OF_STATE, TrialRun, spawn
 
 POLL_S = 0.5  # how stale the pruner's view may be; an engine's exit wakes the loop at once
 STATUS_EVERY_S = 1.0
@@ -78,6 +79,7 @@ class SweepDriver:
         self._status_t = 0.0
         self._cpu_at_start = 0.0
         self._wakeup_r = -1
+        self.draining: list[TrialRun] = []  # settled trials whose engine process is still shutting down
         self._best_number: int | None = None
         self._orphans: list[tuple[optuna.Trial, dict[str, Any]]] = []  # taken over, waiting for a free slot
 
@@ -107,11 +109,13 @@ class SweepDriver:
                 self._poll()
                 if not stopping:
                     self._fill_slots()
+                self.draining = [r for r in self.draining if r.proc is not None and r.proc.poll() is None]
                 if not self.running and (stopping or self.exhausted):
                     break
                 self.reporter.refresh(self.rows, self._best_row())
                 self._write_status()
                 self._wait()
+            self._reap_draining()
             self._write_status(force=True, state="stopped" if stopping else "finished")
             self.reporter.close(self._summary(stopping))
             return EXIT_CODE_FOR_SIGNAL.get(signal.Signals(self.stop_signal), 143) if stopping else 0
@@ -122,6 +126,17 @@ class SweepDriver:
             os.close(self._wakeup_r)
             os.close(wakeup_w)
             lock.release()
+
+    def _reap_draining(self, timeout_s: float = 60.0) -> None:
+        """Waits for engines that ended their run but not yet their process (they exit by themselves anyway)."""
+        deadline = time.monotonic() + timeout_s
+        for run in self.draining:
+            if run.proc is not None:
+                try:
+                    run.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    continue
+        self.draining = []
 
     def _wait(self) -> None:
         """Sleeps until the next poll, or until one of this driver's engines exits, or a signal arrives."""
@@ -152,6 +167,11 @@ class SweepDriver:
             row.step, row.value = run.step, run.tracker.value()
             row.state = "pruning" if run.pruning else run.state
             code = run.exit_code()
+            if code is None and run.proc is not None and run.state in TERMINAL_STATES:
+                # Its last word is said (checkpoint saved, value logged): free the slot while it shuts down,
+                # which takes the engine seconds (closing loggers and checkpoints, interpreter teardown).
+                code = EXIT_CODES_OF_STATE[State(run.state)]
+                self.draining.append(run)
             if code is not None:
                 run.read_events(self.spec.objective_phase, self.spec.objective_name)  # the lines written last
                 self._settle(index, run, code)
