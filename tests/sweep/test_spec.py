@@ -4,6 +4,7 @@ import io
 import math
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -259,3 +260,31 @@ def test_the_driver_imports_no_jax():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("pruner", "kind"),
+    [("median", "MedianPruner"), ("asha", "SuccessiveHalvingPruner"), ("successive_halving", "SuccessiveHalvingPruner"),
+     ("none", "NopPruner")],
+)  # fmt: skip
+def test_the_pruner_the_file_names_is_the_one_optuna_gets(tmp_path, pruner, kind):
+    from xaxengine.sweep.study import make_pruner
+
+    spec = load_sweep(write_sweep(tmp_path, ISSUE_FORM.replace('sampler = "tpe"', f'pruner = "{pruner}"')))
+    assert type(make_pruner(spec)).__name__ == kind
+
+
+def test_no_trial_starts_after_the_wall_clock_budget(tmp_path):
+    import optuna
+
+    from xaxengine.sweep.driver import SweepDriver
+    from xaxengine.sweep.report import Reporter
+    from xaxengine.sweep.study import SweepMeta
+
+    spec = load_sweep(write_sweep(tmp_path, ISSUE_FORM.replace("trials = 6", "trials = 6\ntimeout_s = 0.001")))
+    meta = SweepMeta("s", str(spec.task_path), "mnist", "", str(tmp_path / "runs"), 0.0)
+    study = optuna.create_study(direction="maximize")
+    driver = SweepDriver(spec, meta, tmp_path, study, Reporter("s", spec.file.objective, out=io.StringIO()))
+    time.sleep(0.01)
+    driver._fill_slots()
+    assert driver.exhausted and study.trials == [] and not driver.running
