@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--markdown", action="store_true", help="Print the config reference as Markdown tables.")
 
     sub.add_parser("devices", help="Print the JAX devices and the layouts they allow, as JSON.")
+    sub.add_parser(
+        "sweep", help="Run, resume, join, list or stop an Optuna sweep (xaxengine sweep -h).", add_help=False
+    )
 
     slurm = sub.add_parser("slurm", help="Write (and with --submit, submit) an sbatch script for a multi-node run.")
     slurm.add_argument("toml", help="Task file.")
@@ -185,6 +188,11 @@ def _cmd_slurm(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xaxengine`` console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:  # its own parser: `sweep FILE`, `sweep ls`, `sweep stop SWEEP`, `sweep --resume SWEEP`
+        from xaxengine.sweep.cli import main as sweep_main
+
+        return sweep_main(argv[1:])
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     stray = [u for u in unknown if u.startswith("-") or args.command not in ("run", "resume", "slurm")]

@@ -21,8 +21,8 @@ from xaxengine.config.build import (
     import_object,
     load_run_spec,
 )
-from xaxengine.config.fields import ConfigError, field
-from xaxengine.config.toml import apply_overrides, config_to_dict, load_toml, save_toml
+from xaxengine.config.fields import ConfigError, did_you_mean, field
+from xaxengine.config.toml import apply_overrides, config_to_dict, key_line, load_toml, read_toml_text, save_toml
 
 __all__ = [
     "MISSING",
@@ -33,9 +33,12 @@ __all__ = [
     "config_schema",
     "config_sections",
     "config_to_dict",
+    "did_you_mean",
     "field",
     "import_object",
+    "key_line",
     "load_run_spec",
     "load_toml",
+    "read_toml_text",
     "save_toml",
 ]

@@ -1,7 +1,6 @@
 """Building typed configs from TOML data: type checks with did-you-mean, the field schema, and task specs."""
 
 import dataclasses
-import difflib
 import importlib
 import inspect
 import sys
@@ -12,7 +11,7 @@ from dataclasses import MISSING
 from pathlib import Path, PurePath
 from typing import Any, Literal, Union
 
-from xaxengine.config.fields import BOUNDS, ConfigError, bound_violation
+from xaxengine.config.fields import BOUNDS, ConfigError, bound_violation, did_you_mean
 from xaxengine.config.toml import _key_lines, _plain, _read_toml, _split_override, apply_overrides
 
 
@@ -170,9 +169,7 @@ def _build(cls: type, data: Mapping[str, Any], prefix: str, ctx: _Context) -> An
     for key, value in data.items():
         if key not in known:
             dotted = _first_leaf(value, prefix + str(key))
-            close = difflib.get_close_matches(dotted, ctx.names, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ctx.error(dotted, f"unknown field {dotted!r}{hint}")
+            raise ctx.error(dotted, f"unknown field {dotted!r}{did_you_mean(dotted, ctx.names)}")
     kwargs: dict[str, Any] = {}
     for f, tp in fields:
         dotted = prefix + f.name

@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import difflib
 import math
 import re
 from collections.abc import Sequence
@@ -59,6 +60,12 @@ def field(
         value = default
         return dataclasses.field(default_factory=lambda: copy.deepcopy(value), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """A `` (did you mean 'x'?)`` hint naming the closest known name, or ``""`` when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def bound_violation(value: Any, metadata: Any) -> str | None:

@@ -86,6 +86,7 @@ class ArtifactsConfig:
 
     runs_dir: str = field("", help="Root folder for runs; empty means $XAX_RUNS_DIR, else ./runs.")
     run_id: str = field("", help="Run id (folder name); empty means a new timestamped id.")
+    tags: dict[str, str] = field({}, help="Labels kept with the run (config.toml, run_start), e.g. sweep and trial.")
 
 
 @dataclass(kw_only=True)

@@ -150,6 +150,16 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def key_line(text: str, dotted: str) -> int | None:
+    """The line where a dotted key (or table header) first appears in TOML text, for ``file:line`` errors."""
+    return _key_lines(text).get(dotted)
+
+
+def read_toml_text(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """Reads a TOML file and returns its text and data; errors as :func:`load_toml` (the text names lines later)."""
+    return _read_toml(path)
+
+
 def _key_parts(dotted: str) -> list[str]:
     return [p[1:-1] if p[:1] in "\"'" else p for p in _KEY_PART_RE.findall(dotted)]
 
