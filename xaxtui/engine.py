@@ -31,11 +31,6 @@ def resume_argv(run_dir: str | Path) -> list[str]:
     return [*engine_cmd(), "resume", str(run_dir), "--events", "-"]
 
 
-def tail_argv(run_dir: str | Path, from_seq: int, follow: bool = True) -> list[str]:
-    """``xaxengine tail RUN_DIR --follow --from-seq N``."""
-    return [*engine_cmd(), "tail", str(run_dir), *(["--follow"] if follow else []), "--from-seq", str(from_seq)]
-
-
 def call(*args: str, timeout: float = 30.0) -> str:
     """Runs one engine subcommand and returns its stdout.
 
@@ -55,13 +50,3 @@ def call(*args: str, timeout: float = 30.0) -> str:
 def schema(task: str | Path) -> dict[str, Any]:
     """``xaxengine schema TASK.toml`` as a dict ``{"task": str, "fields": [...]}``."""
     return orjson.loads(call("schema", str(task), timeout=60.0))
-
-
-def stop(run_dir: str | Path) -> None:
-    """``xaxengine stop RUN_DIR``: graceful stop (checkpoint, then ``status: interrupted``)."""
-    call("stop", str(run_dir))
-
-
-def checkpoint(run_dir: str | Path) -> None:
-    """``xaxengine checkpoint RUN_DIR``: save a checkpoint now."""
-    call("checkpoint", str(run_dir))

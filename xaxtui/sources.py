@@ -1,8 +1,9 @@
 """Event sources: where a run's JSON lines come from (a launched engine, a local file, any command).
 
-Every source is consumed the same way, ``async for batch in source``. The blocking reads and the JSON decoding run
-in a daemon thread that hands :class:`Batch` objects to the event loop, so a million-line file never blocks the UI.
-Garbage lines are counted in each batch, never raised.
+The blocking reads and the JSON decoding run in a daemon thread that puts :class:`Batch` objects into a bounded
+:class:`BatchChannel` (``source.start_reading(wake)``, or ``async for batch in source`` for plain asyncio
+consumers), so a million-line file never blocks the UI and a fast source never grows memory without bound. Garbage
+lines are counted in each batch, never raised.
 """
 
 import asyncio
@@ -36,7 +37,7 @@ def stderr_level(line: bytes) -> str:
 
 
 class Emit(Protocol):
-    """Hands a batch to the consumer; with ``wait`` blocks until the consumer asks for the next one."""
+    """Hands a batch to the consumer; with ``wait`` first blocks while the consumer is behind (bounded memory)."""
 
     def __call__(self, batch: "Batch", wait: bool = True, /) -> None:
         """Hands over one batch."""
@@ -78,12 +79,65 @@ class Verdict:
     returncode: int | None = None
 
 
-class EventSource:
-    """Base of all sources: a thread runs :meth:`produce`; ``async for batch in source`` receives its batches.
+class BatchChannel:
+    """The hand-off from a source's reading thread to the event loop, bounded so a fast source cannot outrun the UI.
 
-    The producer waits until the consumer asks for the next batch before decoding more (lockstep), so decoding
-    and folding never fight over the GIL; a consumer that posts batches elsewhere should wait until they are
-    handled before asking for the next one.
+    The thread puts batches in; ``wake`` is called (in that thread) each time the channel goes from empty to
+    non-empty, and the consumer drains everything waiting at once (a slow consumer folds several batches per turn).
+    While ``limit`` events or more wait undrained, :meth:`put` blocks the thread: memory stays bounded and decoding
+    pauses until the fold catches up.
+    """
+
+    def __init__(self, wake: Callable[[], object], limit: int = BATCH_EVENTS) -> None:
+        """Creates an empty channel.
+
+        Args:
+            wake: Called from the producing thread when the first batch of a new run of batches arrives.
+            limit: Undrained events at which :meth:`put` starts to block.
+        """
+        self.wake = wake
+        self.limit = limit
+        self.closed = False
+        self._batches: list[Batch] = []
+        self._pending = 0
+        self._cond = threading.Condition()
+
+    def put(self, batch: "Batch", wait: bool = True) -> None:
+        """Adds a batch (producer thread); with ``wait``, first blocks while the channel is full."""
+        with self._cond:
+            while wait and self._pending >= self.limit and not self.closed:
+                self._cond.wait(0.5)
+            if self.closed:
+                return
+            first = not self._batches
+            self._batches.append(batch)
+            self._pending += len(batch.events) + len(batch.logs)
+        if first:
+            try:
+                self.wake()
+            except RuntimeError:  # the event loop is gone (the app quit): nobody will drain
+                self.close()
+
+    def drain(self) -> list["Batch"]:
+        """Takes every waiting batch, in order (consumer side), and lets a blocked producer go on."""
+        with self._cond:
+            batches, self._batches, self._pending = self._batches, [], 0
+            self._cond.notify_all()
+        return batches
+
+    def close(self) -> None:
+        """Drops what waits and unblocks the producer for good (later batches are discarded)."""
+        with self._cond:
+            self.closed = True
+            self._batches, self._pending = [], 0
+            self._cond.notify_all()
+
+
+class EventSource:
+    """Base of all sources: a thread runs :meth:`produce` and puts its batches into a :class:`BatchChannel`.
+
+    :meth:`start_reading` runs the thread and returns the channel (the app drains it when woken); ``async for batch
+    in source`` does the same for plain asyncio consumers (tests, benches).
     """
 
     label: str = "source"
@@ -112,36 +166,44 @@ class EventSource:
         """Asks the reading thread to stop."""
         self.closed.set()
 
-    async def __aiter__(self) -> AsyncIterator[Batch]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[Batch, bool]] = asyncio.Queue()
-        ack = threading.Semaphore(0)
+    def start_reading(self, wake: Callable[[], object], limit: int = BATCH_EVENTS) -> BatchChannel:
+        """Starts the reading thread; its batches collect in the returned channel.
+
+        Args:
+            wake: Called from the thread whenever the channel becomes non-empty (e.g. posts a message).
+            limit: Undrained events at which the thread waits (see :class:`BatchChannel`).
+        """
+        channel = BatchChannel(wake, limit)
 
         def emit(batch: Batch, wait: bool = True) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (batch, wait))
-            except RuntimeError:
+            if channel.closed:
                 self.closed.set()
                 return
-            if wait:
-                while not ack.acquire(timeout=0.5):
-                    if loop.is_closed():
-                        return
+            channel.put(batch, wait)
 
         def run() -> None:
             try:
                 self.produce(emit)
             except Exception as error:
-                emit(Batch(logs=[("error", f"{self.label}: {error!r}")], ended=True), wait=False)
+                emit(Batch(logs=[("error", f"{self.label}: {error!r}")], ended=True), False)
 
         threading.Thread(target=run, name=f"xaxtui-{self.label[:40]}", daemon=True).start()
-        while True:
-            batch, waited = await queue.get()
-            yield batch
-            if waited:
-                ack.release()
-            if batch.ended:
-                return
+        return channel
+
+    async def __aiter__(self) -> AsyncIterator[Batch]:
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        channel = self.start_reading(lambda: loop.call_soon_threadsafe(ready.set))
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                for batch in channel.drain():
+                    yield batch
+                    if batch.ended:
+                        return
+        finally:
+            channel.close()
 
 
 class FileTailSource(EventSource):
