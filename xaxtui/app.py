@@ -19,8 +19,8 @@ from xaxtui.messages import (
     BlockingDone,
     CheckpointRequested,
     CompareRequested,
+    EditConfigRequested,
     LaunchRequested,
-    NewRunRequested,
     OpenLaunchRequested,
     OpenRunRequested,
     RemotesChanged,
@@ -32,7 +32,7 @@ from xaxtui.messages import (
 )
 from xaxtui.remote import RemoteError, RemoteHost
 from xaxtui.screens.config import ConfigScreen
-from xaxtui.screens.dialogs import PathPrompt, QuitScreen
+from xaxtui.screens.dialogs import QuitScreen
 from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.picker import PickerScreen
@@ -80,11 +80,6 @@ class XaxTui(App[None]):
         """The ssh hosts the picker lists."""
         return self.manager.remotes
 
-    @property
-    def sessions(self) -> dict[str, RunSession]:
-        """Every watched run."""
-        return self.manager.sessions
-
     def on_mount(self) -> None:
         """Opens the first screen for the target."""
         target = self.target
@@ -94,8 +89,6 @@ class XaxTui(App[None]):
             self.show_runs([target])
         else:
             self.push_screen(PickerScreen(self.runs_dir, self.remotes))
-
-    # -- the Frontend of the session manager -----------------------------------------------------------------
 
     def notice(self, text: str, severity: Severity = "information", timeout: float | None = None) -> None:
         """Shows a toast."""
@@ -122,12 +115,6 @@ class XaxTui(App[None]):
         if (session := self.manager.deliver(message.key, message.source)) is not None:
             for screen in self.screen_stack:
                 screen.post_message(RunUpdated(session))
-
-    # -- what screens ask for --------------------------------------------------------------------------------
-
-    def attach(self, run: Path | RunInfo) -> RunSession:
-        """The session of a run (see :meth:`SessionManager.attach`)."""
-        return self.manager.attach(run)
 
     def attach_remote(self, host: RemoteHost, run: str) -> RunSession:
         """The session of a remote run (see :meth:`SessionManager.attach_remote`)."""
@@ -197,20 +184,9 @@ class XaxTui(App[None]):
         for screen in self.screen_stack:
             screen.post_message(RemotesChanged())
 
-    @on(NewRunRequested)
-    def open_config_prompt(self) -> None:
-        """Asks for a task file, then opens the config editor on it."""
-        default = next(iter(sorted(Path("tasks").glob("*.toml"))), Path("task.toml"))
-
-        def opened(answer: str | None) -> None:
-            if answer and Path(answer).is_file():
-                self.push_screen(ConfigScreen(Path(answer)))
-            elif answer:
-                self.notify(f"no such file: {answer}", severity="error")
-
-        self.push_screen(PathPrompt("task file to edit and launch:", str(default)), opened)
-
-    # -- app-wide keys ---------------------------------------------------------------------------------------
+    @on(EditConfigRequested)
+    def _edit_config_requested(self, message: EditConfigRequested) -> None:
+        self.push_screen(ConfigScreen(message.task))
 
     def action_open_picker(self) -> None:
         """Shows the run picker."""

@@ -78,8 +78,12 @@ class OpenLaunchRequested(Message):
         self.task = task
 
 
-class NewRunRequested(Message):
-    """Ask for a task file, then open the config editor on it."""
+class EditConfigRequested(Message):
+    """Open the config editor on a task file (to edit it, then launch)."""
+
+    def __init__(self, task: Path) -> None:
+        super().__init__()
+        self.task = task
 
 
 class AddRemoteRequested(Message):

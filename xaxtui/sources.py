@@ -118,6 +118,12 @@ class BatchChannel:
             except RuntimeError:  # the event loop is gone (the app quit): nobody will drain
                 self.close()
 
+    @property
+    def pending(self) -> int:
+        """Events and log lines waiting undrained."""
+        with self._cond:
+            return self._pending
+
     def drain(self) -> list["Batch"]:
         """Takes every waiting batch, in order (consumer side), and lets a blocked producer go on."""
         with self._cond:

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from xaxtui.catalog import RunInfo, scan_runs
 from xaxtui.keys import bindings
-from xaxtui.messages import AddRemoteRequested, CompareRequested, NewRunRequested, OpenRunRequested, RemotesChanged
+from xaxtui.messages import AddRemoteRequested, CompareRequested, EditConfigRequested, OpenRunRequested, RemotesChanged
 from xaxtui.remote import RemoteError, RemoteHost
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.screens.dialogs import PathPrompt
@@ -98,7 +98,15 @@ class PickerScreen(ScopedScreen):
 
     def action_new_run(self) -> None:
         """Opens the config editor on a task file to launch a new run."""
-        self.post_message(NewRunRequested())
+        default = next(iter(sorted(Path("tasks").glob("*.toml"))), Path("task.toml"))
+
+        def opened(answer: str | None) -> None:
+            if answer and Path(answer).is_file():
+                self.post_message(EditConfigRequested(Path(answer)))
+            elif answer:
+                self.notify(f"no such file: {answer}", severity="error")
+
+        self.app.push_screen(PathPrompt("task file to edit and launch:", str(default)), opened)
 
     @on(RemotesChanged)
     def _remotes_changed(self) -> None:

@@ -46,6 +46,7 @@ class RunScreen(ScopedScreen):
         self._stale = True
         self._scheduled = False
         self._last_draw = -1.0
+        self.draws = 0
 
     @property
     def session(self) -> RunSession:
@@ -135,6 +136,7 @@ class RunScreen(ScopedScreen):
         self.query_one(LogPane).update_state(state)
         await self.query_one(ChartPane).redraw([(s.label, s.state) for s in self.sessions])  # may mount charts
         self.drawn_versions = versions
+        self.draws += 1
 
     def header_extra(self) -> str:
         """Compared runs, whether the engine is ours, and a remote link that is not up."""
