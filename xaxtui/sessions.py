@@ -156,11 +156,14 @@ class SessionManager:
         session = self.sessions.get(key)
         if session is None or session.source is not source or session.channel is None:
             return None
-        for batch in session.channel.drain():
-            link = session.link
-            session.apply(batch)
-            if notice := session.link_notice(link):
-                self.frontend.notice(notice[0], notice[1], timeout=10)
+        try:
+            for batch in session.channel.drain():
+                link = session.link
+                session.apply(batch)
+                if notice := session.link_notice(link):
+                    self.frontend.notice(notice[0], notice[1], timeout=10)
+        finally:
+            session.channel.done()
         return session
 
     # -- commands --------------------------------------------------------------------------------------------

@@ -83,9 +83,10 @@ class BatchChannel:
     """The hand-off from a source's reading thread to the event loop, bounded so a fast source cannot outrun the UI.
 
     The thread puts batches in; ``wake`` is called (in that thread) each time the channel goes from empty to
-    non-empty, and the consumer drains everything waiting at once (a slow consumer folds several batches per turn).
-    While ``limit`` events or more wait undrained, :meth:`put` blocks the thread: memory stays bounded and decoding
-    pauses until the fold catches up.
+    non-empty, and the consumer drains everything waiting at once (a slow consumer folds several batches per turn),
+    then says :meth:`done` once it has folded them. While ``limit`` events or more wait or are being folded,
+    :meth:`put` blocks the thread: memory stays bounded, and while catching up on a big file decoding and folding
+    take turns instead of fighting over the GIL. Live runs' small batches never reach the limit, so they never wait.
     """
 
     def __init__(self, wake: Callable[[], object], limit: int = BATCH_EVENTS) -> None:
@@ -99,7 +100,8 @@ class BatchChannel:
         self.limit = limit
         self.closed = False
         self._batches: list[Batch] = []
-        self._pending = 0
+        self._pending = 0  # events and log lines put and not yet done (waiting, or drained and being folded)
+        self._taken = 0  # of which drained by the last drain
         self._cond = threading.Condition()
 
     def put(self, batch: "Batch", wait: bool = True) -> None:
@@ -120,22 +122,31 @@ class BatchChannel:
 
     @property
     def pending(self) -> int:
-        """Events and log lines waiting undrained."""
+        """Events and log lines put and not yet done with (waiting, or drained and being folded)."""
         with self._cond:
             return self._pending
 
     def drain(self) -> list["Batch"]:
-        """Takes every waiting batch, in order (consumer side), and lets a blocked producer go on."""
+        """Takes every waiting batch, in order (consumer side); the previous drain counts as done."""
         with self._cond:
-            batches, self._batches, self._pending = self._batches, [], 0
+            self._pending -= self._taken
+            batches, self._batches = self._batches, []
+            self._taken = sum(len(b.events) + len(b.logs) for b in batches)
             self._cond.notify_all()
         return batches
+
+    def done(self) -> None:
+        """The consumer has folded what it drained last: a producer blocked on the limit goes on."""
+        with self._cond:
+            self._pending -= self._taken
+            self._taken = 0
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Drops what waits and unblocks the producer for good (later batches are discarded)."""
         with self._cond:
             self.closed = True
-            self._batches, self._pending = [], 0
+            self._batches, self._pending, self._taken = [], 0, 0
             self._cond.notify_all()
 
 
@@ -208,6 +219,7 @@ class EventSource:
                     yield batch
                     if batch.ended:
                         return
+                channel.done()
         finally:
             channel.close()
 

@@ -226,6 +226,9 @@ def test_the_channel_blocks_a_fast_producer_until_drained():
     thread.join(0.3)  # the fourth put waits: 300 events wait undrained, over the limit
     assert len(put) == 3 and thread.is_alive() and channel.pending == 300 and wakes == [1]
     drained = channel.drain()
+    thread.join(0.3)  # drained but not folded yet: the producer still waits
+    assert len(put) == 3 and thread.is_alive()
+    channel.done()
     thread.join(10)
     assert not thread.is_alive() and len(put) == 6
     rest = channel.drain()
@@ -248,5 +251,6 @@ def test_an_undrained_file_source_holds_a_bounded_number_of_events(tmp_path: Pat
         for batch in channel.drain():
             seen += len(batch.events)
             ended = ended or batch.ended
+        channel.done()
         time.sleep(0.01)
     assert ended and seen == 100_000

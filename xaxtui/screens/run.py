@@ -91,8 +91,12 @@ class RunScreen(ScopedScreen):
         return self.drawn.is_set() and self.drawn_versions == self.versions and self.query_one(ChartPane).fits_size
 
     @on(RunUpdated)
-    def _run_updated(self, message: RunUpdated) -> None:
-        if message.session in self.sessions:
+    async def _run_updated(self, message: RunUpdated) -> None:
+        if message.session not in self.sessions:
+            return
+        if not self._scheduled and time.monotonic() >= self._last_draw + REDRAW_MIN_S:
+            await self._draw()  # the common case of a live run: draw in this handler, no extra hop
+        else:
             self.request_redraw()
 
     def request_redraw(self) -> None:
