@@ -105,10 +105,12 @@ class BatchChannel:
         self._cond = threading.Condition()
 
     def put(self, batch: "Batch", wait: bool = True) -> None:
-        """Adds a batch (producer thread); with ``wait``, first blocks while the channel is full."""
+        """Adds a batch (producer thread); with ``wait``, then blocks while the limit is reached.
+
+        Waiting after the hand-over (not before) keeps the thread from decoding the next batch while the consumer
+        folds this one, and bounds what is held to the limit plus one batch.
+        """
         with self._cond:
-            while wait and self._pending >= self.limit and not self.closed:
-                self._cond.wait(0.5)
             if self.closed:
                 return
             first = not self._batches
@@ -119,6 +121,9 @@ class BatchChannel:
                 self.wake()
             except RuntimeError:  # the event loop is gone (the app quit): nobody will drain
                 self.close()
+        with self._cond:
+            while wait and self._pending >= self.limit and not self.closed:
+                self._cond.wait(0.5)
 
     @property
     def pending(self) -> int:

@@ -221,13 +221,19 @@ def test_the_channel_blocks_a_fast_producer_until_drained():
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
-    while len(put) < 3 and time.monotonic() < deadline:
+    while channel.pending < 300 and time.monotonic() < deadline:
         time.sleep(0.01)
-    thread.join(0.3)  # the fourth put waits: 300 events wait undrained, over the limit
-    assert len(put) == 3 and thread.is_alive() and channel.pending == 300 and wakes == [1]
+    thread.join(0.3)  # the third put handed its batch over and waits: 300 events held, over the limit
+    assert len(put) == 2 and thread.is_alive() and channel.pending == 300 and wakes == [1]
     drained = channel.drain()
     thread.join(0.3)  # drained but not folded yet: the producer still waits
-    assert len(put) == 3 and thread.is_alive()
+    assert len(put) == 2 and thread.is_alive()
+    channel.done()
+    while len(put) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    thread.join(0.3)  # the sixth put waits again
+    assert len(put) == 5 and thread.is_alive() and len(wakes) == 2
+    drained += channel.drain()
     channel.done()
     thread.join(10)
     assert not thread.is_alive() and len(put) == 6
