@@ -90,6 +90,10 @@ class XaxTui(App[None]):
         else:
             self.push_screen(PickerScreen(self.runs_dir, self.remotes))
 
+    def on_unmount(self) -> None:
+        """Ends the source threads (a blocked or polling reader would outlive the app otherwise)."""
+        self.manager.close_all()
+
     def notice(self, text: str, severity: Severity = "information", timeout: float | None = None) -> None:
         """Shows a toast."""
         self.notify(text, severity=severity, timeout=timeout)

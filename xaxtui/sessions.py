@@ -285,6 +285,13 @@ class SessionManager:
         """Sessions whose engine this app launched and that still run (quitting asks about them)."""
         return [s for s in self.sessions.values() if s.process_alive]
 
+    def close_all(self) -> None:
+        """Stops every source thread (engines launched here keep running: closing their pipe detaches)."""
+        for session in self.sessions.values():
+            session.source.close()
+            if session.channel is not None:
+                session.channel.close()
+
     def stop_all(self, sessions: Sequence[RunSession]) -> None:
         """SIGTERM to each of ``sessions``' engines (each checkpoints, then exits)."""
         for session in sessions:

@@ -72,3 +72,12 @@ async def test_steady_updates_are_throttled_with_a_trailing_redraw():
         elapsed = time.monotonic() - start
         assert 2 <= screen.draws - draws <= elapsed / REDRAW_MIN_S + 2
         assert "step 340/300" in str(screen.query_one(RunHeader).render())
+
+
+async def test_quitting_ends_the_source_threads():
+    app = XaxTui(RUN_A)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _settled_run_view(pilot)
+        source = screen.session.source
+        assert not source.closed.is_set()
+    assert source.closed.is_set() and screen.session.channel is not None and screen.session.channel.closed

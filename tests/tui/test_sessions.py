@@ -129,6 +129,8 @@ def test_launch_signal_checkpoint_stop_and_resume_a_local_engine(tmp_path: Path)
     assert session.state.last_seq > last_seq and manager.running_here() == [session]
     manager.stop(session)
     pump(manager, frontend, lambda: session.ended)
+    manager.close_all()
+    assert session.channel is not None and session.channel.closed
     assert [text for _, text in frontend.notices] == [
         "checkpoint requested",
         STILL_RUNNING,
