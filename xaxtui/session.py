@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from xaxtui.channel import Batch, BatchChannel
 from xaxtui.remote import RemoteHost
-from xaxtui.sources import Batch, BatchChannel, CommandSource, EventSource
+from xaxtui.sources import CommandSource, EventSource
 from xaxtui.state import RunState, add_log, fold
 
 

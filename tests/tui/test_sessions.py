@@ -15,10 +15,11 @@ import pytest
 from conftest import RUN_A, TASK
 
 from xaxengine.protocol import encode, make_event
+from xaxtui.channel import Batch, BatchChannel
 from xaxtui.remote import RemoteError, RemoteHost, RemoteRunInfo, RemoteTailSource, RemoteTarget
 from xaxtui.session import RunSession
 from xaxtui.sessions import STILL_RUNNING, Continuation, SessionManager, runs_dir_for
-from xaxtui.sources import BATCH_EVENTS, Batch, BatchChannel, FileTailSource
+from xaxtui.sources import BATCH_EVENTS, FileTailSource
 
 
 class Recorder:
