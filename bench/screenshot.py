@@ -76,7 +76,7 @@ async def take(out: Path, size: tuple[int, int], train_points: int, timeout: flo
             await pilot.pause(0.5)
             screen = app.screen
             assert isinstance(screen, RunScreen)
-            await screen.refresh_view(True)
+            await screen.refresh_view()
             await pilot.wait_for_scheduled_animations()
             await pilot.pause()
             app.save_screenshot(filename=out.name, path=str(out.parent))

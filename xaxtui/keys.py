@@ -14,7 +14,8 @@ class Key:
         key: Key or comma-separated keys.
         description: Short text for the footer, help and palette.
         show: Whether the footer shows it.
-        scope: ``"app"`` or the screen it belongs to (``"run"``, ``"picker"``, ``"config"``, ``"launch"``).
+        scope: ``"app"`` or the screen it belongs to (``"run"``, ``"picker"``, ``"config"``, ``"launch"``, and the
+            dialogs ``"help"``, ``"quit"``, ``"prompt"``). Each screen declares its scope as ``KEY_SCOPE``.
     """
 
     action: str
@@ -48,9 +49,23 @@ KEYS: tuple[Key, ...] = (
     Key("back", "escape", "Back", show=False, scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="launch"),
     Key("back", "escape", "Back", scope="launch"),
+    Key("close", "escape,q,question_mark", "Close", scope="help"),
+    Key("stop", "s", "Stop", scope="quit"),
+    Key("detach", "d", "Detach", scope="quit"),
+    Key("cancel", "escape", "Cancel", scope="quit"),
+    Key("cancel", "escape", "Cancel", scope="prompt"),
 )
 
-SCOPES = {"app": "Everywhere", "run": "Run view", "picker": "Run picker", "config": "Config editor", "launch": "Launch"}
+SCOPES = {
+    "app": "Everywhere",
+    "run": "Run view",
+    "picker": "Run picker",
+    "config": "Config editor",
+    "launch": "Launch",
+    "help": "Help",
+    "quit": "Quit dialog",
+    "prompt": "Path prompt",
+}
 
 
 def keys_for(scope: str) -> list[Key]:

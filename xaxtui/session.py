@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from xaxengine.catalog import DEAD
+from xaxtui.channel import Batch, BatchChannel
 from xaxtui.remote import RemoteHost
-from xaxtui.sources import Batch, CommandSource, EventSource
+from xaxtui.sources import CommandSource, EventSource
 from xaxtui.state import RunState, add_log, fold
 
 
@@ -22,11 +23,12 @@ class RunSession:
         state: Everything folded so far.
         run_dir: The run directory, once known.
         launched: The TUI started the engine (a local one is signalled directly and quitting asks about it).
-        version: Bumped on every change, so views redraw only when needed.
+        version: Bumped on every folded batch (a view knows which fold it drew last).
         ended: The source has ended.
         returncode: Exit status of a launched engine.
         remote: The host of a remote run (its ``run_dir`` is a path there); None for a local run.
         link: The source's connection state (``connected``, ``reconnecting ...``, ``lost: ...``; empty: local).
+        channel: Where the running source's thread leaves its batches (None until started).
     """
 
     key: str
@@ -40,6 +42,7 @@ class RunSession:
     returncode: int | None = None
     remote: RemoteHost | None = None
     link: str = ""
+    channel: BatchChannel | None = None
 
     @property
     def process_alive(self) -> bool:

@@ -1,8 +1,9 @@
 """Event sources: where a run's JSON lines come from (a launched engine, a local file, any command).
 
-Every source is consumed the same way, ``async for batch in source``. The blocking reads and the JSON decoding run
-in a daemon thread that hands :class:`Batch` objects to the event loop, so a million-line file never blocks the UI.
-Garbage lines are counted in each batch, never raised.
+The blocking reads and the JSON decoding run in a daemon thread that puts :class:`Batch` objects into a bounded
+:class:`BatchChannel` (``source.start_reading(wake)``, or ``async for batch in source`` for plain asyncio
+consumers), so a million-line file never blocks the UI and a fast source never grows memory without bound. Garbage
+lines are counted in each batch, never raised.
 """
 
 import asyncio
@@ -14,13 +15,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
 from xaxengine.catalog import engine_alive
 from xaxengine.event_file import FollowedFile
 from xaxengine.protocol import TERMINAL_STATES, Event, LineReader
+from xaxtui.channel import Batch, BatchChannel
 
 CHUNK = 1 << 16
 BATCH_EVENTS = 10_000
@@ -38,33 +40,10 @@ def stderr_level(line: bytes) -> str:
 
 
 class Emit(Protocol):
-    """Hands a batch to the consumer; with ``wait`` blocks until the consumer asks for the next one."""
+    """Hands a batch to the consumer; with ``wait`` first blocks while the consumer is behind (bounded memory)."""
 
     def __call__(self, batch: "Batch", wait: bool = True, /) -> None:
         """Hands over one batch."""
-
-
-@dataclass
-class Batch:
-    """What a source hands over at once.
-
-    Attributes:
-        events: New decoded events, in order.
-        bad_lines: Garbage lines skipped since the previous batch.
-        logs: ``(level, message)`` lines that are not events (engine stderr).
-        ended: The source has nothing more to give.
-        returncode: Exit status of the command, when it ended.
-        link: The connection changed: ``"connected"``, ``"reconnecting ..."`` or ``"lost: ..."`` (None: unchanged).
-        engine_gone: The run's engine is gone without a final status (the run is ``dead``).
-    """
-
-    events: list[Event] = field(default_factory=list)
-    bad_lines: int = 0
-    logs: list[tuple[str, str]] = field(default_factory=list)
-    ended: bool = False
-    returncode: int | None = None
-    link: str | None = None
-    engine_gone: bool = False
 
 
 @dataclass
@@ -83,11 +62,10 @@ class Verdict:
 
 
 class EventSource:
-    """Base of all sources: a thread runs :meth:`produce`; ``async for batch in source`` receives its batches.
+    """Base of all sources: a thread runs :meth:`produce` and puts its batches into a :class:`BatchChannel`.
 
-    The producer waits until the consumer asks for the next batch before decoding more (lockstep), so decoding
-    and folding never fight over the GIL; a consumer that posts batches elsewhere should wait until they are
-    handled before asking for the next one.
+    :meth:`start_reading` runs the thread and returns the channel (the app drains it when woken); ``async for batch
+    in source`` does the same for plain asyncio consumers (tests, benches).
     """
 
     label: str = "source"
@@ -116,36 +94,45 @@ class EventSource:
         """Asks the reading thread to stop."""
         self.closed.set()
 
-    async def __aiter__(self) -> AsyncIterator[Batch]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[Batch, bool]] = asyncio.Queue()
-        ack = threading.Semaphore(0)
+    def start_reading(self, wake: Callable[[], object], limit: int = BATCH_EVENTS) -> BatchChannel:
+        """Starts the reading thread; its batches collect in the returned channel.
+
+        Args:
+            wake: Called from the thread whenever the channel becomes non-empty (e.g. posts a message).
+            limit: Undrained events at which the thread waits (see :class:`BatchChannel`).
+        """
+        channel = BatchChannel(wake, limit)
 
         def emit(batch: Batch, wait: bool = True) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (batch, wait))
-            except RuntimeError:
+            if channel.closed:
                 self.closed.set()
                 return
-            if wait:
-                while not ack.acquire(timeout=0.5):
-                    if loop.is_closed():
-                        return
+            channel.put(batch, wait)
 
         def run() -> None:
             try:
                 self.produce(emit)
             except Exception as error:
-                emit(Batch(logs=[("error", f"{self.label}: {error!r}")], ended=True), wait=False)
+                emit(Batch(logs=[("error", f"{self.label}: {error!r}")], ended=True), False)
 
         threading.Thread(target=run, name=f"xaxtui-{self.label[:40]}", daemon=True).start()
-        while True:
-            batch, waited = await queue.get()
-            yield batch
-            if waited:
-                ack.release()
-            if batch.ended:
-                return
+        return channel
+
+    async def __aiter__(self) -> AsyncIterator[Batch]:
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        channel = self.start_reading(lambda: loop.call_soon_threadsafe(ready.set))
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                for batch in channel.drain():
+                    yield batch
+                    if batch.ended:
+                        return
+                channel.done()
+        finally:
+            channel.close()
 
 
 class FileTailSource(EventSource):

@@ -69,11 +69,6 @@ class Series:
         return len(self.steps) + 2 * len(self.old_steps)
 
     @property
-    def last(self) -> float:
-        """The most recent value (NaN when empty)."""
-        return self.values[-1] if self.values else NAN
-
-    @property
     def last_step(self) -> float:
         """Step of the most recent point, or the first step of the newest bucket (-inf when empty)."""
         if self.steps:
@@ -248,11 +243,6 @@ class RunState:
     def phases(self, metric: str) -> list[str]:
         """Phases recorded for a metric, in first-seen order."""
         return [phase for name, phase in self.series if name == metric]
-
-    def last_value(self, metric: str, phase: str = "train") -> float:
-        """Latest value of one series (NaN when absent)."""
-        series = self.series.get((metric, phase))
-        return series.last if series else NAN
 
     @property
     def data_bound(self) -> bool:

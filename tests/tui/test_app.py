@@ -12,7 +12,8 @@ from conftest import RUN_A, RUN_B, RUNS, wait_for
 from rich.console import Console
 from textual.widgets import Input, Static, TabbedContent, TextArea
 
-from xaxtui.app import ActionCommands, XaxTui, build_app
+from xaxtui.app import XaxTui, build_app
+from xaxtui.commands import ActionCommands
 from xaxtui.keys import KEYS
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.dialogs import QuitScreen
@@ -123,7 +124,7 @@ async def test_help_lists_every_registered_key_and_palette_has_actions():
     app = XaxTui(RUN_A)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
-        entries = ActionCommands(app.screen)._entries()
+        entries = ActionCommands(app.screen).entries()
         assert {"Log y", "Stop", "Help", "Quit"} <= {description for description, _, _ in entries}
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))

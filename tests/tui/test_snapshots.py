@@ -1,22 +1,24 @@
 """Snapshots of the main screens at 100x32 with recorded events (UTC clock, no cursor blink).
 
-Every picture is taken only once the screen has settled: the run view has drawn the latest fold of every session at
-its final size (see :func:`run_view_settled`), so a slow machine changes how long a test takes, never what it
-draws. Recorded runs are finished, so nothing on screen depends on the wall clock.
+Every picture is taken only once the screen has settled, told by public signals only: the run view says it drew the
+latest fold of every session at its final size (``RunScreen.is_settled``, see :func:`run_view_settled`), the picker
+counts the scans it has shown. A slow machine changes how long a test takes, never what it draws. Recorded runs are
+finished, so nothing on screen depends on the wall clock.
 """
 
 import os
 
 import pytest
 from conftest import RUN_A, RUN_B, RUNS, TASK, wait_for
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from xaxtui.app import XaxTui
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
+from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
-from xaxtui.widgets.charts import ChartPane, MetricChart
+from xaxtui.widgets.charts import ChartPane
 from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.config_form import ConfigForm
 from xaxtui.widgets.logs import LogPane
@@ -43,30 +45,18 @@ def _no_blink(app) -> None:
             widget.cursor_blink = False
 
 
-def table_sized(table: DataTable) -> bool:
-    """Whether a DataTable has fitted its auto-width columns to the rows added last (it does so when idle)."""
-    return not table._require_update_dimensions and not table._new_rows
-
-
 def run_view_settled(app) -> bool:
     """The run view shows everything its sessions hold: all folded, drawn at the final size, every pane filled."""
     screen = app.screen
     if not isinstance(screen, RunScreen) or not all(s.state.finished for s in screen.sessions):
         return False
-    if screen._versions != tuple(s.version for s in screen.sessions):
+    if not screen.is_settled:
         return False
     state = screen.session.state
-    pane = screen.query_one(ChartPane)
-    charts = list(screen.query(MetricChart))
-    if not charts or [c.metric for c in charts] != pane._metrics or pane._fit != pane._chart_fit():
-        return False
-    if any(c.size.width == 0 or c._drawn_width != c.size.width for c in charts):
-        return False
     logs = screen.query_one(LogPane)
     table = screen.query_one(CheckpointTable)
     return (
         table.row_count == len(state.checkpoints)
-        and table_sized(table)
         and len(screen.query_one(StatsPane).query(".gpu-row")) == 2 * len(state.gpus)
         and logs.size.width > 0
         and len(logs.lines) == len(state.logs)
@@ -115,16 +105,19 @@ class TestOtherScreens:
         """The picker lists both recorded runs, newest first, with status, step and last loss."""
 
         async def run_before(pilot) -> None:
-            table = pilot.app.screen.query_one(RunsTable)
+            screen = pilot.app.screen
+            assert isinstance(screen, PickerScreen)
+            table = screen.query_one(RunsTable)
             await wait_for(
                 pilot,
                 lambda: (
-                    table.row_count == 2
+                    screen.scans_shown >= 1
+                    and table.row_count == 2
                     and "2 runs" in str(pilot.app.screen.query_one("#picker-title", Static).render())
                 ),
             )
             await pilot.press("space")
-            await wait_for(pilot, lambda: bool(table.selected) and table_sized(table))
+            await wait_for(pilot, lambda: bool(table.selected))
             await pilot.wait_for_scheduled_animations()
             await pilot.pause()
 

@@ -1,23 +1,21 @@
 """The config editor: a form generated from ``xaxengine schema`` and the raw TOML, saved atomically."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
 from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
 from xaxtui.engine import EngineError, schema
 from xaxtui.keys import bindings
+from xaxtui.messages import OpenLaunchRequested, ShowRunsRequested
+from xaxtui.screens.base import ScopedScreen
 from xaxtui.tomledit import apply_changes, flatten, save_atomic
 from xaxtui.widgets.config_form import ConfigForm, format_value, parse_value
-
-if TYPE_CHECKING:
-    from xaxtui.app import XaxTui
 
 
 class SchemaLoaded(Message):
@@ -46,10 +44,11 @@ def check_text(text: str, fields: list[dict[str, Any]] | None) -> str:
     return ""
 
 
-class ConfigScreen(Screen[None]):
+class ConfigScreen(ScopedScreen):
     """Edits one task ``.toml``; ctrl+s saves, ctrl+l goes on to launch."""
 
-    BINDINGS = bindings("config")
+    KEY_SCOPE = "config"
+    BINDINGS = bindings(KEY_SCOPE)
 
     def __init__(self, path: Path) -> None:
         """Opens ``path``."""
@@ -57,11 +56,6 @@ class ConfigScreen(Screen[None]):
         self.path = path
         self.text = path.read_text(encoding="utf-8")
         self.fields: list[dict[str, Any]] | None = None
-
-    @property
-    def xax(self) -> "XaxTui":
-        """The app, typed."""
-        return cast("XaxTui", self.app)
 
     def compose(self) -> ComposeResult:
         """Status line, tabs (form, TOML), footer."""
@@ -127,11 +121,11 @@ class ConfigScreen(Screen[None]):
     def action_launch(self) -> None:
         """Saves, then opens the launch screen."""
         if self.action_save():
-            self.xax.open_launch(self.path)
+            self.post_message(OpenLaunchRequested(self.path))
 
     def action_back(self) -> None:
         """Goes back (to the picker when this is the first screen)."""
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
-            self.xax.action_open_picker()
+            self.post_message(ShowRunsRequested())

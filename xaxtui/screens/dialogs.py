@@ -1,20 +1,18 @@
 """Small modal dialogs: quit (stop, detach or cancel) and a task-file prompt."""
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+from xaxtui.keys import bindings
 
 
 class QuitScreen(ModalScreen[str]):
     """Dismisses with ``"stop"``, ``"detach"`` or ``"cancel"``."""
 
-    BINDINGS = [
-        Binding("escape", "choose('cancel')", "Cancel"),
-        Binding("s", "choose('stop')", "Stop"),
-        Binding("d", "choose('detach')", "Detach"),
-    ]
+    KEY_SCOPE = "quit"
+    BINDINGS = bindings(KEY_SCOPE)
 
     def __init__(self, running: int) -> None:
         """Asks about ``running`` live runs."""
@@ -37,15 +35,24 @@ class QuitScreen(ModalScreen[str]):
         """A button answers."""
         self.dismiss(event.button.id or "cancel")
 
-    def action_choose(self, answer: str) -> None:
-        """A key answers."""
-        self.dismiss(answer)
+    def action_stop(self) -> None:
+        """``s``: stop the runs, then quit."""
+        self.dismiss("stop")
+
+    def action_detach(self) -> None:
+        """``d``: leave the runs training, then quit."""
+        self.dismiss("detach")
+
+    def action_cancel(self) -> None:
+        """``escape``: back to the app."""
+        self.dismiss("cancel")
 
 
 class PathPrompt(ModalScreen[str | None]):
     """Asks for a task ``.toml`` path; dismisses with the text, or None on escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    KEY_SCOPE = "prompt"
+    BINDINGS = bindings(KEY_SCOPE)
 
     def __init__(self, prompt: str, default: str = "") -> None:
         """Asks ``prompt`` with ``default`` prefilled."""

@@ -2,12 +2,11 @@
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from xaxtui.keys import KEYS, SCOPES, display_key
+from xaxtui.keys import KEYS, SCOPES, bindings, display_key
 
 
 def help_table() -> Table:
@@ -26,7 +25,8 @@ def help_table() -> Table:
 class HelpScreen(ModalScreen[None]):
     """Lists the keys; any of escape, q or ? closes it."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    KEY_SCOPE = "help"
+    BINDINGS = bindings(KEY_SCOPE)
 
     def compose(self) -> ComposeResult:
         """The table in a scrolling box."""
@@ -34,6 +34,6 @@ class HelpScreen(ModalScreen[None]):
             yield Static("[b]xax-tui keys[/b]  (esc to close)\n")
             yield Static(help_table())
 
-    def action_dismiss(self, result: None = None) -> None:  # ty: ignore[incompatible-method-override]
+    def action_close(self) -> None:
         """Closes the screen."""
-        self.dismiss(result)
+        self.dismiss(None)

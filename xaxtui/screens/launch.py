@@ -2,32 +2,31 @@
 
 Where: this machine, or one of the SSH hosts the app knows (``--remote``, or added with ``a`` in the picker); a
 remote launch copies the task file to the host and starts the engine there detached (see
-:meth:`xaxtui.app.XaxTui.launch_remote`), into the host's runs dir. The layouts come from ``xaxengine devices`` on
-the chosen machine (run in a thread, with a timeout): the ones it lists are enabled, the others stay visible but
-disabled ("not available on this machine"). Until it answers, or when it fails, only the single-device layout can be
-chosen. A non-single layout is passed to the engine as the overrides
+:meth:`xaxtui.sessions.SessionManager.launch_remote`), into the host's runs dir. The layouts come from
+``xaxengine devices`` on the chosen machine (run in a thread, with a timeout): the ones it lists are enabled, the
+others stay visible but disabled ("not available on this machine"). Until it answers, or when it fails, only the
+single-device layout can be chosen. A non-single layout is passed to the engine as the overrides
 ``launch.layout=NAME`` plus ``launch.num_devices=N`` (or ``launch.num_processes=N`` for multi-process).
 """
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import orjson
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from xaxengine.launch_config import LAYOUTS
 from xaxtui import engine
 from xaxtui.keys import bindings
+from xaxtui.messages import LaunchRequested
 from xaxtui.remote import RemoteError, RemoteHost
-
-if TYPE_CHECKING:
-    from xaxtui.app import XaxTui
+from xaxtui.screens.base import ScopedScreen
 
 SINGLE = "single_device"
 DEVICES_TIMEOUT_S = 60.0
@@ -82,35 +81,32 @@ class DevicesLoaded(Message):
         self.where = where
 
 
-class LaunchScreen(Screen[None]):
+class LaunchScreen(ScopedScreen):
     """Launches ``xaxengine run TASK overrides --runs-dir D --events -``."""
 
-    BINDINGS = bindings("launch")
+    KEY_SCOPE = "launch"
+    BINDINGS = bindings(KEY_SCOPE)
 
-    def __init__(self, task: Path, runs_dir: Path, overrides: str = "") -> None:
-        """Prepares a launch of ``task``."""
+    def __init__(self, task: Path, runs_dir: Path, remotes: Sequence[RemoteHost] = (), overrides: str = "") -> None:
+        """Prepares a launch of ``task`` here (into ``runs_dir``) or on one of ``remotes``."""
         super().__init__()
         self.task_path = task
         self.runs_dir = runs_dir
+        self.remotes = remotes
         self.overrides = overrides
         self.devices: dict[str, Any] = {}
         self.available: set[str] = {SINGLE}
         self.devices_checked = False
 
-    @property
-    def xax(self) -> "XaxTui":
-        """The app, typed."""
-        return cast("XaxTui", self.app)
-
     def compose(self) -> ComposeResult:
         """Layouts, inputs, launch button."""
         with Vertical(id="launch-box"):
             yield Static(f"[b]launch[/b] {self.task_path}")
-            if self.xax.remotes:
+            if self.remotes:
                 yield Label("where")
                 with RadioSet(id="where"):
                     yield RadioButton("this machine", value=True, name=LOCAL)
-                    for index, host in enumerate(self.xax.remotes):
+                    for index, host in enumerate(self.remotes):
                         yield RadioButton(f"{host.target.label} (ssh)", name=str(index))
             yield Label("device layout")
             yield Static("checking devices (xaxengine devices)...", id="devices-info")
@@ -135,11 +131,11 @@ class LaunchScreen(Screen[None]):
 
     def selected_host(self) -> RemoteHost | None:
         """The SSH host to launch on, or None for this machine."""
-        if not self.xax.remotes:
+        if not self.remotes:
             return None
         button = self.query_one("#where", RadioSet).pressed_button
         name = button.name if button is not None else LOCAL
-        return None if name in (None, LOCAL) else self.xax.remotes[int(name)]
+        return None if name in (None, LOCAL) else self.remotes[int(name)]
 
     def _cache_key(self, host: RemoteHost | None) -> tuple[str, ...]:
         return tuple(engine.engine_cmd()) if host is None else ("ssh", host.target.label, host.remote_cmd)
@@ -235,10 +231,12 @@ class LaunchScreen(Screen[None]):
         count = int(count_text) if count_text.isdigit() else 1
         host = self.selected_host()
         if host is not None:
-            self.xax.launch_remote(host, self.task_path, [*layout_overrides(layout, count), *overrides])
+            self.post_message(
+                LaunchRequested(self.task_path, [*layout_overrides(layout, count), *overrides], self.runs_dir, host)
+            )
             return
         runs_dir = Path(self.query_one("#runs-dir", Input).value.strip() or "runs")
-        self.xax.launch(self.task_path, [*layout_overrides(layout, count), *overrides], runs_dir)
+        self.post_message(LaunchRequested(self.task_path, [*layout_overrides(layout, count), *overrides], runs_dir))
 
     def action_back(self) -> None:
         """Goes back."""

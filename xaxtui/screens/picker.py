@@ -1,22 +1,20 @@
 """The run picker: every run under the runs dir and on added ssh hosts; enter opens one, space marks several."""
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from xaxtui.catalog import RunInfo, scan_runs
 from xaxtui.keys import bindings
-from xaxtui.remote import RemoteError
+from xaxtui.messages import AddRemoteRequested, CompareRequested, EditConfigRequested, OpenRunRequested, RemotesChanged
+from xaxtui.remote import RemoteError, RemoteHost
+from xaxtui.screens.base import ScopedScreen
 from xaxtui.screens.dialogs import PathPrompt
 from xaxtui.widgets.runs import RunsTable
-
-if TYPE_CHECKING:
-    from xaxtui.app import XaxTui
 
 
 class RunsScanned(Message):
@@ -28,21 +26,19 @@ class RunsScanned(Message):
         self.errors = errors or []
 
 
-class PickerScreen(Screen[None]):
+class PickerScreen(ScopedScreen):
     """Lists local runs (heads and tails of their ``events.jsonl``) and remote ones (``ssh HOST xaxengine ls``)."""
 
-    BINDINGS = bindings("picker")
+    KEY_SCOPE = "picker"
+    BINDINGS = bindings(KEY_SCOPE)
 
-    def __init__(self, runs_dir: Path) -> None:
-        """Lists the runs under ``runs_dir``."""
+    def __init__(self, runs_dir: Path, remotes: Sequence[RemoteHost] = ()) -> None:
+        """Lists the runs under ``runs_dir`` and on ``remotes`` (the app's list: hosts added later appear)."""
         super().__init__()
         self.runs_dir = runs_dir
+        self.remotes = remotes
+        self.scans_shown = 0
         self._errors: set[str] = set()
-
-    @property
-    def xax(self) -> "XaxTui":
-        """The app, typed."""
-        return cast("XaxTui", self.app)
 
     def compose(self) -> ComposeResult:
         """Title line, table, footer."""
@@ -61,7 +57,7 @@ class PickerScreen(Screen[None]):
         """Rescans the runs dir and every remote host in a thread."""
         runs: list[RunInfo] = scan_runs(self.runs_dir)
         errors = []
-        for host in list(self.xax.remotes):
+        for host in list(self.remotes):
             try:
                 runs += host.list_runs()
             except RemoteError as error:
@@ -72,7 +68,7 @@ class PickerScreen(Screen[None]):
         """Shows the scan (and, once per new error, what went wrong with a remote host)."""
         self.query_one(RunsTable).show_runs(message.runs)
         live = sum(r.alive for r in message.runs)
-        where = ", ".join([str(self.runs_dir), *(h.target.label for h in self.xax.remotes)])
+        where = ", ".join([str(self.runs_dir), *(h.target.label for h in self.remotes)])
         title = f"[b]runs[/b] in {where}   {len(message.runs)} runs, {live} live"
         if message.errors:
             title += f"   [red]{message.errors[0]}[/red]"
@@ -80,6 +76,7 @@ class PickerScreen(Screen[None]):
             self.notify(error, severity="error", timeout=10)
         self._errors = set(message.errors)
         self.query_one("#picker-title", Static).update(title)
+        self.scans_shown += 1
 
     def action_toggle_select(self) -> None:
         """Marks the run under the cursor for comparison."""
@@ -91,30 +88,35 @@ class PickerScreen(Screen[None]):
         table = self.query_one(RunsTable)
         key = table.current_key()
         if key:
-            self.xax.show_runs([table.runs[key]])
+            self.post_message(OpenRunRequested(table.runs[key]))
 
     def action_compare(self) -> None:
         """Opens the marked runs (or the one under the cursor) on shared charts."""
         table = self.query_one(RunsTable)
         keys = [k for k in table.runs if k in table.selected] or [table.current_key()]
-        self.xax.show_runs([table.runs[k] for k in keys if k])
+        self.post_message(CompareRequested([table.runs[k] for k in keys if k]))
 
     def action_new_run(self) -> None:
         """Opens the config editor on a task file to launch a new run."""
-        self.xax.open_config_prompt()
+        default = next(iter(sorted(Path("tasks").glob("*.toml"))), Path("task.toml"))
+
+        def opened(answer: str | None) -> None:
+            if answer and Path(answer).is_file():
+                self.post_message(EditConfigRequested(Path(answer)))
+            elif answer:
+                self.notify(f"no such file: {answer}", severity="error")
+
+        self.app.push_screen(PathPrompt("task file to edit and launch:", str(default)), opened)
+
+    @on(RemotesChanged)
+    def _remotes_changed(self) -> None:
+        self.action_refresh()
 
     def action_add_remote(self) -> None:
         """Asks for ``[user@]host[:port][:/path/to/runs]`` and lists that host's runs too."""
 
         def added(answer: str | None) -> None:
-            if not answer:
-                return
-            try:
-                host = self.xax.add_remote(answer)
-            except RemoteError as error:
-                self.notify(str(error), severity="error")
-                return
-            self.notify(f"listing runs on {host.target.label} ...")
-            self.action_refresh()
+            if answer:
+                self.post_message(AddRemoteRequested(answer))
 
         self.app.push_screen(PathPrompt("remote runs: [user@]host[:port][:/path/to/runs]", ""), added)

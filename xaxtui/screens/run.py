@@ -1,15 +1,24 @@
-"""The run view: header, charts, stats, checkpoint history and logs of one run (plus runs compared with it)."""
+"""The run view: header, charts, stats, checkpoint history and logs of one run (plus runs compared with it).
 
+It redraws when the app posts :class:`~xaxtui.messages.RunUpdated` for one of its sessions, at most every
+:data:`REDRAW_MIN_S` (a burst of updates gets one draw now and one trailing draw, so the last update always shows);
+nothing polls. :attr:`RunScreen.drawn` is set once the latest update is on screen (tests and tools wait on it, or on
+:attr:`RunScreen.is_settled`, which also asks that the charts fit the current size).
+"""
+
+import asyncio
+import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from xaxtui.keys import bindings
+from xaxtui.messages import CheckpointRequested, ResumeRequested, RunUpdated, ShowRunsRequested, StopRequested
+from xaxtui.screens.base import ScopedScreen
 from xaxtui.session import RunSession
 from xaxtui.widgets.charts import SMOOTHING, ChartPane
 from xaxtui.widgets.checkpoints import CheckpointTable
@@ -17,33 +26,32 @@ from xaxtui.widgets.header import RunHeader
 from xaxtui.widgets.logs import LogPane
 from xaxtui.widgets.stats import StatsPane
 
-if TYPE_CHECKING:
-    from xaxtui.app import XaxTui
-
-REFRESH_S = 0.1
+REDRAW_MIN_S = 0.05  # at most 20 redraws a second
+CLOCK_S = 0.5  # a live run's elapsed time ticks in the header between updates
 
 
-class RunScreen(Screen[None]):
+class RunScreen(ScopedScreen):
     """Watches ``sessions[0]``; the other sessions are drawn on the same charts for comparison."""
 
-    BINDINGS = bindings("run")
+    KEY_SCOPE = "run"
+    BINDINGS = bindings(KEY_SCOPE)
     AUTO_FOCUS = "#checkpoints"
 
     def __init__(self, sessions: list[RunSession]) -> None:
         """Creates the view of ``sessions`` (the first one is the main run)."""
         super().__init__()
         self.sessions = sessions
-        self._versions: tuple[int, ...] = ()
+        self.drawn = asyncio.Event()
+        self.drawn_versions: tuple[int, ...] = ()
+        self._stale = True
+        self._scheduled = False
+        self._last_draw = -1.0
+        self.draws = 0
 
     @property
     def session(self) -> RunSession:
         """The main run."""
         return self.sessions[0]
-
-    @property
-    def xax(self) -> "XaxTui":
-        """The app, typed."""
-        return cast("XaxTui", self.app)
 
     def compose(self) -> ComposeResult:
         """Header, charts beside stats and checkpoints, logs at the bottom."""
@@ -58,30 +66,81 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Draws once, then polls the sessions for changes."""
+        """Draws once; later draws follow :class:`RunUpdated`."""
         self.query_one("#metric-filter", Input).display = False
         self.query_one("#charts", ChartPane).border_title = "metrics"
         self.query_one("#checkpoints", CheckpointTable).border_title = "checkpoints"
         self.query_one("#logs", LogPane).border_title = "logs"
         self.query_one("#stats", StatsPane).border_title = "system"
-        self.set_interval(REFRESH_S, self.refresh_view)
-        self.call_after_refresh(self.refresh_view, True)
+        self.set_interval(CLOCK_S, self._tick_clock)
+        self.call_after_refresh(self.request_redraw)
 
-    async def refresh_view(self, force: bool = False) -> None:
-        """Redraws the panes when any session changed (or when forced)."""
-        versions = tuple(s.version for s in self.sessions)
-        live = not self.session.state.finished and not self.session.ended
-        if versions == self._versions and not force:
-            if live:
-                self.query_one(RunHeader).update_state(self.session.state, self.header_extra(), live)
+    @property
+    def versions(self) -> tuple[int, ...]:
+        """How many batches each session has folded."""
+        return tuple(s.version for s in self.sessions)
+
+    @property
+    def live(self) -> bool:
+        """Whether the main run may still change."""
+        return not self.session.state.finished and not self.session.ended
+
+    @property
+    def is_settled(self) -> bool:
+        """The latest fold of every session is drawn, no redraw is pending, and the charts fit the current size."""
+        return self.drawn.is_set() and self.drawn_versions == self.versions and self.query_one(ChartPane).fits_size
+
+    @on(RunUpdated)
+    async def _run_updated(self, message: RunUpdated) -> None:
+        if message.session not in self.sessions:
             return
-        self._versions = versions
+        if not self._scheduled and time.monotonic() >= self._last_draw + REDRAW_MIN_S:
+            await self._draw()  # the common case of a live run: draw in this handler, no extra hop
+        else:
+            self.request_redraw()
+
+    def request_redraw(self) -> None:
+        """Redraws soon: now if the last draw is :data:`REDRAW_MIN_S` old, else when it will be (one timer)."""
+        self._stale = True
+        self.drawn.clear()
+        if self._scheduled:
+            return
+        self._scheduled = True
+        delay = self._last_draw + REDRAW_MIN_S - time.monotonic()
+        if delay > 0:
+            self.set_timer(delay, self._scheduled_redraw)
+        else:
+            self.call_later(self._scheduled_redraw)
+
+    async def _scheduled_redraw(self) -> None:
+        self._scheduled = False
+        await self._draw()
+
+    async def _draw(self) -> None:
+        """Draws everything; sets :attr:`drawn` unless an update came in meanwhile (its draw is scheduled)."""
+        self._last_draw = time.monotonic()
+        self._stale = False
+        self.drawn.clear()
+        await self.refresh_view()
+        if not self._stale and not self._scheduled:
+            self.drawn.set()
+
+    def _tick_clock(self) -> None:
+        if self.live:
+            self.query_one(RunHeader).update_state(self.session.state, self.header_extra(), True)
+
+    async def refresh_view(self) -> None:
+        """Draws every pane from the sessions' current state (at once: callers throttle)."""
+        versions = self.versions
         state = self.session.state
+        live = self.live
         self.query_one(RunHeader).update_state(state, self.header_extra(), live)
-        await self.query_one(ChartPane).redraw([(s.label, s.state) for s in self.sessions])
         self.query_one(StatsPane).update_state(state)
         self.query_one(CheckpointTable).update_state(state)
         self.query_one(LogPane).update_state(state)
+        await self.query_one(ChartPane).redraw([(s.label, s.state) for s in self.sessions])  # may mount charts
+        self.drawn_versions = versions
+        self.draws += 1
 
     def header_extra(self) -> str:
         """Compared runs, whether the engine is ours, and a remote link that is not up."""
@@ -97,7 +156,7 @@ class RunScreen(Screen[None]):
     async def _set_options(self, **changes: Any) -> None:
         pane = self.query_one(ChartPane)
         pane.options = replace(pane.options, **changes)
-        await self.refresh_view(True)
+        await self._draw()
 
     async def action_toggle_log_y(self) -> None:
         """Switches the y axis between linear and log10."""
@@ -133,16 +192,16 @@ class RunScreen(Screen[None]):
         elif len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
-            self.xax.action_open_picker()
+            self.post_message(ShowRunsRequested())
 
     def action_stop_run(self) -> None:
         """Graceful stop: SIGTERM to an engine launched here, else ``xaxengine stop``."""
-        self.xax.stop_session(self.session)
+        self.post_message(StopRequested(self.session))
 
     def action_checkpoint_now(self) -> None:
         """Asks the engine for a checkpoint now."""
-        self.xax.checkpoint_session(self.session)
+        self.post_message(CheckpointRequested(self.session))
 
     def action_resume_run(self) -> None:
         """Resumes a stopped run in its directory and follows it here."""
-        self.xax.resume_session(self.session)
+        self.post_message(ResumeRequested(self.session))

@@ -139,17 +139,22 @@ class MetricChart(PlotWidget):
         self.set_reactive(PlotWidget.margin_bottom, 2)
         self.set_reactive(PlotWidget.margin_left, 8)
         self._last: tuple[list[tuple[str, RunState]], ChartOptions] | None = None
-        self._drawn_width = -1
+        self.drawn_width = -1
 
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
-        if self._last is not None and self.size.width != self._drawn_width:
+        if self._last is not None and self.size.width != self.drawn_width:
             self.draw(*self._last)
+
+    @property
+    def fits_size(self) -> bool:
+        """Whether the curves on screen were decimated for the chart's current (non-zero) width."""
+        return self.size.width > 0 and self.drawn_width == self.size.width
 
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
         """Replaces the curves with the current data of ``runs`` (label, state)."""
         self._last = (runs, options)
-        self._drawn_width = self.size.width
+        self.drawn_width = self.size.width
         self.clear()
         width = max(8, (self.size.width - self.margin_left) * 2)
         for label, state in runs:
@@ -200,6 +205,17 @@ class ChartPane(Widget):
         """An options line and the grid of charts."""
         yield Static(id="chart-options")
         yield Grid(id="chart-grid")
+
+    @property
+    def fits_size(self) -> bool:
+        """Whether the pane shows the charts chosen for its current size, each drawn for its width."""
+        charts = list(self.query(MetricChart))
+        return (
+            bool(charts)
+            and [c.metric for c in charts] == self._metrics
+            and self._fit == self._chart_fit()
+            and all(c.fits_size for c in charts)
+        )
 
     def metrics_for(self, runs: list[tuple[str, RunState]]) -> list[str]:
         """Metrics to draw: those of all runs matching the filter, losses first, then in first-seen order."""
