@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from typing import Any
 
 import equinox as eqx
@@ -37,7 +36,7 @@ from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
 from xaxengine.task.mixins.train import TrainState
-from xaxengine.task.run_context import LoopState, RunContext
+from xaxengine.task.run_context import LoopState, RunContext, StepsInFlight
 from xaxengine.task.validator import Validator
 
 logger = logging.getLogger("xaxengine")
@@ -316,16 +315,13 @@ class Trainer:
         ctx.timer = timer = StepTimer(ctx.step)
         self.timer_clock = clock
         data_s = step_s = 0.0
-        in_flight: deque[Any] = deque()
-        max_in_flight = self.config.train.max_steps_in_flight
+        in_flight = StepsInFlight(self.config.train.max_steps_in_flight)
         while ctx.step < max_steps:
             t0 = clock()
             data = placement.step_data(columns, next(batches), on_device)
             t1 = clock()
             loop, done = step_fn(loop, *data)
-            in_flight.append(done)
-            if len(in_flight) >= max_in_flight:  # at most this many steps queued: a stop lands within them
-                in_flight.popleft().block_until_ready()
+            in_flight.add(done)  # at most train.max_steps_in_flight steps queued: a stop lands within them
             step_s += clock() - t1
             data_s += t1 - t0
             ctx.step += 1
