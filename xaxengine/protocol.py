@@ -29,6 +29,7 @@ class Kind(StrEnum):
     SCALARS = "scalars"
     STATS = "stats"
     CHECKPOINT = "checkpoint"
+    CHECKPOINT_FAILED = "checkpoint_failed"
     HISTOGRAM = "histogram"
     IMAGE = "image"
     TEXT = "text"
@@ -244,13 +245,35 @@ class EventWriter:
         self.sinks = sinks
         self.files = list(files)
         self.next_seq = next_seq
+        self.file_error: str | None = None  # the first failed file write ("No space left on device"), if any
+        self._failed: set[int] = set()
+
+    def _file_failed(self, file: "LineFile", error: OSError) -> None:
+        """Stops writing ``file`` (but status lines) after a failed write; the trainer ends the run on it."""
+        self._failed.add(id(file))
+        if self.file_error is None:
+            self.file_error = f"{getattr(file, 'path', 'events file')}: {error.strerror or error}"
 
     def emit(self, kind: str, **fields: object) -> Event:
-        """Writes one event to every file and sink and returns it."""
+        """Writes one event to every file and sink and returns it.
+
+        A file write that fails (full disk, read-only file system) never raises: the file is skipped from then on
+        except for ``status`` lines (retried, so the final status lands once space is freed), the error is kept in
+        :attr:`file_error` for the trainer to end the run with one line.
+        """
         event = {**make_event(self.next_seq, kind), **fields}
         self.next_seq += 1
         line = encode(event)
-        warnings = [w for f in self.files if (w := f.write_line(line, kind == Kind.STATUS)) is not None]
+        warnings = []
+        for f in self.files:
+            if id(f) in self._failed and kind != Kind.STATUS:  # after a failed write only status lines are retried
+                continue
+            try:
+                if (warning := f.write_line(line, kind == Kind.STATUS)) is not None:
+                    warnings.append(warning)
+                self._failed.discard(id(f))
+            except OSError as error:
+                self._file_failed(f, error)
         for sink in self.sinks:
             try:
                 sink.write(line)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 EVENTS_FILE = "events.jsonl"
+STOP_REASON_FILE = "stop_reason"  # written by whoever sends a stop signal with a reason (a sweep pruning)
 CONFIG_FILE = "config.toml"
 STDOUT_FILE = "stdout.log"
 LOCK_FILE = "lock"

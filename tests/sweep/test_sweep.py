@@ -301,6 +301,7 @@ def test_the_median_pruner_stops_a_hopeless_trial_early(pruned_and_failed):
     events = list(read_events(run_dir / "events.jsonl"))
     final = [e for e in events if e["kind"] == Kind.STATUS][-1]
     assert final["state"] == "interrupted" and final["step"] < 20000  # stopped early, gracefully
+    assert final["reason"].startswith("pruned at step ")  # the run's own record says why, not "signal 15"
     assert any(e["kind"] == Kind.CHECKPOINT and e["step"] == final["step"] for e in events)  # checkpoint first
     assert hopeless.user_attrs["reason"] == f"pruned at step {final['step']}"
 

@@ -48,6 +48,13 @@ class TrainConfig:
     log_heavy_every_n_steps: int = field(
         0, ge=0, lt=MAX_STEPS, help="Call log_heavy (images, histograms, samples) this often; 0 = never."
     )
+    max_steps_in_flight: int = field(
+        2,
+        ge=1,
+        le=1024,
+        help="Dispatch a step only when fewer than this many are still running on the device, so a stop signal "
+        "lands within this many steps; larger lets the host run further ahead.",
+    )
     nan_policy: Literal["stop", "skip_step"] = field(
         "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
     )
@@ -130,6 +137,11 @@ class CheckpointConfig:
     )
     max_to_keep: int = field(3, ge=1, help="Keep this many most recent checkpoints; older ones are deleted.")
     async_save: bool = field(True, help="Write checkpoints in the background while training continues.")
+    on_error: Literal["stop", "continue"] = field(
+        "stop",
+        help="When a save fails (disk full, read-only): stop the run as failed at the last good checkpoint, or log "
+        "it and keep training (the next save tries again).",
+    )
 
 
 @dataclass(kw_only=True)

@@ -159,7 +159,7 @@ class SweepDriver:
                 if not (run.pruning or run.stopping) and run.trial.should_prune():
                     run.pruning = True
                     run.trial.set_user_attr("pruning", True)
-                    run.send(signal.SIGTERM)
+                    run.send(signal.SIGTERM, reason=f"pruned at step {step}")
                     self.reporter.line(
                         f"trial {run.number} pruned at step {step} ({self.spec.file.objective}={value:.5g})"
                     )

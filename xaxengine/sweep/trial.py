@@ -4,6 +4,7 @@ The driver never waits on a trial: it polls the child (or, for an engine adopted
 lock) and reads the new lines of ``events.jsonl`` with the protocol's tolerant :class:`LineReader`.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, State
-from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, live_pid
+from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, STOP_REASON_FILE, live_pid
 from xaxengine.sweep.placement import Slot
 from xaxengine.sweep.spec import ObjectiveTracker
 
@@ -114,8 +115,14 @@ class TrialRun:
             os.close(self.exit_fd)
             self.exit_fd = None
 
-    def send(self, signum: int = signal.SIGTERM) -> None:
-        """Signals the engine (SIGTERM: finish the step, checkpoint, end ``interrupted``)."""
+    def send(self, signum: int = signal.SIGTERM, reason: str | None = None) -> None:
+        """Signals the engine (SIGTERM: finish the step, checkpoint, end ``interrupted``).
+
+        ``reason`` goes to ``RUN_DIR/stop_reason`` first; the engine's ``interrupted`` status then says it.
+        """
+        if reason is not None:
+            with contextlib.suppress(OSError):
+                (self.run_dir / STOP_REASON_FILE).write_text(reason)
         pid = self.proc.pid if self.proc is not None else live_pid(self.run_dir)
         if pid is None:
             return

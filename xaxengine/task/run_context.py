@@ -6,6 +6,7 @@ by the :class:`~xaxengine.task.trainer.Trainer`.
 """
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,26 @@ class LoopState(eqx.Module):
     sums: dict[str, Array]
     static: PyTree = eqx.field(static=True)
     optimizer: Any = eqx.field(static=True)
+
+
+class StepsInFlight:
+    """Bounds how many dispatched steps may still be running on the device (JAX dispatch is asynchronous).
+
+    The host would otherwise run many steps ahead of the device, and a stop signal would land only after all of
+    them. :meth:`add` takes each step's "done" token (a small output of the step, not donated onward) and, once
+    ``limit`` are outstanding, waits for the oldest, so at most ``limit`` steps run past the one a signal finds.
+    """
+
+    def __init__(self, limit: int) -> None:
+        """``limit`` is ``train.max_steps_in_flight`` (>= 1)."""
+        self.limit = limit
+        self.tokens: deque[Any] = deque()
+
+    def add(self, token: Any) -> None:
+        """Records a dispatched step; blocks until the oldest finished when ``limit`` are outstanding."""
+        self.tokens.append(token)
+        if len(self.tokens) >= self.limit:
+            self.tokens.popleft().block_until_ready()
 
 
 @dataclass

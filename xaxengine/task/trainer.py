@@ -7,8 +7,10 @@ validation, ``log_heavy``, checkpoints by steps and by seconds, the profiler win
 hook; the loop itself only dispatches, polls the signal flags and asks which hooks are due.
 """
 
+import contextlib
 import logging
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -21,7 +23,8 @@ from xaxengine.exit_codes import EXIT_FAILED, exit_code_for_signal
 from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import TIMING_PHASE, Kind, State
 from xaxengine.rank_stats import RankStatsReader, write_rank_stats
-from xaxengine.runs import STDOUT_FILE, RunLock
+from xaxengine.runs import STDOUT_FILE, STOP_REASON_FILE, RunLock
+from xaxengine.task.mixins.checkpointing import CheckpointSaveError
 from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
 from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition, TrainBatches
@@ -33,10 +36,38 @@ from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
 from xaxengine.task.mixins.train import TrainState
-from xaxengine.task.run_context import LoopState, RunContext
+from xaxengine.task.run_context import LoopState, RunContext, StepsInFlight
 from xaxengine.task.validator import Validator
 
 logger = logging.getLogger("xaxengine")
+
+
+class _QuietBackgroundErrors:
+    """Routes exceptions of background threads to the run's log file while a run lives.
+
+    Orbax's saver threads leave tracebacks behind a failed write; the engine reports the failure itself, in one line.
+    """
+
+    def __init__(self) -> None:
+        self.thread_hook, self.unraisable_hook = threading.excepthook, sys.unraisablehook
+        threading.excepthook = self._thread
+        sys.unraisablehook = self._unraisable
+
+    @staticmethod
+    def _thread(args: threading.ExceptHookArgs) -> None:
+        name = args.thread.name if args.thread else "?"
+        logger.debug("exception in thread %s: %s: %s", name, args.exc_type.__name__, args.exc_value)
+
+    @staticmethod
+    def _unraisable(args: Any) -> None:
+        logger.debug("unraisable exception: %s", args.exc_value)
+
+    def restore(self) -> None:
+        threading.excepthook, sys.unraisablehook = self.thread_hook, self.unraisable_hook
+
+
+class EventWriteError(OSError):
+    """The events file stopped taking lines (full disk, read-only file system): the run ends failed."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -84,6 +115,7 @@ class Trainer:
         task.emit_status(State.STARTING, 0)
         stats = self.config.stats
         sampler = StatsSampler(self.emit_stats, stats.interval_s) if stats.enabled else None
+        quiet = _QuietBackgroundErrors()
         try:
             launch = self.config.launch
             self.ctx.placement = make_placement(
@@ -102,6 +134,7 @@ class Trainer:
         finally:
             if sampler is not None:
                 sampler.stop()
+            quiet.restore()
             self.trace.finish(None)  # a trace window cut short by the end of training, a stop or a failure
             task.close_checkpoints()
             task.close_loggers()
@@ -110,7 +143,10 @@ class Trainer:
     def _fail(self, error: Exception) -> int:
         task = self.task
         reason = f"{type(error).__name__}: {error}".splitlines()[0]
-        with open(task.run_dir / STDOUT_FILE, "a") as f:
+        if isinstance(error, CheckpointSaveError):
+            reason = f"{error}; last good checkpoint: step {error.last_good}"
+            self.ctx.step = error.last_good or 0
+        with contextlib.suppress(OSError), open(task.run_dir / STDOUT_FILE, "a") as f:  # a full disk: say it anyway
             f.write(traceback.format_exc())
         if isinstance(error, NonFiniteLossError):
             self.ctx.step = error.last_good_step
@@ -231,11 +267,13 @@ class Trainer:
         loop = LoopState(train=state, sums=placement.replicate(zero_sums(names)), static=static, optimizer=optimizer)
         accumulate = accumulating_train_step(update)
 
-        def train_step(loop: LoopState, *data: Any) -> LoopState:  # the name XLA, traces and profiles show
+        def train_step(loop: LoopState, *data: Any) -> tuple[LoopState, Any]:  # the name XLA and profiles show
             train, sums = accumulate(loop.train, loop.sums, *data)
-            return LoopState(train=train, sums=sums, static=loop.static, optimizer=loop.optimizer)
+            # The step number again, as an output that is not donated onward: the loop waits on it to bound how
+            # far the host runs ahead of the device (see _loop).
+            return LoopState(train=train, sums=sums, static=loop.static, optimizer=loop.optimizer), train.step + 0
 
-        out_shardings = placement.state_shardings(loop)
+        out_shardings = placement.state_shardings((loop, state.step))
         step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (loop, *data), (0,))
         return loop, step_fn
 
@@ -277,11 +315,13 @@ class Trainer:
         ctx.timer = timer = StepTimer(ctx.step)
         self.timer_clock = clock
         data_s = step_s = 0.0
+        in_flight = StepsInFlight(self.config.train.max_steps_in_flight)
         while ctx.step < max_steps:
             t0 = clock()
             data = placement.step_data(columns, next(batches), on_device)
             t1 = clock()
-            loop = step_fn(loop, *data)
+            loop, done = step_fn(loop, *data)
+            in_flight.add(done)  # at most train.max_steps_in_flight steps queued: a stop lands within them
             step_s += clock() - t1
             data_s += t1 - t0
             ctx.step += 1
@@ -360,6 +400,8 @@ class Trainer:
         del model, metrics
         ctx, timer, clock, task = self.ctx, self.ctx.timer, self.timer_clock, self.task
         t0 = clock()
+        if (broken := task.bus.writer.file_error) is not None:
+            raise EventWriteError(f"cannot write events to {broken}")
         fetched = jax.device_get(self.loop.sums)
         t1 = clock()
         timer.seconds["step"] += t1 - t0
@@ -430,9 +472,13 @@ class Trainer:
     def _interrupt(self, state: TrainState, position: LoaderPosition) -> int:
         task, step = self.task, self.ctx.step
         signum = self.ctx.signals.stop_signal or 0
-        task.emit_status(State.STOPPING, step, reason=f"signal {signum}")
+        reason = f"signal {signum}"
+        with contextlib.suppress(OSError):
+            reason = (task.run_dir / STOP_REASON_FILE).read_text().strip()[:200] or reason
+            (task.run_dir / STOP_REASON_FILE).unlink()
+        task.emit_status(State.STOPPING, step, reason=reason)
         if step > 0:
             task.save_checkpoint(step, state, self._checkpoint_meta(position))
             task.finish_pending_save()
-        task.emit_status(State.INTERRUPTED, step, reason=f"signal {signum}")
+        task.emit_status(State.INTERRUPTED, step, reason=reason)
         return exit_code_for_signal(signum)

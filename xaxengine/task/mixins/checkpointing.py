@@ -5,7 +5,9 @@ restores without our code) and ``meta`` (JSON: step, loader position, resolved c
 device-to-host copy happens in ``save`` and the write continues in the background while training goes on.
 """
 
+import contextlib
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,20 @@ from xaxengine.runs import CHECKPOINTS_DIR
 from xaxengine.task.mixins.logger import LoggerMixin
 
 logger = logging.getLogger(__name__)
+
+
+class CheckpointSaveError(RuntimeError):
+    """A checkpoint save failed under ``checkpoint.on_error = "stop"``: the run ends failed at the last good one."""
+
+    def __init__(self, step: int, reason: str, last_good: int | None) -> None:
+        super().__init__(f"checkpoint at step {step} failed: {reason}")
+        self.step, self.last_good = step, last_good
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: message`` of an exception on one line (Orbax wraps errors in multi-line reports)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:300]}"
 
 
 def _dir_bytes(path: Path) -> int:
@@ -61,16 +77,28 @@ class CheckpointingMixin[ConfigT: Config](LoggerMixin[ConfigT]):
         """Starts saving ``state`` at ``step`` (waits for the previous save first)."""
         import orbax.checkpoint as ocp
 
-        manager = self.checkpoint_manager()
         self.finish_pending_save()
-        if step in manager.all_steps():
-            return
         start = time.perf_counter()
-        manager.save(
-            step,
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"step": step, **meta})),
-        )
         self._pending = (step, start)
+        try:
+            # Orbax creates the step folder in a background thread and waits for a signal it never gets when that
+            # fails (a read-only or full checkpoint dir hangs the save for minutes): ask the disk first.
+            probe = self.checkpoint_dir / f".write-probe-{step}"
+            probe.write_bytes(b"x")
+            probe.unlink()
+            manager = self.checkpoint_manager()
+            if step in manager.all_steps():
+                self._pending = None
+                return
+            manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave({"step": step, **meta})
+                ),
+            )
+        except Exception as error:
+            self._save_failed(error)
+            return
         if not self.config.checkpoint.async_save:
             self.finish_pending_save()
 
@@ -84,19 +112,60 @@ class CheckpointingMixin[ConfigT: Config](LoggerMixin[ConfigT]):
         if self._pending is None:
             return
         manager = self.checkpoint_manager()
-        manager.wait_until_finished()
+        try:
+            manager.wait_until_finished()
+        except Exception as error:
+            self._save_failed(error)
+            return
         step, start = self._pending
-        self._pending = None
         path = self.checkpoint_dir / str(step)
+        if not path.is_dir():  # Orbax finished without an error but the step never landed: a failed save all the same
+            self._save_failed(OSError(f"the checkpoint folder {path.name} was not written"))
+            return
+        self._pending = None
         kept = sorted(manager.all_steps())
         self.bus.emit(
             Kind.CHECKPOINT,
             step=step,
             path=str(path),
-            bytes=_dir_bytes(path) if path.exists() else 0,
+            bytes=_dir_bytes(path),
             save_s=time.perf_counter() - start,
             kept=kept,
         )
+
+    def _save_failed(self, error: BaseException) -> None:
+        """Reports a save that did not finish, then stops the run or goes on, by ``checkpoint.on_error``.
+
+        One ``log`` error and one ``checkpoint_failed`` event, never a ``checkpoint``; the partial folder is removed.
+
+        Raises:
+            CheckpointSaveError: Under ``on_error = "stop"``.
+        """
+        assert self._pending is not None
+        step, _ = self._pending
+        self._pending = None
+        reason = one_line(error)
+        for partial in self.checkpoint_dir.glob(f"{step}.orbax-checkpoint-tmp*"):
+            shutil.rmtree(partial, ignore_errors=True)  # frees the space a full disk needs for the final status
+        self._reset_manager()
+        last_good = max(self._readable_steps(), default=None)
+        self.bus.emit(Kind.CHECKPOINT_FAILED, step=step, reason=reason, last_good_step=last_good)
+        self.log_message("error", f"checkpoint at step {step} failed: {reason} (last good checkpoint: {last_good})")
+        if self.config.checkpoint.on_error == "stop":
+            raise CheckpointSaveError(step, reason, last_good)
+
+    def _readable_steps(self) -> list[int]:
+        try:
+            return [int(p.name) for p in self.checkpoint_dir.iterdir() if p.name.isdigit() and p.is_dir()]
+        except OSError:
+            return []
+
+    def _reset_manager(self) -> None:
+        """Drops a manager whose background save failed (its threads may be wedged); the next save makes a new one."""
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            with contextlib.suppress(Exception):
+                manager.close()
 
     def set_aside_checkpoint(self, step: int) -> Path | None:
         """Renames this run's checkpoint folder of ``step`` to ``<step>.unreadable`` (``.1``, ... if taken)."""
@@ -182,8 +251,8 @@ class CheckpointingMixin[ConfigT: Config](LoggerMixin[ConfigT]):
         return restored[0]
 
     def close_checkpoints(self) -> None:
-        """Finishes any background save and closes the manager."""
+        """Finishes any background save and closes the manager (a failure now is reported, never raised)."""
         if self._manager is not None:
-            self.finish_pending_save()
-            self._manager.close()
-            self._manager = None
+            with contextlib.suppress(CheckpointSaveError):
+                self.finish_pending_save()
+            self._reset_manager()

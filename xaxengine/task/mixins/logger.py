@@ -95,6 +95,10 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
             root.addHandler(handler)
         for noisy in ("absl", "jax._src", "orbax", "datasets", "fsspec", "filelock", "urllib3", "httpx", "wandb"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # Orbax's background threads leave "Event loop is closed" reports behind a failed save; the engine reports
+        # the failure itself (checkpoint_failed), in one line.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        logging.raiseExceptions = False  # a log file on a full disk must not print a traceback per line
 
     def _make_backends(self, human_stream: IO[str], max_steps: int | None) -> list[LoggerBackend]:
         from xaxengine.task.loggers.stdout import StdoutBackend

@@ -5,6 +5,7 @@ import platform
 import signal
 import socket
 import subprocess
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -16,28 +17,49 @@ class SignalFlags:
 
     The first SIGINT/SIGTERM asks for a graceful stop (finish the step, save, exit 130/143); a second one exits at
     once with the same code, without touching checkpoints already on disk. SIGUSR1 asks for a checkpoint now.
+
+    Signals are counted by a watcher thread reading the interpreter's wakeup fd (one byte per delivered signal),
+    not by Python-level handlers: those run only when the main thread returns to the interpreter, and two signals
+    that arrive while it waits inside a long device call are merged into one call, so a double Ctrl-C would read
+    as a single graceful stop.
     """
+
+    STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         """No stop and no checkpoint requested yet."""
         self.stop_signal: int | None = None
         self.checkpoint_requested = False
+        self.stop_deliveries = 0  # stop signals the kernel delivered (two sent close together may arrive as one)
 
     def install(self) -> None:
-        """Installs the handlers (main thread only)."""
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGUSR1, self._on_checkpoint_signal)
+        """Installs the handlers and starts the watcher (main thread only)."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        for signum in (*self.STOP_SIGNALS, signal.SIGUSR1):
+            signal.signal(signum, _counted_by_the_watcher)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, args=(read_fd,), name="xax-signals", daemon=True).start()
 
-    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
-        del frame
-        if self.stop_signal is not None:
-            os._exit(exit_code_for_signal(signum))
-        self.stop_signal = signum
+    def _watch(self, read_fd: int) -> None:
+        while data := os.read(read_fd, 64):
+            for signum in data:
+                self.on_signal(signum)
 
-    def _on_checkpoint_signal(self, signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        self.checkpoint_requested = True
+    def on_signal(self, signum: int) -> None:
+        """Counts one delivered signal: a stop request, an immediate exit (the second stop), or a checkpoint."""
+        if signum == signal.SIGUSR1:
+            self.checkpoint_requested = True
+        elif signum in self.STOP_SIGNALS:
+            self.stop_deliveries += 1
+            if self.stop_signal is not None:
+                os._exit(exit_code_for_signal(signum))
+            self.stop_signal = signum
+
+
+def _counted_by_the_watcher(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: it only replaces the default action (terminate); the watcher counts the signal."""
+    del signum, frame
 
 
 def process_info() -> dict[str, object]:
