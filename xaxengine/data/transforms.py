@@ -107,7 +107,9 @@ class BatchMaker:
         epoch, indices = self.indices(int(batch_number))
         skipped = 0
         if self.transform is None and _is_hf_dataset(self.source):
-            batch = table_columns(self.source.with_format("arrow")[indices.tolist()], self.source.column_names)
+            batch: HostBatch = table_columns(
+                self.source.with_format("arrow")[indices.tolist()], self.source.column_names
+            )
         else:
             rows = read_rows(self.source, indices)
             if self.transform is not None:
