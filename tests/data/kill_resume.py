@@ -5,6 +5,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 from tests.conftest import BIN, REPO, engine_env
 from xaxengine.protocol import read_events
 
@@ -27,8 +29,8 @@ def run_dir_of(runs: Path, run_id: str) -> Path:
     return next(p for p in runs.iterdir() if (p / run_id).is_dir()) / run_id
 
 
-def kill_after_first_checkpoint(runs: Path, run_id: str, toml: str, *args: str) -> Path:
-    """Starts a run, SIGKILLs it once a checkpoint event was written, and returns its directory."""
+def kill_after_first_checkpoint(runs: Path, run_id: str, toml: str, *args: str) -> tuple[Path, list[psutil.Process]]:
+    """Starts a run, SIGKILLs it once a checkpoint event was written; returns its directory and its child processes."""
     cmd = [str(BIN / "xaxengine"), "run", toml, *args, "--runs-dir", str(runs), "--run-id", run_id]
     proc = subprocess.Popen(cmd, cwd=REPO, env=engine_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
@@ -41,7 +43,8 @@ def kill_after_first_checkpoint(runs: Path, run_id: str, toml: str, *args: str) 
         if journal is not None and journal.exists() and any(e["kind"] == "checkpoint" for e in events(run_dir)):
             break
         time.sleep(0.01)
+    children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(timeout=30) == -signal.SIGKILL
     assert run_dir is not None
-    return run_dir
+    return run_dir, children

@@ -1,5 +1,6 @@
 """The Grain path through the real CLI: exact resume after SIGKILL with workers and a transform, bad examples."""
 
+import psutil
 import pytest
 
 from tests.conftest import run_engine
@@ -20,7 +21,11 @@ def reference(tmp_path_factory) -> dict[int, float]:
 
 
 def test_sigkill_then_resume_with_other_worker_count_sees_the_same_batches(reference, runs_dir):
-    run_dir = kill_after_first_checkpoint(runs_dir, "k", TOML)
+    run_dir, children = kill_after_first_checkpoint(runs_dir, "k", TOML)
+    workers = [c for c in children if "multiprocessing" in " ".join(c.cmdline())]
+    assert len(workers) >= 2, "the run had no worker processes to orphan"
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert not alive, f"workers outlived the killed trainer: {[p.pid for p in alive]}"
     killed_at = max(train_losses(run_dir))
     assert killed_at < 60, "the run finished before the kill; nothing was resumed"
     resumed = run_engine("resume", str(run_dir), "data.num_workers=1")  # a different worker count

@@ -18,7 +18,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, source):
     assert sorted(reference) == list(range(1, 61))
     assert len(set(reference.values())) > 30, "the losses do not move; the test could not tell batches apart"
 
-    run_dir = kill_after_first_checkpoint(runs, "k", toml)
+    run_dir, _ = kill_after_first_checkpoint(runs, "k", toml)
     assert max(train_losses(run_dir)) < 60, "the run finished before the kill; nothing was resumed"
     resumed = run_engine("resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr

@@ -6,6 +6,10 @@ the same position the in-memory path saves. Batch ``k`` is a pure function of ``
 ``num_workers`` between a kill and a resume does not change the data.
 """
 
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,6 +39,26 @@ class TaskHook:
         if self._bound is None:
             self._bound = getattr(self.task_class(self.config), self.name)
         return self._bound(*args)
+
+
+def init_worker(worker_index: int, worker_count: int) -> None:
+    """Runs first in each Grain worker: leaves stop signals to the trainer, and exits when the trainer is gone.
+
+    A terminal's Ctrl-C reaches the whole process group; the trainer handles it (checkpoint, then stop), so workers
+    ignore it rather than fail mid-batch. A trainer killed with SIGKILL cannot stop its workers, so each one
+    watches its parent and exits once it changed (no orphans blocked on a full queue).
+    """
+    del worker_index, worker_count
+    parent = os.getppid()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="xax-parent-watch", daemon=True).start()
 
 
 def _mark_flags_parsed() -> None:
@@ -82,7 +106,7 @@ class GrainLoader:
         if num_workers > 0:
             _mark_flags_parsed()
             options = grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=max(prefetch, 1))
-            iterable = iterable.mp_prefetch(options)
+            iterable = iterable.mp_prefetch(options, worker_init_fn=init_worker)
         self._iterator: Iterator[HostBatch] = iter(iterable)
         self._pending: tuple[Any, ...] | None = None
 
