@@ -41,7 +41,12 @@ TINY = {
         "data.valid_batch_size=32",
     ],
 }
-RUN_DIRS = {"digits_augment": "digits_augment", "mnist_cnn": "mnist", "mnist_diffusion": "mnist_diffusion", "shakespeare": "shakespeare"}
+RUN_DIRS = {
+    "digits_augment": "digits_augment",
+    "mnist_cnn": "mnist",
+    "mnist_diffusion": "mnist_diffusion",
+    "shakespeare": "shakespeare",
+}
 
 
 def _run(name: str, runs: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
