@@ -73,3 +73,15 @@ def test_iterator_loader_replays_an_iterator_without_state():
     resumed = IteratorLoader(batches(), Placement(), state)
     batch, idx = resumed.next()
     assert idx is None and float(np.asarray(batch["x"])[0]) == 3.0
+
+
+def test_a_raising_stream_transform_names_the_example():
+    def fails_on_five(example: dict, rng: np.random.Generator) -> dict:
+        del rng
+        if int(example["i"]) == 5:
+            raise KeyError("label")
+        return example
+
+    stream = StreamBatches(dataset(40).to_iterable_dataset(), 40, 0, 0, fails_on_five, {})
+    with pytest.raises(DataError, match=r"transform failed on example 5 of the stream \(epoch 0\): KeyError: 'label'"):
+        next(stream)

@@ -135,7 +135,11 @@ class StreamBatches:
                 continue
             index = self.examples + len(rows)
             if self.transform is not None:
-                row = self.transform(row, example_rng(self.seed, self.epoch, index))
+                try:
+                    row = self.transform(row, example_rng(self.seed, self.epoch, index))
+                except Exception as error:
+                    where = f"example {index} of the stream (epoch {self.epoch})"
+                    raise DataError(f"transform failed on {where}: {type(error).__name__}: {error}") from error
             rows.append(row)
         indices = np.arange(self.examples, self.examples + self.batch_size)
         self.examples += self.batch_size
