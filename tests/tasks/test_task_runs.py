@@ -24,6 +24,7 @@ TINY = {
         "sample_steps=2",
         "samples_per_class=1",
     ],
+    "digits_augment": ["train.max_steps=20", "train.valid_every_n_steps=20", "hidden=32"],
     "shakespeare": [
         "train.max_steps=10",
         "train.valid_every_n_steps=10",
@@ -40,7 +41,12 @@ TINY = {
         "data.valid_batch_size=32",
     ],
 }
-RUN_DIRS = {"mnist_cnn": "mnist", "mnist_diffusion": "mnist_diffusion", "shakespeare": "shakespeare"}
+RUN_DIRS = {
+    "digits_augment": "digits_augment",
+    "mnist_cnn": "mnist",
+    "mnist_diffusion": "mnist_diffusion",
+    "shakespeare": "shakespeare",
+}
 
 
 def _run(name: str, runs: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -69,6 +75,15 @@ def _values(events: list[dict], phase: str) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def shakespeare_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     return _run("shakespeare", tmp_path_factory.mktemp("runs"))
+
+
+def test_digits_augment_trains_through_workers_and_validates(tmp_path):
+    events = _finished(*_run("digits_augment", tmp_path))
+    start = next(e for e in events if e["kind"] == "run_start")
+    assert start["config"]["data"]["num_workers"] == 2
+    # the model takes 14x14 crops of 16x16 images: finishing at all means every train batch went through transform
+    assert 0.0 <= _values(events, "valid")["accuracy"] <= 1.0
+    assert [e["step"] for e in events if e["kind"] == "checkpoint"] == [20]
 
 
 def test_mnist_cnn_config_trains(tmp_path):

@@ -85,6 +85,27 @@ class DataConfig:
         2**30, ge=0, help="Keep the whole dataset on the device when its columns take at most this many bytes."
     )
     valid_max_batches: int = field(0, ge=0, help="Cap on validation batches per evaluation; 0 means the whole set.")
+    loader: Literal["auto", "memory", "grain"] = field(
+        "auto",
+        help="'auto': whole columns in memory when the dataset fits host_max_bytes and the task has no transform, "
+        "else Grain; 'memory' or 'grain' force a path.",
+    )
+    host_max_bytes: int = field(
+        2**33, ge=0, help="A datasets.Dataset larger than this is read row by row through Grain (memory-mapped)."
+    )
+    num_workers: int = field(
+        0,
+        ge=0,
+        le=1024,
+        help="Grain worker processes building batches (transforms run there); 0 builds them in this process.",
+    )
+    prefetch: int = field(
+        2, ge=1, le=1024, help="Batches each Grain worker (or this process, with 0 workers) builds ahead."
+    )
+    on_error: Literal["fail", "skip"] = field(
+        "fail", help="An example whose transform raises: 'fail' the run, or 'skip' it (replaced and counted)."
+    )
+    shuffle_buffer: int = field(1000, ge=1, help="Seeded shuffle buffer of a streaming (IterableDataset) source.")
 
 
 @dataclass(kw_only=True)

@@ -19,6 +19,8 @@ import equinox as eqx
 import jax
 
 from xaxengine.config import config_to_dict
+from xaxengine.data.loader import Loader
+from xaxengine.data.sources import open_train_loader
 from xaxengine.exit_codes import EXIT_FAILED, exit_code_for_signal
 from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import TIMING_PHASE, Kind, State
@@ -27,7 +29,6 @@ from xaxengine.runs import STDOUT_FILE, STOP_REASON_FILE, RunLock
 from xaxengine.task.mixins.checkpointing import CheckpointSaveError
 from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
-from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition, TrainBatches
 from xaxengine.task.mixins.gpu_stats import GPUStats
 from xaxengine.task.mixins.hooks import Hook, HookRegistry
 from xaxengine.task.mixins.process import process_info
@@ -94,6 +95,7 @@ class Trainer:
         self.hooks = registry or HookRegistry()
         self.cpu_stats, self.gpu_stats = CPUStats(), GPUStats(self.config.gpu_stats.enabled)
         self._rank_stats: RankStatsReader | None = None
+        self.loader: Loader | None = None
 
     def run(self) -> int:
         """Trains, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
@@ -121,14 +123,14 @@ class Trainer:
             self.ctx.placement = make_placement(
                 launch.layout, launch.num_devices, launch.fsdp, launch.fsdp_min_size, self.config.data.batch_size
             )
-            state, static, optimizer, position, restored_step = self._initial_state()
+            state, static, optimizer, loader_state, restored_step = self._initial_state()
             self._emit_run_start(restored_step)
             if sampler is not None:
                 self.emit_stats()
                 if self.gpu_stats.nvml_error:
                     task.log_message("info", self.gpu_stats.nvml_error)
                 sampler.start()
-            return self._train(state, static, optimizer, position)
+            return self._train(state, static, optimizer, loader_state)
         except Exception as error:
             return self._fail(error)
         finally:
@@ -136,6 +138,8 @@ class Trainer:
                 sampler.stop()
             quiet.restore()
             self.trace.finish(None)  # a trace window cut short by the end of training, a stop or a failure
+            if self.loader is not None:
+                self.loader.close()
             task.close_checkpoints()
             task.close_loggers()
             lock.release()
@@ -189,11 +193,11 @@ class Trainer:
             **process_info(),
         )
 
-    def _initial_state(self) -> tuple[TrainState, Any, Any, LoaderPosition, int | None]:
+    def _initial_state(self) -> tuple[TrainState, Any, Any, dict[str, Any], int | None]:
         """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from).
 
         Returns:
-            The state, the model's static part, the optimizer, the loader position, and the restored step (resume).
+            The state, the model's static part, the optimizer, the loader state, and the restored step (resume).
         """
         task, options, placement = self.task, self.ctx.options, self.ctx.placement
         if options.resume_dir is not None:
@@ -201,15 +205,13 @@ class Trainer:
             restored = task.resume_checkpoint(placement.shard_abstract(abstract))
             if restored is not None:
                 state, meta = restored
-                loader = meta.get("loader", {})
-                position = LoaderPosition(int(loader.get("epoch", 0)), int(loader.get("offset", 0)))
-                return state, static, optimizer, position, int(meta.get("step", state.step))
+                return state, static, optimizer, dict(meta.get("loader", {})), int(meta.get("step", state.step))
             task.log_message("warning", "no checkpoint to resume from; starting from step 0")
         state, static, optimizer = task.init_state()
         if options.init_from is not None:
             params = task.init_from_checkpoint(options.init_from, state).params
             state = TrainState(step=state.step, params=params, opt_state=optimizer.init(params), key=state.key)
-        return state, static, optimizer, LoaderPosition(), None
+        return state, static, optimizer, {}, None
 
     def compile(self, name: str, fn: Any, args: tuple[Any, ...], donate_argnums: tuple[int, ...] = ()) -> Any:
         """Compiles a step function and emits a ``compile`` event (seconds, per-device FLOPs, the device's peak)."""
@@ -231,38 +233,36 @@ class Trainer:
         self.task.log_message("info", f"compiled the {name} in {seconds:.2f}s{flops}")
         return step_fn
 
-    def _train(self, state: TrainState, static: Any, optimizer: Any, position: LoaderPosition) -> int:
+    def _train(self, state: TrainState, static: Any, optimizer: Any, loader_state: dict[str, Any]) -> int:
         task, ctx, placement = self.task, self.ctx, self.ctx.placement
+        ctx.step = int(state.step)
         with ctx.timer.phase("data"):
             task.log_message("info", "loading datasets")
-            train_columns, train_size = task.load_columns("train")
+            seed, steps_left = self.config.train.seed, self.config.train.max_steps - ctx.step
+            self.loader = loader = open_train_loader(task, placement, seed, loader_state, steps_left)
             valid_columns, valid_size = task.load_columns("valid")
-            train_columns = placement.put_columns(train_columns)
             valid_columns = placement.put_columns(valid_columns)
         state = placement.put_state(state)
         task.log_message("info", placement.describe(state))
-        ctx.step = int(state.step)
         if self._agreed_stop_signal():
-            return self._interrupt(state, position)
+            return self._interrupt(state, loader.get_state())
 
         task.emit_status(State.COMPILING, ctx.step)
-        batches = task.train_batches(train_size, self.config.train.seed, position)
-        loop, step_fn = self._compile_train_step(state, static, optimizer, train_columns, batches)
+        loop, step_fn = self._compile_train_step(state, static, optimizer, loader)
         self.validator = Validator(task, placement, self.compile, static, valid_columns, valid_size)
-        self._register_hooks(batches)
+        self._register_hooks()
         task.emit_status(State.RUNNING, ctx.step)
-        return self._loop(loop, step_fn, train_columns, batches)
+        return self._loop(loop, step_fn, loader)
 
     def _compile_train_step(
-        self, state: TrainState, static: Any, optimizer: Any, columns: Columns, batches: TrainBatches
+        self, state: TrainState, static: Any, optimizer: Any, loader: Loader
     ) -> tuple[LoopState, Any]:
         """Compiles the accumulating train step over the loop state; returns the first loop state and the step."""
         cfg, placement = self.config.train, self.ctx.placement
-        on_device = isinstance(next(iter(columns.values())), jax.Array)
         update = self.task.make_train_update(
             static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step", grad_norm_every=cfg.log_every_n_steps
         )
-        data = placement.step_data(columns, batches.permutation[: self.config.data.batch_size], on_device)
+        data = loader.example()
         names = list(jax.eval_shape(update, state, *data)[1])
         loop = LoopState(train=state, sums=placement.replicate(zero_sums(names)), static=static, optimizer=optimizer)
         accumulate = accumulating_train_step(update)
@@ -277,7 +277,7 @@ class Trainer:
         step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (loop, *data), (0,))
         return loop, step_fn
 
-    def _register_hooks(self, batches: TrainBatches) -> None:
+    def _register_hooks(self) -> None:
         """The engine's own hooks, in the order they run after a step, then the task's (:meth:`get_hooks`)."""
         cfg, ckpt, hooks = self.config.train, self.config.checkpoint, self.hooks
         self.log_hook = hooks.add(Hook(self._log_train, every_n_steps=cfg.log_every_n_steps, at_end=True))
@@ -300,16 +300,14 @@ class Trainer:
                 name="checkpoint",
             )
         )
-        self.batches = batches
         if window is not None and window[0] == self.ctx.step:  # a window opening at the first step opens now
             self._profile(self.ctx.step, None, {})
         hooks.start(self.ctx.step)
 
-    def _loop(self, loop: LoopState, step_fn: Any, columns: Columns, batches: TrainBatches) -> int:
+    def _loop(self, loop: LoopState, step_fn: Any, loader: Loader) -> int:
         """Steps until ``max_steps`` or a stop signal, walking the due hooks after each step."""
         ctx, max_steps = self.ctx, self.config.train.max_steps
-        on_device = isinstance(next(iter(columns.values())), jax.Array)
-        placement, signals = ctx.placement, ctx.signals
+        next_data, signals = loader.next, ctx.signals
         # Host clocks around the data and step calls; with the breakdown off they are a C builtin returning 0.
         clock = time.perf_counter if self.config.profile.timing else int
         ctx.timer = timer = StepTimer(ctx.step)
@@ -318,7 +316,7 @@ class Trainer:
         in_flight = StepsInFlight(self.config.train.max_steps_in_flight)
         while ctx.step < max_steps:
             t0 = clock()
-            data = placement.step_data(columns, next(batches), on_device)
+            data = next_data()
             t1 = clock()
             loop, done = step_fn(loop, *data)
             in_flight.add(done)  # at most train.max_steps_in_flight steps queued: a stop lands within them
@@ -356,12 +354,12 @@ class Trainer:
             hook.fn(ctx.step, model, ctx.metrics)
             self.hooks.ran(hook)
         if stop:
-            return self._interrupt(self.loop.train, self.batches.position)
+            return self._interrupt(self.loop.train, self._loader_state())
         if save:
             ctx.signals.checkpoint_requested = False
             self.hooks.ran(self.save_hook)
             with ctx.timer.phase("checkpoint"):
-                self.task.save_checkpoint(ctx.step, self.loop.train, self._checkpoint_meta(self.batches.position))
+                self.task.save_checkpoint(ctx.step, self.loop.train, self._checkpoint_meta(self._loader_state()))
         return None
 
     def _agreed_stop_signal(self) -> int:
@@ -462,14 +460,18 @@ class Trainer:
             elif step == last:
                 self.trace.finish(model)
 
-    def _checkpoint_meta(self, position: LoaderPosition) -> dict[str, Any]:
+    def _loader_state(self) -> dict[str, Any]:
+        assert self.loader is not None  # the loop runs only once the loader is open
+        return self.loader.get_state()
+
+    def _checkpoint_meta(self, loader_state: dict[str, Any]) -> dict[str, Any]:
         return {
-            "loader": {"epoch": position.epoch, "offset": position.offset, "seed": self.config.train.seed},
+            "loader": {**loader_state, "seed": self.config.train.seed},
             "config": config_to_dict(self.config),
             "task": self.task.task_spec(),
         }
 
-    def _interrupt(self, state: TrainState, position: LoaderPosition) -> int:
+    def _interrupt(self, state: TrainState, loader_state: dict[str, Any]) -> int:
         task, step = self.task, self.ctx.step
         signum = self.ctx.signals.stop_signal or 0
         reason = f"signal {signum}"
@@ -478,7 +480,7 @@ class Trainer:
             (task.run_dir / STOP_REASON_FILE).unlink()
         task.emit_status(State.STOPPING, step, reason=reason)
         if step > 0:
-            task.save_checkpoint(step, state, self._checkpoint_meta(position))
+            task.save_checkpoint(step, state, self._checkpoint_meta(loader_state))
             task.finish_pending_save()
         task.emit_status(State.INTERRUPTED, step, reason=reason)
         return exit_code_for_signal(signum)

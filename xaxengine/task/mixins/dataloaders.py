@@ -52,9 +52,13 @@ def _arrow_to_numpy(array: "pa.Array", name: str) -> np.ndarray:
 
 def dataset_to_columns(dataset: "datasets.Dataset") -> dict[str, np.ndarray]:
     """Converts every column of a dataset to one numpy array (through arrow, keeping dtypes; float64 -> float32)."""
-    table = dataset.with_format("arrow")[:]
+    return table_columns(dataset.with_format("arrow")[:], dataset.column_names)
+
+
+def table_columns(table: "pa.Table", names: list[str]) -> dict[str, np.ndarray]:
+    """Converts the named columns of an arrow table to numpy arrays (keeping dtypes; float64 -> float32)."""
     columns: dict[str, np.ndarray] = {}
-    for name in dataset.column_names:
+    for name in names:
         array = _arrow_to_numpy(table.column(name).combine_chunks(), name)
         if array.dtype == np.float64:
             array = array.astype(np.float32)
@@ -66,12 +70,39 @@ class DataloadersMixin[ConfigT: Config](BaseTask[ConfigT]):
     """Loads the datasets once and yields index batches."""
 
     @abc.abstractmethod
-    def get_dataset(self, phase: str) -> "datasets.Dataset":
-        """Returns the dataset for ``phase`` (``train`` or ``valid``). Users implement this."""
+    def get_dataset(self, phase: str) -> Any:
+        """Returns the dataset for ``phase`` (``train`` or ``valid``). Users implement this.
 
-    def load_columns(self, phase: str) -> tuple[Columns, int]:
+        The training set may be a ``datasets.Dataset``, a ``datasets.IterableDataset``, a Grain ``MapDataset`` or
+        ``IterDataset``, or any random-access source (``__len__`` / ``__getitem__`` returning a dict of arrays);
+        validation reads a ``datasets.Dataset`` whole (see ``docs/data.md``).
+        """
+
+    def get_data_iterator(self, phase: str) -> Any:
+        """An iterator of ready batches (dicts of arrays) for ``phase``, or None (the default) to use the dataset.
+
+        Resume is exact only when the iterator has ``get_state()`` / ``set_state(state)``; otherwise a resumed run
+        replays (skips) the batches already seen, which is exact only if the iterator is deterministic.
+        """
+        del phase
+
+    def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Per-example work on the host (decode, augment, crop), in ``data.num_workers`` processes.
+
+        ``rng`` is seeded from ``(seed, epoch, index)``, so the augmentation is reproducible. Overriding this
+        routes training data through the Grain path.
+        """
+        del rng
+        return example
+
+    def batch_transform(self, batch: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Per-batch work on the host after stacking (mixup, packing); ``rng`` is seeded from (seed, batch number)."""
+        del rng
+        return batch
+
+    def load_columns(self, phase: str, dataset: Any = None) -> tuple[Columns, int]:
         """Loads a phase's dataset as column arrays, on the device when small enough; returns them and the length."""
-        columns = dataset_to_columns(self.get_dataset(phase))
+        columns = dataset_to_columns(self.get_dataset(phase) if dataset is None else dataset)
         lengths = {len(v) for v in columns.values()}
         if len(lengths) != 1:
             raise ValueError(f"{phase} dataset columns have different lengths: {sorted(lengths)}")

@@ -62,6 +62,10 @@ class Placement:
             return columns, idx
         return {k: v[idx] for k, v in columns.items()}, None
 
+    def put_batch(self, batch: Columns) -> tuple[Columns, None]:
+        """The step operands of a host batch (Grain, iterators): ``(batch on the device, None)``."""
+        return {k: jax.device_put(v) for k, v in batch.items()}, None
+
     def constrain(self, fn: Callable[..., Any], out_shardings: Any) -> Callable[..., Any]:
         """Wraps a step so its outputs land on ``out_shardings`` (None: leave them to the compiler)."""
         del out_shardings
@@ -174,6 +178,12 @@ class MeshPlacement(Placement):
         if on_device:
             return columns, self._global(local, size)
         return {k: self._global(v[local], size) for k, v in columns.items()}, None
+
+    def put_batch(self, batch: Columns) -> tuple[Columns, None]:
+        """A host batch sharded over ``data`` (every process holds the global batch and ships its own rows)."""
+        size = len(next(iter(batch.values())))
+        rows = self._rows(size) if self.multi_process and size % self.num_devices == 0 else slice(None)
+        return {k: self._global(np.asarray(v)[rows], size) for k, v in batch.items()}, None
 
     def constrain(self, fn: Callable[..., Any], out_shardings: Any) -> Callable[..., Any]:
         """Constrains ``fn``'s outputs to ``out_shardings`` inside the jitted computation."""

@@ -1,0 +1,69 @@
+"""Digit tasks over each input path: a per-sample augmentation (Grain workers), a stream, an iterator."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import xaxengine as xax
+from tasks.mnist import MnistConfig, MnistTask, load_digits_dataset
+
+
+@dataclass(kw_only=True)
+class DataTaskConfig(MnistConfig):
+    """Digits plus test switches."""
+
+    fail_index: int = xax.field(-1, help="The transform raises on this example index (-1: never).")
+
+
+def digits_with_index(phase: str, valid_fraction: float) -> Any:
+    """The digits dataset with an ``index`` column, so a transform can tell examples apart."""
+    dataset = load_digits_dataset(phase, valid_fraction)
+    return dataset.add_column("index", np.arange(len(dataset), dtype=np.int32))
+
+
+class AugmentedDigitsTask(MnistTask):
+    """Random horizontal flip and pixel noise per example (seeded by the engine); raises on ``fail_index``."""
+
+    config_class = DataTaskConfig
+
+    def get_dataset(self, phase: str) -> Any:
+        return digits_with_index(phase, self.config.valid_fraction)
+
+    def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        if int(example["index"]) == self.config.fail_index:
+            raise ValueError("unreadable image")
+        image = example["image"]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        noisy = image + rng.normal(0.0, 0.05, image.shape)
+        return {**example, "image": noisy.astype(np.float32)}
+
+
+class StreamingDigitsTask(MnistTask):
+    """The digits as a streaming ``datasets.IterableDataset`` (shuffled through the engine's seeded buffer)."""
+
+    def get_dataset(self, phase: str) -> Any:
+        dataset = load_digits_dataset(phase, self.config.valid_fraction)
+        return dataset.to_iterable_dataset(num_shards=4) if phase == "train" else dataset
+
+
+class IteratorDigitsTask(MnistTask):
+    """Batches from ``get_data_iterator``: a deterministic generator (no get_state: resumed by replay)."""
+
+    def get_data_iterator(self, phase: str) -> Iterator[dict[str, np.ndarray]] | None:
+        if phase != "train":
+            return None
+        dataset = load_digits_dataset(phase, self.config.valid_fraction).with_format("numpy")
+        images, labels = np.asarray(dataset["image"]), np.asarray(dataset["label"]).astype(np.int32)
+        batch = self.config.data.batch_size
+
+        def batches() -> Iterator[dict[str, np.ndarray]]:
+            for epoch in range(10**6):
+                order = np.random.default_rng([7, epoch]).permutation(len(labels))
+                for start in range(0, len(order) - batch + 1, batch):
+                    chosen = order[start : start + batch]
+                    yield {"image": images[chosen], "label": labels[chosen]}
+
+        return batches()

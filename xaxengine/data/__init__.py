@@ -1,0 +1,1 @@
+"""The training input pipeline: the in-memory fast path, the Grain path, and iterators (see ``docs/data.md``)."""

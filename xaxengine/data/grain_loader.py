@@ -1,0 +1,157 @@
+"""The Grain path: batches built by :class:`BatchMaker` in ``data.num_workers`` processes, resumable by batch number.
+
+The pipeline is ``MapDataset.range(k0, k1).map(BatchMaker)``, prefetched by ``mp_prefetch`` workers. Grain's own
+iterator state depends on the worker count, so the loader saves its own: the ``(epoch, offset)`` of the next batch,
+the same position the in-memory path saves. Batch ``k`` is a pure function of ``(seed, k)``, so changing
+``num_workers`` between a kill and a resume does not change the data.
+"""
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from xaxengine.data.transforms import SKIP_REASON, SKIPPED, BatchMaker, HostBatch
+from xaxengine.task.mixins.sharding import Placement
+
+
+class TaskHook:
+    """A task's hook method that pickles as (task class, config, name) and rebuilds the task in a worker process."""
+
+    def __init__(self, task: Any, name: str) -> None:
+        """Binds ``task.name``."""
+        self.task_class, self.config, self.name = type(task), task.config, name
+        self._bound: Callable[..., Any] | None = getattr(task, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"task_class": self.task_class, "config": self.config, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.task_class, self.config, self.name = state["task_class"], state["config"], state["name"]
+        self._bound = None
+
+    def __call__(self, *args: Any) -> Any:
+        """Calls the hook (on a fresh task built from the config, the first time, in a worker)."""
+        if self._bound is None:
+            self._bound = getattr(self.task_class(self.config), self.name)
+        return self._bound(*args)
+
+
+def init_worker(worker_index: int, worker_count: int) -> None:
+    """Runs first in each Grain worker: leaves stop signals to the trainer, and exits when the trainer is gone.
+
+    A terminal's Ctrl-C reaches the whole process group; the trainer handles it (checkpoint, then stop), so workers
+    ignore it rather than fail mid-batch. A trainer killed with SIGKILL cannot stop its workers, so each one
+    watches its parent and exits once it changed (no orphans blocked on a full queue).
+    """
+    del worker_index, worker_count
+    parent = os.getppid()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="xax-parent-watch", daemon=True).start()
+
+
+def _mark_flags_parsed() -> None:
+    """Grain reads absl flags when it starts workers; a program that never parsed them would fail there."""
+    from absl import flags
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+
+
+class GrainLoader:
+    """Batches from a Grain pipeline over a random-access source, placed on the mesh for each step."""
+
+    kind = "grain"
+
+    def __init__(
+        self,
+        maker: BatchMaker,
+        placement: Placement,
+        state: dict[str, Any],
+        num_batches: int,
+        num_workers: int,
+        prefetch: int,
+        warn: Callable[[str], None],
+    ) -> None:
+        """Starts the pipeline at the saved position.
+
+        Args:
+            maker: Builds batch ``k``.
+            placement: Puts host batches on the devices.
+            state: The saved ``{"epoch", "offset"}`` (empty: the start).
+            num_batches: How many batches the run can still ask for.
+            num_workers: Worker processes (0: threads of this process).
+            prefetch: Batches buffered per worker.
+            warn: Reports skipped examples (one line each).
+        """
+        import grain
+
+        self.maker, self.placement, self.warn = maker, placement, warn
+        per_epoch = maker.batches_per_epoch
+        self.next_batch = int(state.get("epoch", 0)) * per_epoch + int(state.get("offset", 0)) // maker.batch_size
+        self.skipped = int(state.get("skipped", 0))
+        dataset = grain.MapDataset.range(self.next_batch, self.next_batch + num_batches + 1).map(maker)
+        iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=max(prefetch, 1)))
+        if num_workers > 0:
+            _mark_flags_parsed()
+            options = grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=max(prefetch, 1))
+            iterable = iterable.mp_prefetch(options, worker_init_fn=init_worker)
+        self._iterator: Iterator[HostBatch] = iter(iterable)
+        self._pending: tuple[Any, ...] | None = None
+
+    def _fetch(self) -> tuple[Any, ...]:
+        batch = dict(next(self._iterator))
+        skipped = int(batch.pop(SKIPPED, 0))
+        reason = batch.pop(SKIP_REASON, None)
+        if skipped:
+            self.skipped += skipped
+            self.warn(
+                f"data.on_error=skip: skipped {skipped} example(s) in batch {self.next_batch} ({self.skipped} "
+                f"so far){': ' + str(reason) if reason is not None else ''}"
+            )
+        return self.placement.put_batch(batch)
+
+    def example(self) -> tuple[Any, ...]:
+        """The first batch (kept, and handed out by the first :meth:`next`)."""
+        if self._pending is None:
+            self._pending = self._fetch()
+        return self._pending
+
+    def next(self) -> tuple[Any, ...]:
+        """The next batch's step operands ``(batch, None)``."""
+        data = self._pending if self._pending is not None else self._fetch()
+        self._pending = None
+        self.next_batch += 1
+        return data
+
+    def get_state(self) -> dict[str, Any]:
+        """``{"kind": "grain", "epoch", "offset", "skipped"}`` of the next batch to hand out."""
+        epoch, slot = divmod(self.next_batch, self.maker.batches_per_epoch)
+        offset = slot * self.maker.batch_size
+        return {"kind": self.kind, "epoch": epoch, "offset": offset, "skipped": self.skipped}
+
+    def close(self) -> None:
+        """Stops the worker processes."""
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def host_batch_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A batch from an iterator as numpy arrays (float64 -> float32, like the other paths)."""
+    out = {}
+    for name, value in batch.items():
+        array = np.asarray(value)
+        out[name] = array.astype(np.float32) if array.dtype == np.float64 else array
+    return out

@@ -1,0 +1,84 @@
+"""Choosing the training input path from what the task returns, and opening its loader at a saved state.
+
+- ``get_data_iterator("train")`` returning an iterator: :class:`IteratorLoader`.
+- ``datasets.IterableDataset`` (streaming): :class:`StreamBatches` through :class:`IteratorLoader`.
+- Grain ``IterDataset``: its iterator (exact state) through :class:`IteratorLoader`.
+- ``datasets.Dataset`` that fits ``data.host_max_bytes``, with no ``transform`` / ``batch_transform`` and
+  ``data.loader`` not ``grain``: the in-memory fast path (on the device when it fits ``data.device_max_bytes``).
+- Otherwise (a larger or transformed ``datasets.Dataset``, a Grain ``MapDataset``, any ``__len__`` /
+  ``__getitem__`` source): :class:`GrainLoader`.
+"""
+
+from typing import Any
+
+import jax
+
+from xaxengine.data.grain_loader import GrainLoader, TaskHook
+from xaxengine.data.iterators import IteratorLoader, StreamBatches
+from xaxengine.data.loader import InMemoryLoader, Loader, position_from_state
+from xaxengine.data.transforms import BatchMaker
+from xaxengine.task.mixins.dataloaders import DataloadersMixin
+from xaxengine.task.mixins.sharding import Placement
+
+
+def overrides(task: Any, name: str) -> bool:
+    """Whether the task's class overrides the engine's default hook ``name``."""
+    return getattr(type(task), name) is not getattr(DataloadersMixin, name)
+
+
+def dataset_nbytes(dataset: Any) -> int:
+    """The Arrow size of a ``datasets.Dataset`` (memory-mapped: nothing is read to measure it)."""
+    return int(dataset.data.nbytes)
+
+
+def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[str, Any], steps_left: int) -> Loader:
+    """The training loader for the task's data, positioned at ``state`` (a checkpoint's ``loader`` meta).
+
+    Args:
+        task: The task (its ``get_dataset`` / ``get_data_iterator`` / ``transform`` hooks).
+        placement: Puts batches on the layout's devices.
+        seed: ``train.seed``.
+        state: The saved loader state (empty at the start of a run).
+        steps_left: Steps the run can still take.
+
+    Raises:
+        ValueError: A source the engine cannot read, or too few rows for one batch.
+    """
+    import datasets
+    import grain
+
+    cfg = task.config.data
+    iterator = task.get_data_iterator("train")
+    if iterator is not None:
+        return IteratorLoader(iter(iterator), placement, state)
+    dataset = task.get_dataset("train")
+    transform = TaskHook(task, "transform") if overrides(task, "transform") else None
+    if isinstance(dataset, datasets.IterableDataset):
+        stream = StreamBatches(dataset, cfg.batch_size, seed, cfg.shuffle_buffer if cfg.shuffle else 0, transform, {})
+        return IteratorLoader(stream, placement, state)
+    if isinstance(dataset, grain.IterDataset):
+        return IteratorLoader(iter(dataset), placement, state)
+    batch_transform = TaskHook(task, "batch_transform") if overrides(task, "batch_transform") else None
+    if isinstance(dataset, datasets.Dataset) and _fast_path(cfg.loader, transform, batch_transform, dataset, cfg):
+        columns, size = task.load_columns("train", dataset)
+        columns = placement.put_columns(columns)
+        batches = task.train_batches(size, seed, position_from_state(state))
+        return InMemoryLoader(columns, batches, placement, isinstance(next(iter(columns.values())), jax.Array))
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        raise ValueError(
+            f"get_dataset('train') returned a {type(dataset).__name__}; expected a datasets.Dataset or "
+            "IterableDataset, a Grain MapDataset or IterDataset, or a source with __len__ and __getitem__"
+        )
+    if len(dataset) < cfg.batch_size:
+        raise ValueError(f"train dataset has {len(dataset)} rows, fewer than data.batch_size={cfg.batch_size}")
+    maker = BatchMaker(
+        dataset, cfg.batch_size, seed, cfg.shuffle, transform, batch_transform, skip_errors=cfg.on_error == "skip"
+    )
+    warn = lambda message: task.log_message("warning", message)  # noqa: E731
+    return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)
+
+
+def _fast_path(loader: str, transform: Any, batch_transform: Any, dataset: Any, cfg: Any) -> bool:
+    if loader != "auto":
+        return loader == "memory"
+    return transform is None and batch_transform is None and dataset_nbytes(dataset) <= cfg.host_max_bytes

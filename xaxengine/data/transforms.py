@@ -1,0 +1,153 @@
+"""Building one training batch from a random-access source: read rows, per-sample transform, stack, batch transform.
+
+Batch ``k`` of a run is a pure function of ``(seed, k)``: its epoch and slot come from the number of full batches
+per epoch, its rows from the epoch's seeded permutation (the same order as the in-memory path), and each example's
+``rng`` from ``(seed, epoch, index)``. So the batches do not depend on which worker builds them, on how many
+workers there are, or on where a run was resumed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xaxengine.task.mixins.dataloaders import table_columns
+
+Example = dict[str, Any]
+HostBatch = dict[str, Any]  # column name -> numpy array (plus the skip markers below)
+SKIPPED = "__skipped__"  # key of the batch dict carrying how many examples on_error="skip" replaced
+SKIP_REASON = "__skip_reason__"  # and the first one's error line
+
+
+class DataError(RuntimeError):
+    """An example that could not be turned into a batch row; ``str(e)`` is one line naming the example."""
+
+
+def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator handed to ``transform`` for example ``index`` of ``epoch``."""
+    return np.random.default_rng([seed, 0, epoch, index])
+
+
+def batch_rng(seed: int, batch_number: int) -> np.random.Generator:
+    """The generator handed to ``batch_transform`` for batch ``batch_number`` of the run."""
+    return np.random.default_rng([seed, 1, batch_number])
+
+
+def epoch_order(size: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """The order of one epoch; the same function as the in-memory path's ``epoch_permutation``."""
+    if not shuffle:
+        return np.arange(size, dtype=np.int32)
+    return np.random.default_rng([seed, epoch]).permutation(size).astype(np.int32)
+
+
+def read_rows(source: Any, indices: np.ndarray) -> list[Example]:
+    """Reads examples by index: a ``datasets.Dataset`` in one Arrow slice, any other source one ``[i]`` at a time."""
+    if _is_hf_dataset(source):
+        columns = table_columns(source.with_format("arrow")[indices.tolist()], source.column_names)
+        return [{k: v[i] for k, v in columns.items()} for i in range(len(indices))]
+    rows = []
+    for index in indices.tolist():
+        row = source[index]
+        rows.append(row if isinstance(row, dict) else {"example": row})
+    return rows
+
+
+def stack(rows: list[Example], indices: np.ndarray) -> HostBatch:
+    """Stacks examples into columns; a column whose shape changes gets one line naming it and the example."""
+    batch: HostBatch = {}
+    for name in rows[0]:
+        first = np.shape(rows[0][name])
+        for row, index in zip(rows, indices.tolist(), strict=True):
+            if np.shape(row[name]) != first:
+                raise DataError(
+                    f"column '{name}' of example {index} has shape {np.shape(row[name])}, the batch's first has {first}"
+                )
+        array = np.stack([np.asarray(row[name]) for row in rows])
+        batch[name] = array.astype(np.float32) if array.dtype == np.float64 else array
+    return batch
+
+
+@dataclass
+class BatchMaker:
+    """Builds batch ``k`` (picklable: Grain's worker processes each get a copy).
+
+    Args:
+        source: The random-access source (``__len__`` / ``__getitem__``).
+        batch_size: Rows per batch.
+        seed: The run's seed.
+        shuffle: Shuffle each epoch.
+        transform: ``transform(example, rng) -> example`` or None.
+        batch_transform: ``batch_transform(batch, rng) -> batch`` or None.
+        skip_errors: Replace an example whose transform raises by another row of the batch (counted), else fail.
+    """
+
+    source: Any
+    batch_size: int
+    seed: int
+    shuffle: bool
+    transform: Callable[[Example, np.random.Generator], Example] | None
+    batch_transform: Callable[[HostBatch, np.random.Generator], HostBatch] | None
+    skip_errors: bool
+
+    def __post_init__(self) -> None:
+        """Caches the current epoch's order (each worker keeps its own)."""
+        self.batches_per_epoch = len(self.source) // self.batch_size
+        self._order_epoch, self._order = -1, np.zeros(0, np.int32)
+
+    def indices(self, batch_number: int) -> tuple[int, np.ndarray]:
+        """The epoch and the example indices of batch ``batch_number`` (each epoch's partial batch is dropped)."""
+        epoch, slot = divmod(batch_number, self.batches_per_epoch)
+        if epoch != self._order_epoch:
+            self._order_epoch, self._order = epoch, epoch_order(len(self.source), self.seed, epoch, self.shuffle)
+        return epoch, self._order[slot * self.batch_size : (slot + 1) * self.batch_size]
+
+    def __call__(self, batch_number: int) -> HostBatch:
+        """Reads, transforms and stacks batch ``batch_number``."""
+        epoch, indices = self.indices(int(batch_number))
+        skipped = 0
+        if self.transform is None and _is_hf_dataset(self.source):
+            batch: HostBatch = table_columns(
+                self.source.with_format("arrow")[indices.tolist()], self.source.column_names
+            )
+        else:
+            rows = read_rows(self.source, indices)
+            if self.transform is not None:
+                rows, skipped = self._transform_rows(rows, indices, epoch)
+            batch = stack(rows, indices)
+        if self.batch_transform is not None:
+            try:
+                batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))
+            except Exception as error:
+                raise DataError(f"batch_transform failed on batch {batch_number}: {_one_line(error)}") from error
+        if skipped:
+            batch[SKIPPED], batch[SKIP_REASON] = np.asarray(skipped), self._first_failure
+        return batch
+
+    def _transform_rows(self, rows: list[Example], indices: np.ndarray, epoch: int) -> tuple[list[Example], int]:
+        assert self.transform is not None
+        out: list[Example | None] = []
+        failures: list[str] = []
+        for row, index in zip(rows, indices.tolist(), strict=True):
+            try:
+                out.append(self.transform(row, example_rng(self.seed, epoch, index)))
+            except Exception as error:
+                message = f"transform failed on example {index} (epoch {epoch}): {_one_line(error)}"
+                if not self.skip_errors:
+                    raise DataError(message) from error
+                failures.append(message)
+                out.append(None)
+        self._first_failure = failures[0] if failures else ""
+        good = [row for row in out if row is not None]
+        if not good:
+            raise DataError(f"every example of the batch failed; first: {failures[0]}")
+        return [row if row is not None else good[i % len(good)] for i, row in enumerate(out)], len(failures)
+
+
+def _is_hf_dataset(source: Any) -> bool:
+    """A ``datasets.Dataset`` (read in Arrow slices; ``datasets`` is not imported here, it is slow to import)."""
+    return hasattr(source, "with_format") and hasattr(source, "column_names")
+
+
+def _one_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".splitlines()[0]
