@@ -32,7 +32,7 @@ PARTITION = "debug"
 MUNGED = Path("/usr/sbin/munged")
 
 
-class ClusterUnavailable(Exception):
+class ClusterUnavailableError(Exception):
     """The cluster cannot run here (packages missing and not installable, or a daemon would not start)."""
 
 
@@ -47,25 +47,25 @@ def install_packages() -> None:
     """Installs slurm-wlm and munge with apt-get when a binary is missing.
 
     Raises:
-        ClusterUnavailable: Not root, no apt-get, or the install failed.
+        ClusterUnavailableError: Not root, no apt-get, or the install failed.
     """
     needed = ("sbatch", "srun", "sinfo", "scontrol", "scancel", "slurmctld", "slurmd")
     if all(shutil.which(b) or Path("/usr/sbin", b).exists() for b in needed) and MUNGED.exists():
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise ClusterUnavailable("slurm-wlm/munge are not installed and cannot be (needs root and apt-get)")
+        raise ClusterUnavailableError("slurm-wlm/munge are not installed and cannot be (needs root and apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "slurm-wlm", "munge"]):
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if done.returncode:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-            raise ClusterUnavailable(f"{' '.join(command)} failed ({done.returncode}): {tail}")
+            raise ClusterUnavailableError(f"{' '.join(command)} failed ({done.returncode}): {tail}")
 
 
 def _sbin(name: str) -> str:
     found = shutil.which(name) or str(Path("/usr/sbin", name))
     if not Path(found).exists():
-        raise ClusterUnavailable(f"{name} is not installed")
+        raise ClusterUnavailableError(f"{name} is not installed")
     return found
 
 
@@ -97,11 +97,11 @@ class SlurmCluster:
         """Writes the config and key, starts the three daemons and waits until the node is idle.
 
         Raises:
-            ClusterUnavailable: Missing packages, or a daemon exited or the node never became idle (with its log).
+            ClusterUnavailableError: Missing packages, or a daemon exited or the node never became idle (with its log).
         """
         install_packages()
         if os.geteuid() != 0:
-            raise ClusterUnavailable("slurmd must run as root")
+            raise ClusterUnavailableError("slurmd must run as root")
         for sub in ("state", "spool", "log", "munge"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
@@ -125,7 +125,7 @@ class SlurmCluster:
                 f"--log-file={self.log('munged')}",
             ],
         )
-        self._wait(lambda: (munge_dir / "munge.socket").exists(), "munged", 10.0)
+        self._wait((munge_dir / "munge.socket").exists, "munged", 10.0)
         self._spawn("slurmctld", [_sbin("slurmctld"), "-D", "-f", str(self.conf)])
         self._wait(self._controller_up, "slurmctld", timeout)
         self._spawn("slurmd", [_sbin("slurmd"), "-D", "-f", str(self.conf), "-N", self.node])
@@ -218,7 +218,7 @@ class SlurmCluster:
         text += self.log(f"{daemon}.stdout").read_text() if self.log(f"{daemon}.stdout").exists() else ""
         last = [line for line in text.splitlines() if "error" in line.lower() or "fatal" in line.lower()][-3:]
         state = "exited" if not _alive(pid) else f"not ready after {timeout:.0f} s"
-        raise ClusterUnavailable(f"{daemon} {state}: {' | '.join(last) or 'see ' + str(log)}")
+        raise ClusterUnavailableError(f"{daemon} {state}: {' | '.join(last) or 'see ' + str(log)}")
 
     def _controller_up(self) -> bool:
         return self.run("scontrol", "ping", timeout=10).stdout.count("UP") > 0
@@ -253,7 +253,7 @@ def main() -> int:
         elif args.action == "stop":
             cluster.stop()
             return 0
-    except ClusterUnavailable as error:
+    except ClusterUnavailableError as error:
         sys.stderr.write(f"slurm_cluster: {error}\n")
         return 2
     sys.stdout.write(f"export SLURM_CONF={cluster.conf}\n")

@@ -18,6 +18,7 @@ EVENTS_FILE = "events.jsonl"
 CONFIG_FILE = "config.toml"
 STDOUT_FILE = "stdout.log"
 LOCK_FILE = "lock"
+SLURM_JOB_FILE = "slurm_job"  # the Slurm job id of a run submitted with `xaxengine slurm --submit`
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 ARTIFACTS_DIR = "artifacts"
@@ -194,7 +195,7 @@ def find_run(spec: str, runs_dir: Path) -> Path:
         RunError: when nothing matches, or a run id is ambiguous.
     """
     path = Path(spec)
-    if (path / EVENTS_FILE).exists() or (path / CONFIG_FILE).exists():
+    if any((path / name).exists() for name in (EVENTS_FILE, CONFIG_FILE, SLURM_JOB_FILE)):
         return path
     if spec == "latest":
         runs = list_runs(runs_dir)
