@@ -16,6 +16,7 @@ as root (slurmd must). ``stop`` ends them by the pids it recorded.
 """
 
 import argparse
+import getpass
 import os
 import shutil
 import signal
@@ -132,7 +133,17 @@ class SlurmCluster:
         self._wait(self._node_idle, "slurmd", timeout)
 
     def stop(self) -> None:
-        """Ends every daemon this cluster started, by the pid it recorded (SIGTERM, then SIGKILL after 10 s)."""
+        """Cancels leftover jobs, then ends every daemon it started by the pid it recorded (TERM, KILL after 10 s)."""
+        if (self.root / "slurmctld.daemon-pid").exists() and self.conf.exists():
+            user = f"--user={getpass.getuser()}"
+            try:
+                self.run("scancel", user, "--state=PENDING")
+                self.run("scancel", user, "--signal=KILL", "--full")
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and self.run("squeue", "--noheader").stdout.strip():
+                    time.sleep(0.5)
+            except subprocess.TimeoutExpired:
+                pass  # the controller is gone already; its jobs' processes die with slurmd's steps
         for daemon in DAEMONS:
             pid_file = self.root / f"{daemon}.daemon-pid"
             if not pid_file.exists():
@@ -189,7 +200,7 @@ class SlurmCluster:
                 "MailProg=/bin/true",
                 "ReturnToService=2",
                 "SlurmdTimeout=60",
-                "KillWait=15",
+                "KillWait=30",  # the engines checkpoint between SIGTERM and SIGKILL (requeue, scancel)
                 "MinJobAge=600",
                 "JobRequeue=0",
                 f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN",
