@@ -3,7 +3,8 @@
 Every job is the digits MLP (``hidden=32``) with one loss per step, as two engine processes started by ``srun``
 (``--nodes 1 --tasks-per-node 2``, one CPU device each) that join ``jax.distributed`` from ``SLURM_*``. Covered: a
 2-task job equals the single-process run step for step; ``xaxengine checkpoint`` / ``stop`` reach the job through
-``scancel`` and it ends ``interrupted`` with a checkpoint; a ``--requeue`` job requeued with ``scontrol requeue``
+``scancel`` and it ends ``interrupted`` with a checkpoint, and so does Slurm's ``--signal=TERM@70`` before the
+time limit; a ``--requeue`` job requeued with ``scontrol requeue``
 resumes from its checkpoint and ends with the uninterrupted run's losses; no ``sbatch`` and a bad partition are one
 line each with exit code 2.
 """
@@ -159,6 +160,21 @@ def test_checkpoint_and_stop_reach_the_job_through_scancel(slurm: Any, runs: Pat
     checkpoints = [e["step"] for e in events if e["kind"] == "checkpoint"]
     assert len(checkpoints) == 2 and checkpoints[-1] == states[-1][1]
     assert (run_dir / "checkpoints" / str(states[-1][1])).is_dir()
+    assert _job_field(slurm, job_id, "ExitCode") == "143:0"
+
+
+def test_time_limit_signal_checkpoints_before_the_kill(slurm: Any, runs: Path):
+    # --time 2 with TERM@70: Slurm signals between 50 and 80 s into the job (it checks limits periodically)
+    extra = ["train.max_steps=1000000", "checkpoint.save_every_n_steps=1000000", "--time", "2", "--signal", "TERM@70"]
+    proc = _submit(runs, "timed", *extra)
+    assert proc.wait(timeout=240) == 143, (runs / "timed.err").read_text()[-3000:]
+    run_dir = runs / "mnist" / "timed"
+    events = _events(run_dir)
+    states = [(e["state"], e["step"], e["reason"]) for e in events if e["kind"] == "status"]
+    assert states[-1][0] == "interrupted" and states[-1][2] == "signal 15" and states[-1][1] > 0
+    assert [e["step"] for e in events if e["kind"] == "checkpoint"] == [states[-1][1]]
+    job_id = (run_dir / "slurm_job").read_text().strip()
+    assert _job_field(slurm, job_id, "JobState") == "FAILED"  # it ended itself before the limit: not TIMEOUT
     assert _job_field(slurm, job_id, "ExitCode") == "143:0"
 
 
