@@ -3,7 +3,7 @@
 Every job is the digits MLP (``hidden=32``) with one loss per step, as two engine processes started by ``srun``
 (``--nodes 1 --tasks-per-node 2``, one CPU device each) that join ``jax.distributed`` from ``SLURM_*``. Covered: a
 2-task job equals the single-process run step for step; ``xaxengine checkpoint`` / ``stop`` reach the job through
-``scancel`` and it ends ``interrupted`` with a checkpoint, and so does Slurm's ``--signal=TERM@70`` before the
+``scancel`` and it ends ``interrupted`` with a checkpoint, and so does Slurm's ``--signal=TERM@60`` before the
 time limit; a ``--requeue`` job requeued with ``scontrol requeue``
 resumes from its checkpoint and ends with the uninterrupted run's losses; no ``sbatch`` and a bad partition are one
 line each with exit code 2.
@@ -164,8 +164,8 @@ def test_checkpoint_and_stop_reach_the_job_through_scancel(slurm: Any, runs: Pat
 
 
 def test_time_limit_signal_checkpoints_before_the_kill(slurm: Any, runs: Path):
-    # --time 2 with TERM@70: Slurm signals between 50 and 80 s into the job (it checks limits periodically)
-    extra = ["train.max_steps=1000000", "checkpoint.save_every_n_steps=1000000", "--time", "2", "--signal", "TERM@70"]
+    # --time 3 with TERM@60: Slurm signals 60 to 120 s into the job (up to a minute early), after the first steps
+    extra = ["train.max_steps=1000000", "checkpoint.save_every_n_steps=1000000", "--time", "3", "--signal", "TERM@60"]
     proc = _submit(runs, "timed", *extra)
     assert proc.wait(timeout=240) == 143, (runs / "timed.err").read_text()[-3000:]
     run_dir = runs / "mnist" / "timed"
