@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from xaxengine.protocol import TERMINAL_STATES, Event, Kind, State, decode
-from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, lock_held, read_lock_pid
+from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, SLURM_JOB_FILE, RunError, lock_held, read_lock_pid
 
 logger = logging.getLogger(__name__)
 
@@ -271,8 +271,8 @@ def find_run(spec: str, runs_dir: Path) -> Path:
         RunError: when nothing matches, or a run id is ambiguous.
     """
     path = Path(spec)
-    if (path / EVENTS_FILE).exists() or (path / CONFIG_FILE).exists():
-        return path
+    if any((path / name).exists() for name in (EVENTS_FILE, CONFIG_FILE, SLURM_JOB_FILE)):
+        return path  # a Slurm run still pending has only its job id file
     if spec == "latest":
         runs = list_runs(runs_dir)
         if not runs:

@@ -17,6 +17,7 @@ from xaxengine.dotted import flatten
 from xaxengine.exit_codes import EXIT_BAD_INPUT, EXIT_SIGINT
 from xaxengine.launch_config import RunOptions
 from xaxengine.runs import RunError, resolve_runs_dir
+from xaxengine.task.launchers import slurm as slurm_launcher
 
 
 class UsageError(Exception):
@@ -58,18 +59,10 @@ def _parser() -> argparse.ArgumentParser:
         "sweep", help="Run, resume, join, list or stop an Optuna sweep (xaxengine sweep -h).", add_help=False
     )
 
-    slurm = sub.add_parser("slurm", help="Write (and with --submit, submit) an sbatch script for a multi-node run.")
-    slurm.add_argument("toml", help="Task file.")
-    slurm.add_argument("overrides", nargs="*", help="Dotted overrides passed to every rank.")
-    slurm.add_argument("--nodes", type=int, default=1, help="Nodes (one engine process per node).")
-    slurm.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node (0: CPU nodes).")
-    slurm.add_argument("--partition", default="", help="Slurm partition.")
-    slurm.add_argument("--time", default="", help="Time limit, e.g. 04:00:00.")
-    slurm.add_argument("--cpus-per-task", type=int, default=0, help="CPUs per engine process (0: Slurm's default).")
-    slurm.add_argument("--runs-dir", help="Runs root on storage every node shares (default: $XAX_RUNS_DIR or ./runs).")
-    slurm.add_argument("--run-id", help="Run id (default: a new timestamped id).")
-    slurm.add_argument("--output", "-o", help="Script path (default: RUNS_DIR/slurm/RUN_ID.sbatch).")
-    slurm.add_argument("--submit", action="store_true", help="Submit the script with sbatch.")
+    slurm = sub.add_parser(
+        "slurm", help="Write (and with --submit, submit and follow) an sbatch script for a multi-process run."
+    )
+    slurm_launcher.add_slurm_arguments(slurm)
 
     for name, what in (("stop", "Stop a live run gracefully (checkpoint, then exit)."), ("checkpoint", "Save now.")):
         control = sub.add_parser(name, help=what)
@@ -161,29 +154,21 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 def _cmd_slurm(args: argparse.Namespace) -> int:
     from xaxengine.runs import new_run_id, task_dir_name
-    from xaxengine.task.launchers.slurm import SlurmError, SlurmJob, submit, write_script
 
     spec = load_run_spec(Path(args.toml), args.overrides)  # fails early on a bad file or override
-    job = SlurmJob(
+    job = slurm_launcher.SlurmJob(
         toml=Path(args.toml),
         runs_dir=resolve_runs_dir(args.runs_dir),
         run_id=args.run_id or new_run_id(),
         job_name=f"xax-{task_dir_name(spec.task_cls.__name__)}",
-        nodes=args.nodes,
-        gpus_per_node=args.gpus_per_node,
-        partition=args.partition,
-        time=args.time,
-        cpus_per_task=args.cpus_per_task,
+        task_dir=task_dir_name(spec.task_cls.__name__),
+        **{k: getattr(args, k) for k in slurm_launcher.RESOURCE_FLAGS},
         overrides=list(args.overrides),
     )
     try:
-        path = write_script(job, Path(args.output) if args.output else None)
-        sys.stdout.write(f"{path}\n")
-        if args.submit:
-            sys.stdout.write(submit(path) + "\n")
-    except SlurmError as error:
+        return slurm_launcher.submit_command(job, args, sys.stdout, sys.stderr)
+    except slurm_launcher.SlurmError as error:
         raise UsageError(str(error)) from None
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

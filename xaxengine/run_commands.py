@@ -15,6 +15,7 @@ from xaxengine.event_file import FollowedFile
 from xaxengine.exit_codes import EXIT_OK
 from xaxengine.protocol import TERMINAL_STATES, Event, Kind, LineReader, encode
 from xaxengine.runs import EVENTS_FILE, RunError, live_pid, resolve_runs_dir
+from xaxengine.task.launchers.slurm_control import signal_job
 
 READ_BYTES = 1 << 20
 POLL_S = 0.05
@@ -81,6 +82,9 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def cmd_signal(args: argparse.Namespace, signum: int) -> int:
     """``xaxengine stop|checkpoint RUN``: sends ``signum`` to the engine that runs it (the catalogue's liveness)."""
     run_dir = find_run(args.run, resolve_runs_dir(args.runs_dir))
+    if (sent := signal_job(run_dir, signum)) is not None:  # a Slurm run: scancel reaches its nodes
+        sys.stdout.write(f"{sent}\n")
+        return EXIT_OK
     info = read_run_info(run_dir)
     pid = (info.pid if info.alive else None) if info is not None else live_pid(run_dir)
     if pid is None:

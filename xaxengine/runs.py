@@ -16,6 +16,7 @@ STOP_REASON_FILE = "stop_reason"  # written by whoever sends a stop signal with 
 CONFIG_FILE = "config.toml"
 STDOUT_FILE = "stdout.log"
 LOCK_FILE = "lock"
+SLURM_JOB_FILE = "slurm_job"  # the Slurm job id of a run submitted with `xaxengine slurm --submit`
 CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 ARTIFACTS_DIR = "artifacts"

@@ -19,7 +19,7 @@ from xaxengine.catalog import MAX_SCAN_BYTES, TAIL_BYTES, RunInfo, list_runs, re
 from xaxengine.event_file import EventFile
 from xaxengine.protocol import EventWriter, read_events
 from xaxengine.runs import resolve_runs_dir
-from xaxtui.app import default_runs_dir
+from xaxtui.sessions import default_runs_dir
 from xaxtui.catalog import scan_runs
 
 TASK = "tasks.mnist:MnistTask"

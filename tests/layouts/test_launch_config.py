@@ -123,14 +123,16 @@ def test_sbatch_script(tmp_path: Path):
         "#SBATCH --time=04:00:00",
         f"#SBATCH --output={tmp_path}/shared/runs/slurm/%x-%j.out",
         f"cd {tmp_path}",
-        'export XAX_COORDINATOR_PORT="${XAX_COORDINATOR_PORT:-12355}"',
+        "#SBATCH --no-requeue",
     ):
         assert line in lines, line
+    assert "XAX_COORDINATOR_PORT" not in script  # the ranks derive the port from SLURM_JOB_ID (base.slurm_port)
     srun = next(line for line in lines if line.startswith("srun "))
-    assert srun.startswith("srun --kill-on-bad-exit=1 /venv/bin/xaxengine run /")
-    assert srun.split()[4].endswith("tasks/mnist.toml")
-    assert "train.max_steps=100 optimizer.lr=3e-4 launch.layout=multi_process" in srun
-    assert srun.endswith(f"--runs-dir {tmp_path}/shared/runs --run-id 20261125-000000-abcd")
+    assert srun == 'srun --kill-on-bad-exit=1 /venv/bin/xaxengine "$@"'
+    start = next(line for line in lines if line.startswith("  set -- run "))
+    assert start.split()[3].endswith("tasks/mnist.toml")
+    assert "train.max_steps=100 optimizer.lr=3e-4 launch.layout=multi_process" in start
+    assert start.endswith(f"--runs-dir {tmp_path}/shared/runs --run-id 20261125-000000-abcd")
     cpu_only = slurm_script(SlurmJob(Path("t.toml"), tmp_path, "r", "j", nodes=2))
     assert "--gpus-per-node" not in cpu_only and "--partition" not in cpu_only
     path = write_script(job)
@@ -146,7 +148,11 @@ def test_submit_without_sbatch_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
 
 def test_submit_calls_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     fake = tmp_path / "sbatch"
-    fake.write_text('#!/bin/sh\necho "Submitted batch job 42 ($1)"\n')
+    script = tmp_path / "job.sbatch"
+    fake.write_text(f'#!/bin/sh\n[ "$1 $2" = "--parsable {script}" ] && echo "42;cluster" && exit 0\nexit 9\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert submit(tmp_path / "job.sbatch") == f"Submitted batch job 42 ({tmp_path / 'job.sbatch'})"
+    assert submit(script) == "42"
+    fake.write_text('#!/bin/sh\necho "sbatch: error: Batch job submission failed: Invalid account" >&2\nexit 1\n')
+    with pytest.raises(SlurmError, match=f"^sbatch refused {script}: Invalid account$"):
+        submit(script)

@@ -233,19 +233,28 @@ def test_cli_layout_errors_and_slurm_command(tmp_path: Path):
     bad = run_engine("run", "tasks/mnist.toml", "data.batch_size=30", "--layout", "multi_cpu", "--num-devices", "4")
     assert bad.returncode == 2 and "batch_size=30 does not divide over 4 devices" in bad.stderr
     script = tmp_path / "job.sbatch"
-    made = run_engine(
-        "slurm",
-        "tasks/mnist.toml",
-        "train.max_steps=5",
-        "--nodes",
-        "2",
-        "--gpus-per-node",
-        "4",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "-o",
-        str(script),
-        "--submit",
+    made = subprocess.run(  # a PATH without sbatch, also where Slurm is installed (tests/slurm uses a real one)
+        [
+            str(BIN / "xaxengine"),
+            "slurm",
+            "tasks/mnist.toml",
+            "train.max_steps=5",
+            "--nodes",
+            "2",
+            "--gpus-per-node",
+            "4",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "-o",
+            str(script),
+            "--submit",
+        ],
+        cwd=REPO,
+        env=engine_env(PATH=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert made.returncode == 2 and "sbatch not found" in made.stderr
     assert (

@@ -19,6 +19,7 @@ COORDINATOR_ENV = "XAX_COORDINATOR_ADDRESS"
 NUM_PROCESSES_ENV = "XAX_NUM_PROCESSES"
 PROCESS_ID_ENV = "XAX_PROCESS_ID"
 DEFAULT_PORT = 12355  # Slurm jobs: every rank must agree on the port without talking first
+SLURM_PORT_SPAN = 20000  # job ports lie in DEFAULT_PORT .. DEFAULT_PORT + span - 1, below Linux's ephemeral range
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def cluster_from_env(config: LaunchConfig, environ: Mapping[str, str] | None = N
 
     Precedence: ``launch.process_id >= 0`` with ``launch.coordinator_address``; then ``XAX_COORDINATOR_ADDRESS``,
     ``XAX_NUM_PROCESSES``, ``XAX_PROCESS_ID`` (what the local launcher sets); then ``SLURM_PROCID``,
-    ``SLURM_NTASKS`` and the first host of ``SLURM_JOB_NODELIST`` (port ``XAX_COORDINATOR_PORT`` or 12355).
+    ``SLURM_NTASKS`` and the first host of ``SLURM_JOB_NODELIST`` (port ``XAX_COORDINATOR_PORT``, else
+    :func:`slurm_port` of ``SLURM_JOB_ID``).
 
     Raises:
         ConfigError: When the variables are present but inconsistent.
@@ -69,7 +71,7 @@ def cluster_from_env(config: LaunchConfig, environ: Mapping[str, str] | None = N
             hosts = expand_nodelist(nodelist)
             if not hosts:
                 raise ConfigError("SLURM_JOB_NODELIST is empty: cannot pick the coordinator host")
-            port = int(env.get("XAX_COORDINATOR_PORT", DEFAULT_PORT))
+            port = int(env.get("XAX_COORDINATOR_PORT") or slurm_port(env.get("SLURM_JOB_ID", "")))
             address = config.coordinator_address or f"{hosts[0]}:{port}"
             return _checked(address, int(env["SLURM_NTASKS"]), int(env["SLURM_PROCID"]))
     except KeyError as missing:
@@ -77,6 +79,15 @@ def cluster_from_env(config: LaunchConfig, environ: Mapping[str, str] | None = N
     except ValueError as error:
         raise ConfigError(f"bad cluster environment: {error}") from None
     return None
+
+
+def slurm_port(job_id: str) -> int:
+    """The coordinator port of a Slurm job: derived from its id, so two jobs sharing a node rarely collide.
+
+    Every rank computes it alone (they cannot talk before the coordinator exists); a requeued job keeps its id and
+    port. Without a job id: :data:`DEFAULT_PORT`.
+    """
+    return DEFAULT_PORT + int(job_id) % SLURM_PORT_SPAN if job_id.isdigit() else DEFAULT_PORT
 
 
 def _checked(address: str, num_processes: int, process_id: int) -> ClusterEnv:

@@ -63,7 +63,7 @@ def _counted_by_the_watcher(signum: int, frame: FrameType | None) -> None:
 
 
 def process_info() -> dict[str, object]:
-    """Host, pid, git state of the working directory and library versions, for ``run_start``."""
+    """Host, pid, git state of the working directory, library versions and the Slurm job, for ``run_start``."""
     from importlib.metadata import PackageNotFoundError, version
 
     versions: dict[str, str] = {"python": platform.python_version()}
@@ -72,7 +72,24 @@ def process_info() -> dict[str, object]:
             versions[package] = version(package)
         except PackageNotFoundError:
             continue
-    return {"host": socket.gethostname(), "pid": os.getpid(), "git": git_state(Path.cwd()), "versions": versions}
+    info: dict[str, object] = {"host": socket.gethostname(), "pid": os.getpid(), "git": git_state(Path.cwd())}
+    info["versions"] = versions
+    if (job := slurm_job_info()) is not None:
+        info["slurm"] = job
+    return info
+
+
+def slurm_job_info(environ: dict[str, str] | None = None) -> dict[str, object] | None:
+    """The Slurm job this process runs in (``run_start.slurm``), or None outside Slurm."""
+    env = os.environ if environ is None else environ
+    if "SLURM_JOB_ID" not in env:
+        return None
+    return {
+        "job_id": env["SLURM_JOB_ID"],
+        "nodelist": env.get("SLURM_JOB_NODELIST", ""),
+        "ntasks": int(env.get("SLURM_NTASKS", "1")),
+        "restart_count": int(env.get("SLURM_RESTART_COUNT", "0")),
+    }
 
 
 def git_state(path: Path) -> dict[str, object] | None:
