@@ -45,6 +45,19 @@ class TrainConfig:
     nan_policy: Literal["stop", "skip_step"] = field(
         "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
     )
+    grad_accum_steps: int = field(
+        1, help="Split each batch into this many microbatches, summing their gradients (memory follows the microbatch)."
+    )
+    steps_per_call: int = field(
+        1,
+        help="Optimizer steps per compiled call (a lax.scan); every step cadence must be a multiple of it, and a stop "
+        "lands at the next call boundary.",
+    )
+    precision: Literal["fp32", "bf16", "bf16_params"] = field(
+        "fp32",
+        help="'bf16' computes in bfloat16 with fp32 master weights and optimizer state; 'bf16_params' also stores "
+        "them in bfloat16. The loss runs in fp32.",
+    )
 
 
 @dataclass(kw_only=True)
@@ -188,6 +201,36 @@ class Config:
     process: ProcessConfig = field(ProcessConfig, help="Process and signal settings.")
     profile: ProfileConfig = field(ProfileConfig, help="Profiling, step-time breakdown and NaN debugging.")
     launch: LaunchConfig = field(LaunchConfig, help="Device layout settings.")
+
+    def __post_init__(self) -> None:
+        check_step_shape(self)
+
+
+def check_step_shape(config: Config) -> None:
+    """Refuses microbatches that do not split the batch, and step cadences inside a call of ``steps_per_call``.
+
+    Raises:
+        ValueError: One line naming the offending field.
+    """
+    train, k = config.train, config.train.steps_per_call
+    accum, batch = train.grad_accum_steps, config.data.batch_size
+    if accum < 1 or batch % accum:
+        raise ValueError(f"train.grad_accum_steps={accum} must be >= 1 and divide data.batch_size={batch}")
+    if k < 1:
+        raise ValueError(f"train.steps_per_call={k} must be >= 1")
+    window = parse_step_range(config.profile.steps) or (0, 0)
+    cadences = {
+        "train.max_steps": train.max_steps,
+        "train.log_every_n_steps": train.log_every_n_steps,
+        "train.valid_every_n_steps": train.valid_every_n_steps,
+        "train.log_heavy_every_n_steps": train.log_heavy_every_n_steps,
+        "checkpoint.save_every_n_steps": config.checkpoint.save_every_n_steps,
+        "profile.steps (start)": window[0],
+        "profile.steps (end)": window[1],
+    }
+    for name, every in cadences.items():
+        if every % k:
+            raise ValueError(f"train.steps_per_call={k}: {name}={every} must be a multiple of it (or 0)")
 
 
 @dataclass(kw_only=True)

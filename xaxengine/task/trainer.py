@@ -32,6 +32,7 @@ from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
 from xaxengine.task.mixins.train import TrainState
+from xaxengine.task.mixins.train_step import CallBatches, check_hooks_per_call, interleave, scanned_steps
 from xaxengine.task.run_context import LoopState, RunContext
 from xaxengine.task.validator import Validator
 
@@ -211,6 +212,7 @@ class Trainer:
         task.emit_status(State.COMPILING, ctx.step)
         batches = task.train_batches(train_size, self.config.train.seed, position)
         loop, step_fn = self._compile_train_step(state, static, optimizer, train_columns, batches)
+        batches = CallBatches(batches, self.config.train.steps_per_call)
         self.validator = Validator(task, placement, self.compile, static, valid_columns, valid_size)
         self._register_hooks(batches)
         task.emit_status(State.RUNNING, ctx.step)
@@ -219,16 +221,25 @@ class Trainer:
     def _compile_train_step(
         self, state: TrainState, static: Any, optimizer: Any, columns: Columns, batches: TrainBatches
     ) -> tuple[LoopState, Any]:
-        """Compiles the accumulating train step over the loop state; returns the first loop state and the step."""
+        """Compiles the accumulating train step over the loop state; returns the first loop state and the step.
+
+        One call runs ``train.steps_per_call`` optimizer steps (see :mod:`xaxengine.task.mixins.train_step`).
+        """
         cfg, placement = self.config.train, self.ctx.placement
         on_device = isinstance(next(iter(columns.values())), jax.Array)
         update = self.task.make_train_update(
-            static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step", grad_norm_every=cfg.log_every_n_steps
+            static,
+            optimizer,
+            skip_nonfinite=cfg.nan_policy == "skip_step",
+            grad_norm_every=cfg.log_every_n_steps,
+            grad_accum_steps=cfg.grad_accum_steps,
+            precision=cfg.precision,
         )
-        data = placement.step_data(columns, batches.permutation[: self.config.data.batch_size], on_device)
+        example = batches.permutation[: self.config.data.batch_size]
+        data = placement.step_data(columns, interleave([example] * cfg.steps_per_call), on_device)
         names = list(jax.eval_shape(update, state, *data)[1])
         loop = LoopState(train=state, sums=placement.replicate(zero_sums(names)), static=static, optimizer=optimizer)
-        accumulate = accumulating_train_step(update)
+        accumulate = scanned_steps(accumulating_train_step(update), cfg.steps_per_call)
 
         def train_step(loop: LoopState, *data: Any) -> LoopState:  # the name XLA, traces and profiles show
             train, sums = accumulate(loop.train, loop.sums, *data)
@@ -238,7 +249,7 @@ class Trainer:
         step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (loop, *data), (0,))
         return loop, step_fn
 
-    def _register_hooks(self, batches: TrainBatches) -> None:
+    def _register_hooks(self, batches: CallBatches) -> None:
         """The engine's own hooks, in the order they run after a step, then the task's (:meth:`get_hooks`)."""
         cfg, ckpt, hooks = self.config.train, self.config.checkpoint, self.hooks
         self.log_hook = hooks.add(Hook(self._log_train, every_n_steps=cfg.log_every_n_steps, at_end=True))
@@ -250,7 +261,9 @@ class Trainer:
         if window is not None:
             self.trace_at = window
             hooks.add(Hook(self._profile, at_steps=window, name="profiler window"))
-        for hook in self.task.get_hooks():
+        task_hooks = self.task.get_hooks()
+        check_hooks_per_call(cfg.steps_per_call, task_hooks, self.ctx.step)
+        for hook in task_hooks:
             hooks.add(hook)
         self.save_hook = hooks.add(
             Hook(
@@ -266,7 +279,7 @@ class Trainer:
             self._profile(self.ctx.step, None, {})
         hooks.start(self.ctx.step)
 
-    def _loop(self, loop: LoopState, step_fn: Any, columns: Columns, batches: TrainBatches) -> int:
+    def _loop(self, loop: LoopState, step_fn: Any, columns: Columns, batches: CallBatches) -> int:
         """Steps until ``max_steps`` or a stop signal, walking the due hooks after each step."""
         ctx, max_steps = self.ctx, self.config.train.max_steps
         on_device = isinstance(next(iter(columns.values())), jax.Array)
@@ -283,7 +296,7 @@ class Trainer:
             loop = step_fn(loop, *data)
             step_s += clock() - t1
             data_s += t1 - t0
-            ctx.step += 1
+            ctx.step += batches.steps_per_call
             last = ctx.step == max_steps
             due = self.hooks.due(ctx.step, last)
             if not due and signals.stop_signal is None and not signals.checkpoint_requested:
