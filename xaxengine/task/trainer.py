@@ -32,7 +32,14 @@ from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
 from xaxengine.task.mixins.train import TrainState
-from xaxengine.task.mixins.train_step import CallBatches, check_hooks_per_call, interleave, scanned_steps
+from xaxengine.task.mixins.train_step import (
+    CallBatches,
+    check_hooks_per_call,
+    dtype_policy,
+    interleave,
+    scanned_steps,
+    train_step_flops,
+)
 from xaxengine.task.run_context import LoopState, RunContext
 from xaxengine.task.validator import Validator
 
@@ -179,8 +186,10 @@ class Trainer:
         """Compiles a step function and emits a ``compile`` event (seconds, per-device FLOPs, the device's peak)."""
         step_fn, compiled, seconds = compile_step(fn, args, donate_argnums, self.config.compile.donate_buffers)
         cost = compiled_cost(compiled)
+        extra: dict[str, Any] = {}
         if name == "train_step":
-            self.ctx.step_flops, self.ctx.compile_s = cost["flops"], seconds
+            self.ctx.step_flops, self.ctx.compile_s = train_step_flops(cost["flops"], self.config.train), seconds
+            extra["dtype_policy"] = dtype_policy(self.config.train.precision)
         self.ctx.peak_flops = peak_flops(self.config.profile)
         self.task.bus.emit(
             Kind.COMPILE,
@@ -190,6 +199,7 @@ class Trainer:
             peak_flops=self.ctx.peak_flops,
             device_kind=jax.devices()[0].device_kind,
             num_devices=len(self.ctx.placement.devices),
+            **extra,
         )
         flops = f", {cost['flops']:.3g} FLOPs per call" if cost["flops"] else ""
         self.task.log_message("info", f"compiled the {name} in {seconds:.2f}s{flops}")

@@ -12,6 +12,7 @@ from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 from xaxengine.config.sections import Config, OptimizerConfig
 from xaxengine.task.mixins.base import BaseTask
 from xaxengine.task.mixins.hooks import Hook
+from xaxengine.task.mixins.train_step import stored_params
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class TrainMixin[ConfigT: Config](BaseTask[ConfigT]):
         optimizer = self.get_optimizer()
 
         def build(params: PyTree) -> TrainState:
+            params = stored_params(params, self.config.train.precision)
             return TrainState(
                 step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params), key=train_key
             )

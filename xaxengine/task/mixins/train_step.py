@@ -61,6 +61,28 @@ def dtype_policy(precision: Precision) -> dict[str, str]:
     return {"precision": precision, "compute": str(compute_dtype(precision)), "params": params, "loss": "float32"}
 
 
+def train_step_flops(call_flops: float | None, train: Any) -> float | None:
+    """FLOPs of one optimizer step from XLA's count for one call of the compiled step.
+
+    XLA's cost analysis counts a loop body once: a call of ``steps_per_call`` steps reports one step's FLOPs (what
+    MFU wants), and a step of ``grad_accum_steps`` microbatches reports one microbatch's (scaled up here).
+    """
+    return call_flops * train.grad_accum_steps if call_flops else call_flops
+
+
+def stored_params(params: PyTree, precision: Precision) -> PyTree:
+    """The master weights as stored: bfloat16 under ``bf16_params``, else as built (arrays or shape structs)."""
+    if precision != "bf16_params":
+        return params
+
+    def cast(x: Any) -> Any:
+        if isinstance(x, jax.ShapeDtypeStruct) and jnp.issubdtype(x.dtype, jnp.floating):
+            return jax.ShapeDtypeStruct(x.shape, jnp.bfloat16, sharding=x.sharding)
+        return cast_floats(x, jnp.bfloat16)
+
+    return jax.tree.map(cast, params)
+
+
 GradFn = Callable[[PyTree, Any, tuple[Array, ...]], tuple[Array, PyTree, dict[str, Array]]]
 
 
