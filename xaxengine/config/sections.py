@@ -53,6 +53,10 @@ class TrainConfig:
         help="Optimizer steps per compiled call (a lax.scan); every step cadence must be a multiple of it, and a stop "
         "lands at the next call boundary.",
     )
+    ema_decay: float = field(
+        0.0, help="Keep an exponential moving average of the weights with this decay per step (0 = off), checkpointed."
+    )
+    eval_with_ema: bool = field(False, help="Validate and call log_heavy with the EMA weights (needs ema_decay > 0).")
     precision: Literal["fp32", "bf16", "bf16_params"] = field(
         "fp32",
         help="'bf16' computes in bfloat16 with fp32 master weights and optimizer state; 'bf16_params' also stores "
@@ -207,7 +211,7 @@ class Config:
 
 
 def check_step_shape(config: Config) -> None:
-    """Refuses microbatches that do not split the batch, and step cadences inside a call of ``steps_per_call``.
+    """Refuses microbatches that do not split the batch, step cadences inside a call of ``steps_per_call``, a bad EMA.
 
     Raises:
         ValueError: One line naming the offending field.
@@ -218,6 +222,10 @@ def check_step_shape(config: Config) -> None:
         raise ValueError(f"train.grad_accum_steps={accum} must be >= 1 and divide data.batch_size={batch}")
     if k < 1:
         raise ValueError(f"train.steps_per_call={k} must be >= 1")
+    if not 0.0 <= train.ema_decay < 1.0:
+        raise ValueError(f"train.ema_decay={train.ema_decay} must be in [0, 1) (0 turns the EMA off)")
+    if train.eval_with_ema and not train.ema_decay:
+        raise ValueError("train.eval_with_ema = true needs train.ema_decay > 0")
     window = parse_step_range(config.profile.steps) or (0, 0)
     cadences = {
         "train.max_steps": train.max_steps,

@@ -36,6 +36,7 @@ from xaxengine.task.mixins.train_step import (
     CallBatches,
     check_hooks_per_call,
     dtype_policy,
+    initial_ema,
     interleave,
     scanned_steps,
     train_step_flops,
@@ -179,7 +180,13 @@ class Trainer:
         state, static, optimizer = task.init_state()
         if options.init_from is not None:
             params = task.init_from_checkpoint(options.init_from, state).params
-            state = TrainState(step=state.step, params=params, opt_state=optimizer.init(params), key=state.key)
+            state = TrainState(
+                step=state.step,
+                params=params,
+                opt_state=optimizer.init(params),
+                key=state.key,
+                ema=initial_ema(params, self.config.train.ema_decay),
+            )
         return state, static, optimizer, LoaderPosition(), None
 
     def compile(self, name: str, fn: Any, args: tuple[Any, ...], donate_argnums: tuple[int, ...] = ()) -> Any:
@@ -423,12 +430,19 @@ class Trainer:
     def _validate(self, step: int, model: Any, metrics: Any) -> None:
         del model, metrics
         with self.ctx.timer.phase("valid"):
-            means = self.validator.run(self.loop.train.params, step)
+            means = self.validator.run(self._eval_params(), step)
             self.task.log_scalars(step, "valid", means, elapsed_s=self.ctx.elapsed())
             self.ctx.remember("valid", means)
 
+    def _eval_params(self) -> Any:
+        """The weights validation and ``log_heavy`` see: the EMA under ``train.eval_with_ema``, else the params."""
+        train = self.loop.train
+        return train.ema if self.config.train.eval_with_ema else train.params
+
     def _log_heavy(self, step: int, model: Any, metrics: Any) -> None:
         del metrics
+        if self.config.train.eval_with_ema:
+            model = eqx.combine(self._eval_params(), self.loop.static)
         with self.ctx.timer.phase("log"):
             self.task.log_heavy(model, self.validator.host_batch(), step)
 

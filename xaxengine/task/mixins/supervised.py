@@ -23,7 +23,13 @@ from xaxengine.task.mixins.checkpointing import CheckpointingMixin
 from xaxengine.task.mixins.dataloaders import DataloadersMixin
 from xaxengine.task.mixins.step_context import StepState
 from xaxengine.task.mixins.train import TrainMixin, TrainState
-from xaxengine.task.mixins.train_step import Precision, accumulated_grads, cast_floats, compute_dtype
+from xaxengine.task.mixins.train_step import (
+    Precision,
+    accumulated_grads,
+    cast_floats,
+    compute_dtype,
+    update_ema,
+)
 
 Batch = Any
 Metrics = dict[str, Array]
@@ -93,7 +99,7 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         poison the parameters, so the next loss shows them). ``grad_accum_steps`` and ``precision`` are described
         in :mod:`xaxengine.task.mixins.train_step`.
         """
-        dtype = compute_dtype(precision)
+        dtype, ema_decay = compute_dtype(precision), self.config.train.ema_decay
 
         def train_update(
             state: TrainState, columns: dict[str, Array], idx: Array | None
@@ -129,11 +135,14 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
                     measured, lambda g: optax.global_norm(g).astype(jnp.float32), lambda _: jnp.zeros(()), grads
                 )
             finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+            ema = update_ema(state.ema, params, ema_decay)
             if skip_nonfinite:
-                params, opt_state = jax.tree.map(
-                    lambda new, old: jnp.where(finite, new, old), (params, opt_state), (state.params, state.opt_state)
+                params, opt_state, ema = jax.tree.map(
+                    lambda new, old: jnp.where(finite, new, old),
+                    (params, opt_state, ema),
+                    (state.params, state.opt_state, state.ema),
                 )
-            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key)
+            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key, ema=ema)
             metrics = {LOSS: loss, GRAD_NORM: grad_norm, GRAD_NORM_MEASURED: measured, **metrics}
             return new_state, metrics, finite
 

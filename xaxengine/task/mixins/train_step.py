@@ -83,6 +83,20 @@ def stored_params(params: PyTree, precision: Precision) -> PyTree:
     return jax.tree.map(cast, params)
 
 
+def initial_ema(params: PyTree, decay: float) -> PyTree:
+    """The EMA's start: an fp32 copy of the parameters (its own buffers, as the step donates both), or None (off)."""
+    if not decay:
+        return None
+    return jax.tree.map(lambda p: jnp.array(p, dtype=jnp.float32, copy=True), params)
+
+
+def update_ema(ema: PyTree, params: PyTree, decay: float) -> PyTree:
+    """One EMA step towards the new parameters: ``ema * decay + params * (1 - decay)`` in fp32."""
+    if ema is None:
+        return None
+    return jax.tree.map(lambda e, p: e * decay + p.astype(jnp.float32) * (1.0 - decay), ema, params)
+
+
 GradFn = Callable[[PyTree, Any, tuple[Array, ...]], tuple[Array, PyTree, dict[str, Array]]]
 
 
