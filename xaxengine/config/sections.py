@@ -34,6 +34,16 @@ def parse_step_range(text: str) -> tuple[int, int] | None:
 
 
 @dataclass(kw_only=True)
+class EarlyStopConfig:
+    """Early stopping on a validation metric (``[train.early_stop]``)."""
+
+    metric: str = field("", help="Logged metric to watch, e.g. 'valid/loss' or 'valid/accuracy'; empty disables it.")
+    mode: Literal["min", "max"] = field("min", help="Whether lower ('min') or higher ('max') values are better.")
+    patience: int = field(3, help="Finish after this many validations in a row without an improvement.")
+    min_delta: float = field(0.0, help="An improvement must beat the best value by more than this.")
+
+
+@dataclass(kw_only=True)
 class TrainConfig:
     """The training loop."""
 
@@ -42,6 +52,11 @@ class TrainConfig:
     log_every_n_steps: int = field(50, help="Fetch accumulated train metrics from the device and log them this often.")
     valid_every_n_steps: int = field(250, help="Run validation this often (and at the end); 0 disables it.")
     log_heavy_every_n_steps: int = field(0, help="Call log_heavy (images, histograms, samples) this often; 0 = never.")
+    valid_every_n_seconds: float = field(0.0, help="Also validate when this many seconds passed since the last one.")
+    max_seconds: float = field(
+        0.0, help="Wall-clock budget of the loop: finish (with a checkpoint) once it is spent; 0 = no budget."
+    )
+    early_stop: EarlyStopConfig = field(EarlyStopConfig, help="Early stopping ([train.early_stop]).")
     nan_policy: Literal["stop", "skip_step"] = field(
         "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
     )
@@ -134,6 +149,11 @@ class CheckpointConfig:
     save_every_n_seconds: float = field(0.0, help="Also save when this many seconds passed since the last save.")
     max_to_keep: int = field(3, help="Keep this many most recent checkpoints; older ones are deleted.")
     async_save: bool = field(True, help="Write checkpoints in the background while training continues.")
+    keep_best: str = field(
+        "",
+        help="Also keep the checkpoint of the best value of this metric (e.g. 'valid/accuracy') in best_checkpoint/.",
+    )
+    keep_best_mode: Literal["max", "min"] = field("max", help="Whether higher ('max') or lower ('min') is better.")
 
 
 @dataclass(kw_only=True)

@@ -25,11 +25,12 @@ from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
 from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition, TrainBatches
 from xaxengine.task.mixins.gpu_stats import GPUStats
-from xaxengine.task.mixins.hooks import Hook, HookRegistry
+from xaxengine.task.mixins.hooks import Hook, HookFn, HookRegistry
 from xaxengine.task.mixins.process import exit_code_for, process_info
 from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, configure_debugging, peak_flops, trace_window
 from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
+from xaxengine.task.mixins.stopping import BestCheckpoint, EarlyStop, FinishRequest, time_budget_hook
 from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
 from xaxengine.task.mixins.train import TrainState
 from xaxengine.task.mixins.train_step import (
@@ -71,6 +72,9 @@ class Trainer:
         self.hooks = registry or HookRegistry()
         self.cpu_stats, self.gpu_stats = CPUStats(), GPUStats(self.config.gpu_stats.enabled)
         self._rank_stats: RankStatsReader | None = None
+        self.finish = FinishRequest()
+        self.after_validation: list[HookFn] = []  # early stop and keep_best: they see every validation once
+        self.best_checkpoint: BestCheckpoint | None = None
 
     def run(self) -> int:
         """Trains, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
@@ -112,6 +116,8 @@ class Trainer:
                 sampler.stop()
             self.trace.finish(None)  # a trace window cut short by the end of training, a stop or a failure
             task.close_checkpoints()
+            if self.best_checkpoint is not None:
+                self.best_checkpoint.close()
             task.close_loggers()
             lock.release()
 
@@ -270,8 +276,18 @@ class Trainer:
         """The engine's own hooks, in the order they run after a step, then the task's (:meth:`get_hooks`)."""
         cfg, ckpt, hooks = self.config.train, self.config.checkpoint, self.hooks
         self.log_hook = hooks.add(Hook(self._log_train, every_n_steps=cfg.log_every_n_steps, at_end=True))
-        if cfg.valid_every_n_steps:
-            hooks.add(Hook(self._validate, every_n_steps=cfg.valid_every_n_steps, at_end=True))
+        if cfg.valid_every_n_steps or cfg.valid_every_n_seconds:
+            hooks.add(
+                Hook(
+                    self._validate,
+                    every_n_steps=cfg.valid_every_n_steps,
+                    every_n_seconds=cfg.valid_every_n_seconds,
+                    at_end=True,
+                )
+            )
+            self._add_validation_listeners()
+        if cfg.max_seconds:
+            hooks.add(time_budget_hook(cfg.max_seconds, self.finish))
         if cfg.log_heavy_every_n_steps:
             hooks.add(Hook(self._log_heavy, every_n_steps=cfg.log_heavy_every_n_steps, at_end=True))
         window = trace_window(self.config.profile, self.ctx.step)
@@ -346,6 +362,10 @@ class Trainer:
             self.hooks.ran(hook)
         if stop:
             return self._interrupt(self.loop.train, self.batches.position)
+        if self.finish.reason is not None:
+            if self.log_hook not in due:
+                self.log_hook.fn(ctx.step, model, ctx.metrics)
+            return self._finish_early(self.finish.reason)
         if save:
             ctx.signals.checkpoint_requested = False
             self.hooks.ran(self.save_hook)
@@ -427,12 +447,29 @@ class Trainer:
             values["mfu"] = ctx.step_flops * timing["steps_per_s"] / ctx.peak_flops
         return values
 
+    def _add_validation_listeners(self) -> None:
+        """Early stopping and the best checkpoint, run after each validation."""
+        stop, ckpt = self.config.train.early_stop, self.config.checkpoint
+        if stop.metric:
+            self.after_validation.append(EarlyStop(stop.metric, stop.mode, stop.patience, stop.min_delta, self.finish))
+        if ckpt.keep_best:
+            self.best_checkpoint = BestCheckpoint(
+                self.task.run_dir,
+                ckpt.keep_best,
+                ckpt.keep_best_mode,
+                lambda: (self.loop.train, self._checkpoint_meta(self.batches.position)),
+                ckpt.async_save,
+            )
+            self.after_validation.append(self.best_checkpoint)
+
     def _validate(self, step: int, model: Any, metrics: Any) -> None:
-        del model, metrics
+        del metrics
         with self.ctx.timer.phase("valid"):
             means = self.validator.run(self._eval_params(), step)
             self.task.log_scalars(step, "valid", means, elapsed_s=self.ctx.elapsed())
             self.ctx.remember("valid", means)
+        for listener in self.after_validation:
+            listener(step, model, self.ctx.metrics)
 
     def _eval_params(self) -> Any:
         """The weights validation and ``log_heavy`` see: the EMA under ``train.eval_with_ema``, else the params."""
@@ -462,6 +499,16 @@ class Trainer:
             "config": config_to_dict(self.config),
             "task": self.task.task_spec(),
         }
+
+    def _finish_early(self, reason: str) -> int:
+        """Ends the run ``finished`` before ``max_steps`` (early stop, time budget), with a checkpoint."""
+        task, step = self.task, self.ctx.step
+        task.log_message("info", f"finishing at step {step}: {reason}")
+        task.save_checkpoint(step, self.loop.train, self._checkpoint_meta(self.batches.position))
+        task.finish_pending_save()
+        self.trace.finish(self.loop.train)
+        task.emit_status(State.FINISHED, step, reason=reason)
+        return 0
 
     def _interrupt(self, state: TrainState, position: LoaderPosition) -> int:
         task, step = self.task, self.ctx.step
