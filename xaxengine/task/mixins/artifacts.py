@@ -50,13 +50,18 @@ class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
     def task_spec(cls) -> str:
         """The ``module:Class`` string that names this task in a TOML file.
 
-        A task run as ``python -m tasks.mnist`` lives in ``__main__``; it is named by its real module instead, so
+        A task run as ``python -m tasks.mnist`` or ``python tasks/mnist.py`` lives in ``__main__``; it is named by
+        its real module instead (the script's path below the working directory, see :func:`script_module`), so
         that its run directory can be resumed and its child processes can import it.
         """
         module = cls.__module__
         if module == "__main__":
-            spec = getattr(sys.modules["__main__"], "__spec__", None)
-            module = spec.name if spec is not None and spec.name else module
+            main = sys.modules["__main__"]
+            spec = getattr(main, "__spec__", None)
+            if spec is not None and spec.name:
+                module = spec.name
+            elif getattr(main, "__file__", None):  # ``python my_task.py``
+                module = script_module(Path(main.__file__))
         return f"{module}:{cls.__qualname__}"
 
     def artifact_path(self, name: str) -> Path:
@@ -64,3 +69,15 @@ class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
         path = self.run_dir / ARTIFACTS_DIR / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def script_module(path: Path) -> str:
+    """The module name of a script file: its path below the working directory (``tasks/mnist.py`` -> ``tasks.mnist``).
+
+    A script outside the working directory is named by its stem (``python SCRIPT`` imports from its own folder).
+    """
+    path = path.resolve().with_suffix("")
+    try:
+        return ".".join(path.relative_to(Path.cwd().resolve()).parts)
+    except ValueError:
+        return path.name
