@@ -39,11 +39,19 @@ class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
         return self.run_dir
 
     def write_resolved_config(self) -> None:
-        """Writes the resolved config as ``config.toml`` (the task spec first, so the file can be run again)."""
+        """Writes the resolved config as ``config.toml`` (the task spec first, so the file can be run again).
+
+        When the task overrides ``get_optimizer``, a comment above ``[optimizer]`` says so (``optimizer = custom``).
+        """
         data = {"task": self.task_spec(), **config_to_dict(self.config)}
+        text = tomli_w.dumps(data)
+        owner = next(c for c in type(self).__mro__ if "get_optimizer" in c.__dict__)
+        if not owner.__module__.startswith("xaxengine."):  # the [optimizer] section is not what trains this run
+            marker = f"# optimizer = custom: {owner.__qualname__}.get_optimizer builds it; [optimizer] is not read\n"
+            text = text.replace("\n[optimizer]\n", f"\n{marker}[optimizer]\n", 1)
         fd, tmp = tempfile.mkstemp(dir=self.run_dir, prefix=".config.", suffix=".toml")
-        with os.fdopen(fd, "wb") as f:
-            tomli_w.dump(data, f)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
         os.replace(tmp, self.run_dir / CONFIG_FILE)
 
     @classmethod
