@@ -68,8 +68,8 @@ class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
             spec = getattr(main, "__spec__", None)
             if spec is not None and spec.name:
                 module = spec.name
-            elif getattr(main, "__file__", None):  # ``python my_task.py``
-                module = script_module(Path(main.__file__))
+            elif main_file := getattr(main, "__file__", None):  # ``python my_task.py``
+                module = script_module(Path(main_file))
         return f"{module}:{cls.__qualname__}"
 
     def artifact_path(self, name: str) -> Path:
