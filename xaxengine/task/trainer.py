@@ -15,6 +15,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
 
 from xaxengine.config import config_to_dict
 from xaxengine.launch_config import RunOptions
@@ -31,7 +32,13 @@ from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, config
 from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.stopping import BestCheckpoint, EarlyStop, FinishRequest, time_budget_hook
-from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
+from xaxengine.task.mixins.supervised import (
+    SupervisedMixin,
+    accumulating_train_step,
+    non_scalar,
+    summarize,
+    zero_sums,
+)
 from xaxengine.task.mixins.train import TrainState
 from xaxengine.task.mixins.train_step import (
     CallBatches,
@@ -260,8 +267,8 @@ class Trainer:
         )
         example = batches.permutation[: self.config.data.batch_size]
         data = placement.step_data(columns, interleave([example] * cfg.steps_per_call), on_device)
-        names = list(jax.eval_shape(update, state, *data)[1])
-        loop = LoopState(train=state, sums=placement.replicate(zero_sums(names)), static=static, optimizer=optimizer)
+        shapes = {name: s.shape for name, s in jax.eval_shape(update, state, *data)[1].items()}
+        loop = LoopState(train=state, sums=placement.replicate(zero_sums(shapes)), static=static, optimizer=optimizer)
         accumulate = scanned_steps(accumulating_train_step(update), cfg.steps_per_call)
 
         def train_step(loop: LoopState, *data: Any) -> LoopState:  # the name XLA, traces and profiles show
@@ -431,7 +438,9 @@ class Trainer:
         ctx.remember("train", means)
         if self.config.profile.timing:
             task.log_scalars(step, TIMING_PHASE, self._timing_values(timing))
-        fresh = ctx.placement.replicate(zero_sums(list(fetched)))
+        for name, values in non_scalar(fetched).items():
+            task.log_histogram(step, f"train/{name}", values)
+        fresh = ctx.placement.replicate(zero_sums({name: np.shape(v) for name, v in fetched.items()}))
         self.loop = eqx.tree_at(lambda loop: loop.sums, self.loop, fresh)
         timer.seconds["log"] += clock() - t2
         if not ctx.placement.multi_process:  # saves finish in lockstep on every process otherwise

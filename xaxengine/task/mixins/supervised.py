@@ -8,7 +8,7 @@ state stays the last good one), at the cost of a select over the whole state per
 """
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -214,6 +214,9 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
     unmasked = jax.config.jax_debug_nans
     for name, value in metrics.items():
         as_float = value.astype(jnp.float32)
+        if as_float.ndim:  # a non-scalar metric keeps its latest finite value (logged as a histogram)
+            out[name] = as_float if unmasked else jnp.where(finite, as_float, sums[name])
+            continue
         out[name] = sums[name] + (as_float if unmasked else jnp.where(finite, as_float, 0.0))
     out[COUNT] = sums[COUNT] + finite.astype(jnp.float32)
     out[NONFINITE] = sums[NONFINITE] + (~finite).astype(jnp.float32)
@@ -222,9 +225,10 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
     return out
 
 
-def zero_sums(names: list[str]) -> Metrics:
-    """Fresh accumulators for the given metric names."""
-    sums = {name: jnp.zeros((), jnp.float32) for name in names if name not in RESERVED}
+def zero_sums(names: Sequence[str] | Mapping[str, tuple[int, ...]]) -> Metrics:
+    """Fresh accumulators for the given metric names (or names and shapes: non-scalar metrics keep a latest value)."""
+    shapes = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, ())
+    sums = {name: jnp.zeros(shape, jnp.float32) for name, shape in shapes.items() if name not in RESERVED}
     sums.update({COUNT: jnp.zeros(()), NONFINITE: jnp.zeros(()), FIRST_BAD_STEP: -jnp.ones(())})
     return sums
 
@@ -232,10 +236,19 @@ def zero_sums(names: list[str]) -> Metrics:
 def summarize(sums: dict[str, np.ndarray]) -> tuple[dict[str, float], int, int]:
     """Turns fetched sums into means; returns (means, count of non-finite steps, first bad step or -1)."""
     count = float(sums[COUNT])
-    means = {k: float(v) / count if count else float("nan") for k, v in sums.items() if not k.startswith("_")}
+    means = {
+        k: float(v) / count if count else float("nan")
+        for k, v in sums.items()
+        if not k.startswith("_") and not np.ndim(v)
+    }
     if GRAD_NORM_MEASURED in sums:  # sampled metric: averaged over the steps that measured it, omitted if none did
         measured = float(sums[GRAD_NORM_MEASURED])
         means.pop(GRAD_NORM)
         if measured:
             means[GRAD_NORM] = float(sums[GRAD_NORM]) / measured
     return means, int(sums[NONFINITE]), int(sums[FIRST_BAD_STEP])
+
+
+def non_scalar(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The non-scalar metrics of fetched sums (their latest values), for histograms."""
+    return {k: v for k, v in sums.items() if not k.startswith("_") and np.ndim(v)}
