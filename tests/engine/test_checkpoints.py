@@ -3,6 +3,7 @@
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -258,3 +259,14 @@ def _leaves(tree):
     import jax
 
     return jax.tree.leaves(tree)
+
+
+def test_python_script_run_is_recorded_by_module_path_and_resumes(runs_dir):
+    cmd = [sys.executable, "tasks/mnist.py", *FAST, "train.max_steps=20", "--runs-dir", str(runs_dir), "--run-id", "py"]
+    proc = subprocess.run(cmd, cwd=REPO, env=engine_env(), capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = runs_dir / "mnist" / "py"
+    assert next(e for e in events(run_dir) if e["kind"] == "run_start")["task"] == "tasks.mnist:MnistTask"
+    resumed = run_engine("resume", str(run_dir), "train.max_steps=30")
+    assert resumed.returncode == 0, resumed.stderr
+    assert max(train_losses(run_dir)) == 30

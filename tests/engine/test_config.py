@@ -9,6 +9,7 @@ from types import ModuleType
 
 import pytest
 
+from tests.conftest import run_engine
 from xaxengine.config import (
     MISSING,
     ConfigError,
@@ -602,3 +603,23 @@ def test_import_object_search_paths(tmp_path: Path) -> None:
     for bad in ["cfgtest_pkg.things", "cfgtest_pkg.things:", ":Outer", "a b:C", "x:1y"]:
         with pytest.raises(ConfigError, match=r"expected 'package\.module:ClassName'"):
             import_object(bad)
+
+
+def test_task_field_named_like_an_engine_setting_is_refused_with_a_hint(tmp_path):
+    toml = tmp_path / "misplaced.toml"
+    toml.write_text('task = "tests.engine.misplaced_task:MisplacedTask"\nmax_steps = 5\n')
+    proc = run_engine("run", str(toml), "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "did you mean train.max_steps?" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_config_written_says_optimizer_custom_when_get_optimizer_is_overridden(tmp_path):
+    toml = tmp_path / "custom.toml"
+    toml.write_text('task = "tests.engine.custom_optimizer_task:CustomOptimizerTask"\nhidden = 32\n')
+    overrides = ["train.max_steps=4", "train.valid_every_n_steps=0", "logger.tensorboard=false", "stats.enabled=false"]
+    runs = tmp_path / "runs"
+    proc = run_engine("run", str(toml), *overrides, "--runs-dir", str(runs), "--run-id", "c")
+    assert proc.returncode == 0, proc.stderr
+    text = next(runs.glob("*/c/config.toml")).read_text()
+    assert "# optimizer = custom: CustomOptimizerTask.get_optimizer builds it" in text
+    assert tomllib.loads(text)["optimizer"]["kind"] == "adamw"  # still a config the engine can load and resume

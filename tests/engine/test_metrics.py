@@ -1,6 +1,8 @@
 import jax.numpy as jnp
 import numpy as np
 
+from tests.conftest import run_engine
+from xaxengine.protocol import read_events
 from xaxengine.task.mixins.supervised import GRAD_NORM, GRAD_NORM_MEASURED, accumulate, summarize, zero_sums
 
 
@@ -29,3 +31,17 @@ def test_grad_norm_is_omitted_when_no_step_measured_it():
 def test_zero_sums_keeps_the_accumulator_structure():
     sums = zero_sums(["loss", GRAD_NORM, GRAD_NORM_MEASURED])
     assert set(zero_sums(list(sums))) == set(sums)
+
+
+def test_non_scalar_metric_is_logged_as_a_histogram(tmp_path):
+    toml = tmp_path / "hist.toml"
+    toml.write_text('task = "tests.engine.histogram_task:HistogramMetricTask"\nhidden = 32\n')
+    overrides = ["train.max_steps=20", "train.log_every_n_steps=10", "train.valid_every_n_steps=10"]
+    overrides += ["logger.tensorboard=false", "stats.enabled=false", "checkpoint.save_every_n_steps=0"]
+    proc = run_engine("run", str(toml), *overrides, "--runs-dir", str(tmp_path / "runs"), "--run-id", "h")
+    assert proc.returncode == 0, proc.stderr
+    evs = list(read_events(next((tmp_path / "runs").glob("*/h/events.jsonl"))))
+    hists = [e for e in evs if e["kind"] == "histogram" and e["name"] == "train/logit_means"]
+    assert [e["step"] for e in hists] == [10, 20]
+    train = [e for e in evs if e["kind"] == "scalars" and e["phase"] == "train"]
+    assert "accuracy" in train[-1]["values"] and "logit_means" not in train[-1]["values"]

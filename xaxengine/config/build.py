@@ -352,6 +352,35 @@ def check_task_class(task_cls: Any, spec: str) -> None:
             f"{name}({', '.join(list(inspect.signature(getattr(task_cls, name)).parameters)[1:])})" for name in missing
         )
         raise ConfigError(f"task {spec!r}: {task_cls.__qualname__} does not implement {hooks}")
+    misplaced = misplaced_section_fields(config_cls)
+    if misplaced:
+        name, dotted = misplaced[0]
+        raise ConfigError(
+            f"task {spec!r}: {config_cls.__qualname__}.{name} is named like the engine setting {dotted}, which the "
+            f"engine reads instead (did you mean {dotted}?); rename the task's field"
+        )
+
+
+MISPLACEABLE_SECTIONS = ("train", "data")  # the loop's own settings; other sections' names (schedule) are generic
+
+
+def misplaced_section_fields(cls: type) -> list[tuple[str, str]]:
+    """Top-level fields named like a ``[train]``/``[data]`` field, e.g. ``[("max_steps", "train.max_steps")]``.
+
+    A task's own ``max_steps`` beside ``[train]`` would be read by nobody while the engine trains for
+    ``train.max_steps``.
+    """
+    fields = _fields(cls)
+    sections = {f.name: tp for f, tp in fields if _is_section(tp) and f.name in MISPLACEABLE_SECTIONS}
+    found = []
+    for f, tp in fields:
+        if _is_section(tp):
+            continue
+        for section, section_tp in sections.items():
+            if any(inner.name == f.name for inner, _ in _fields(section_tp)):
+                found.append((f.name, f"{section}.{f.name}"))
+                break
+    return found
 
 
 @dataclasses.dataclass

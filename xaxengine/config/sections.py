@@ -34,6 +34,16 @@ def parse_step_range(text: str) -> tuple[int, int] | None:
 
 
 @dataclass(kw_only=True)
+class EarlyStopConfig:
+    """Early stopping on a validation metric (``[train.early_stop]``)."""
+
+    metric: str = field("", help="Logged metric to watch, e.g. 'valid/loss' or 'valid/accuracy'; empty disables it.")
+    mode: Literal["min", "max"] = field("min", help="Whether lower ('min') or higher ('max') values are better.")
+    patience: int = field(3, help="Finish after this many validations in a row without an improvement.")
+    min_delta: float = field(0.0, help="An improvement must beat the best value by more than this.")
+
+
+@dataclass(kw_only=True)
 class TrainConfig:
     """The training loop."""
 
@@ -55,8 +65,32 @@ class TrainConfig:
         help="Dispatch a step only when fewer than this many are still running on the device, so a stop signal "
         "lands within this many steps; larger lets the host run further ahead.",
     )
+    valid_every_n_seconds: float = field(
+        0.0, ge=0.0, help="Also validate when this many seconds passed since the last one."
+    )
+    max_seconds: float = field(
+        0.0, ge=0.0, help="Wall-clock budget of the loop: finish (with a checkpoint) once it is spent; 0 = no budget."
+    )
+    early_stop: EarlyStopConfig = field(EarlyStopConfig, help="Early stopping ([train.early_stop]).")
     nan_policy: Literal["stop", "skip_step"] = field(
         "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
+    )
+    grad_accum_steps: int = field(
+        1, help="Split each batch into this many microbatches, summing their gradients (memory follows the microbatch)."
+    )
+    steps_per_call: int = field(
+        1,
+        help="Optimizer steps per compiled call (a lax.scan); every step cadence must be a multiple of it, and a stop "
+        "lands at the next call boundary.",
+    )
+    ema_decay: float = field(
+        0.0, help="Keep an exponential moving average of the weights with this decay per step (0 = off), checkpointed."
+    )
+    eval_with_ema: bool = field(False, help="Validate and call log_heavy with the EMA weights (needs ema_decay > 0).")
+    precision: Literal["fp32", "bf16", "bf16_params"] = field(
+        "fp32",
+        help="'bf16' computes in bfloat16 with fp32 master weights and optimizer state; 'bf16_params' also stores "
+        "them in bfloat16. The loss runs in fp32.",
     )
 
 
@@ -163,6 +197,11 @@ class CheckpointConfig:
         help="When a save fails (disk full, read-only): stop the run as failed at the last good checkpoint, or log "
         "it and keep training (the next save tries again).",
     )
+    keep_best: str = field(
+        "",
+        help="Also keep the checkpoint of the best value of this metric (e.g. 'valid/accuracy') in best_checkpoint/.",
+    )
+    keep_best_mode: Literal["max", "min"] = field("max", help="Whether higher ('max') or lower ('min') is better.")
 
 
 @dataclass(kw_only=True)
@@ -236,6 +275,40 @@ class Config:
     process: ProcessConfig = field(ProcessConfig, help="Process and signal settings.")
     profile: ProfileConfig = field(ProfileConfig, help="Profiling, step-time breakdown and NaN debugging.")
     launch: LaunchConfig = field(LaunchConfig, help="Device layout settings.")
+
+    def __post_init__(self) -> None:
+        check_step_shape(self)
+
+
+def check_step_shape(config: Config) -> None:
+    """Refuses microbatches that do not split the batch, step cadences inside a call of ``steps_per_call``, a bad EMA.
+
+    Raises:
+        ValueError: One line naming the offending field.
+    """
+    train, k = config.train, config.train.steps_per_call
+    accum, batch = train.grad_accum_steps, config.data.batch_size
+    if accum < 1 or batch % accum:
+        raise ValueError(f"train.grad_accum_steps={accum} must be >= 1 and divide data.batch_size={batch}")
+    if k < 1:
+        raise ValueError(f"train.steps_per_call={k} must be >= 1")
+    if not 0.0 <= train.ema_decay < 1.0:
+        raise ValueError(f"train.ema_decay={train.ema_decay} must be in [0, 1) (0 turns the EMA off)")
+    if train.eval_with_ema and not train.ema_decay:
+        raise ValueError("train.eval_with_ema = true needs train.ema_decay > 0")
+    window = parse_step_range(config.profile.steps) or (0, 0)
+    cadences = {
+        "train.max_steps": train.max_steps,
+        "train.log_every_n_steps": train.log_every_n_steps,
+        "train.valid_every_n_steps": train.valid_every_n_steps,
+        "train.log_heavy_every_n_steps": train.log_heavy_every_n_steps,
+        "checkpoint.save_every_n_steps": config.checkpoint.save_every_n_steps,
+        "profile.steps (start)": window[0],
+        "profile.steps (end)": window[1],
+    }
+    for name, every in cadences.items():
+        if every % k:
+            raise ValueError(f"train.steps_per_call={k}: {name}={every} must be a multiple of it (or 0)")
 
 
 @dataclass(kw_only=True)

@@ -9,8 +9,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition, TrainBatches
+from xaxengine.task.mixins.dataloaders import Columns, LoaderPosition
 from xaxengine.task.mixins.sharding import Placement
+from xaxengine.task.mixins.train_step import CallBatches
 
 
 class Loader(Protocol):
@@ -43,14 +44,13 @@ class InMemoryLoader:
 
     kind = "memory"
 
-    def __init__(self, columns: Columns, batches: TrainBatches, placement: Placement, on_device: bool) -> None:
+    def __init__(self, columns: Columns, batches: CallBatches, placement: Placement, on_device: bool) -> None:
         """Wraps placed columns and an index iterator."""
         self.columns, self.batches, self.placement, self.on_device = columns, batches, placement, on_device
 
     def example(self) -> tuple[Any, ...]:
         """The operands of the first batch of the current epoch (only their shapes matter)."""
-        idx = self.batches.permutation[: self.batches.batch_size]
-        return self.placement.step_data(self.columns, np.asarray(idx), self.on_device)
+        return self.placement.step_data(self.columns, np.asarray(self.batches.example()), self.on_device)
 
     def next(self) -> tuple[Any, ...]:
         """Gathers the next index batch (on the device, inside the step, when the columns are there)."""

@@ -19,6 +19,7 @@ from xaxengine.data.loader import InMemoryLoader, Loader, position_from_state
 from xaxengine.data.transforms import BatchMaker
 from xaxengine.task.mixins.dataloaders import DataloadersMixin
 from xaxengine.task.mixins.sharding import Placement
+from xaxengine.task.mixins.train_step import CallBatches
 
 
 def overrides(task: Any, name: str) -> bool:
@@ -48,6 +49,7 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     import grain
 
     cfg = task.config.data
+    steps_per_call = task.config.train.steps_per_call
     iterator = task.get_data_iterator("train")
     if iterator is not None:
         return IteratorLoader(iter(iterator), placement, state)
@@ -62,8 +64,13 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     if isinstance(dataset, datasets.Dataset) and _fast_path(cfg.loader, transform, batch_transform, dataset, cfg):
         columns, size = task.load_columns("train", dataset)
         columns = placement.put_columns(columns)
-        batches = task.train_batches(size, seed, position_from_state(state))
+        batches = CallBatches(task.train_batches(size, seed, position_from_state(state)), steps_per_call)
         return InMemoryLoader(columns, batches, placement, isinstance(next(iter(columns.values())), jax.Array))
+    if steps_per_call > 1:
+        raise ValueError(
+            f"train.steps_per_call={steps_per_call} needs the in-memory data path (a datasets.Dataset that fits "
+            "data.host_max_bytes, no transform, data.loader = 'auto' or 'memory')"
+        )
     if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
         raise ValueError(
             f"get_dataset('train') returned a {type(dataset).__name__}; expected a datasets.Dataset or "

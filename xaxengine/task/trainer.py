@@ -17,6 +17,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
 
 from xaxengine.config import config_to_dict
 from xaxengine.data.loader import Loader
@@ -30,13 +31,27 @@ from xaxengine.task.mixins.checkpointing import CheckpointSaveError
 from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
 from xaxengine.task.mixins.gpu_stats import GPUStats
-from xaxengine.task.mixins.hooks import Hook, HookRegistry
+from xaxengine.task.mixins.hooks import Hook, HookFn, HookRegistry
 from xaxengine.task.mixins.process import process_info
 from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, configure_debugging, peak_flops, trace_window
 from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
-from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_train_step, summarize, zero_sums
+from xaxengine.task.mixins.stopping import BestCheckpoint, EarlyStop, FinishRequest, time_budget_hook
+from xaxengine.task.mixins.supervised import (
+    SupervisedMixin,
+    accumulating_train_step,
+    non_scalar,
+    summarize,
+    zero_sums,
+)
 from xaxengine.task.mixins.train import TrainState
+from xaxengine.task.mixins.train_step import (
+    check_hooks_per_call,
+    dtype_policy,
+    initial_ema,
+    scanned_steps,
+    train_step_flops,
+)
 from xaxengine.task.run_context import LoopState, RunContext, StepsInFlight
 from xaxengine.task.validator import Validator
 
@@ -96,6 +111,9 @@ class Trainer:
         self.cpu_stats, self.gpu_stats = CPUStats(), GPUStats(self.config.gpu_stats.enabled)
         self._rank_stats: RankStatsReader | None = None
         self.loader: Loader | None = None
+        self.finish = FinishRequest()
+        self.after_validation: list[HookFn] = []  # early stop and keep_best: they see every validation once
+        self.best_checkpoint: BestCheckpoint | None = None
 
     def run(self) -> int:
         """Trains, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
@@ -141,6 +159,8 @@ class Trainer:
             if self.loader is not None:
                 self.loader.close()
             task.close_checkpoints()
+            if self.best_checkpoint is not None:
+                self.best_checkpoint.close()
             task.close_loggers()
             lock.release()
 
@@ -210,15 +230,23 @@ class Trainer:
         state, static, optimizer = task.init_state()
         if options.init_from is not None:
             params = task.init_from_checkpoint(options.init_from, state).params
-            state = TrainState(step=state.step, params=params, opt_state=optimizer.init(params), key=state.key)
+            state = TrainState(
+                step=state.step,
+                params=params,
+                opt_state=optimizer.init(params),
+                key=state.key,
+                ema=initial_ema(params, self.config.train.ema_decay),
+            )
         return state, static, optimizer, {}, None
 
     def compile(self, name: str, fn: Any, args: tuple[Any, ...], donate_argnums: tuple[int, ...] = ()) -> Any:
         """Compiles a step function and emits a ``compile`` event (seconds, per-device FLOPs, the device's peak)."""
         step_fn, compiled, seconds = compile_step(fn, args, donate_argnums, self.config.compile.donate_buffers)
         cost = compiled_cost(compiled)
+        extra: dict[str, Any] = {}
         if name == "train_step":
-            self.ctx.step_flops, self.ctx.compile_s = cost["flops"], seconds
+            self.ctx.step_flops, self.ctx.compile_s = train_step_flops(cost["flops"], self.config.train), seconds
+            extra["dtype_policy"] = dtype_policy(self.config.train.precision)
         self.ctx.peak_flops = peak_flops(self.config.profile)
         self.task.bus.emit(
             Kind.COMPILE,
@@ -228,6 +256,7 @@ class Trainer:
             peak_flops=self.ctx.peak_flops,
             device_kind=jax.devices()[0].device_kind,
             num_devices=len(self.ctx.placement.devices),
+            **extra,
         )
         flops = f", {cost['flops']:.3g} FLOPs per call" if cost["flops"] else ""
         self.task.log_message("info", f"compiled the {name} in {seconds:.2f}s{flops}")
@@ -257,15 +286,23 @@ class Trainer:
     def _compile_train_step(
         self, state: TrainState, static: Any, optimizer: Any, loader: Loader
     ) -> tuple[LoopState, Any]:
-        """Compiles the accumulating train step over the loop state; returns the first loop state and the step."""
+        """Compiles the accumulating train step over the loop state; returns the first loop state and the step.
+
+        One call runs ``train.steps_per_call`` optimizer steps (see :mod:`xaxengine.task.mixins.train_step`).
+        """
         cfg, placement = self.config.train, self.ctx.placement
         update = self.task.make_train_update(
-            static, optimizer, skip_nonfinite=cfg.nan_policy == "skip_step", grad_norm_every=cfg.log_every_n_steps
+            static,
+            optimizer,
+            skip_nonfinite=cfg.nan_policy == "skip_step",
+            grad_norm_every=cfg.log_every_n_steps,
+            grad_accum_steps=cfg.grad_accum_steps,
+            precision=cfg.precision,
         )
         data = loader.example()
-        names = list(jax.eval_shape(update, state, *data)[1])
-        loop = LoopState(train=state, sums=placement.replicate(zero_sums(names)), static=static, optimizer=optimizer)
-        accumulate = accumulating_train_step(update)
+        shapes = {name: s.shape for name, s in jax.eval_shape(update, state, *data)[1].items()}
+        loop = LoopState(train=state, sums=placement.replicate(zero_sums(shapes)), static=static, optimizer=optimizer)
+        accumulate = scanned_steps(accumulating_train_step(update), cfg.steps_per_call)
 
         def train_step(loop: LoopState, *data: Any) -> tuple[LoopState, Any]:  # the name XLA and profiles show
             train, sums = accumulate(loop.train, loop.sums, *data)
@@ -281,15 +318,27 @@ class Trainer:
         """The engine's own hooks, in the order they run after a step, then the task's (:meth:`get_hooks`)."""
         cfg, ckpt, hooks = self.config.train, self.config.checkpoint, self.hooks
         self.log_hook = hooks.add(Hook(self._log_train, every_n_steps=cfg.log_every_n_steps, at_end=True))
-        if cfg.valid_every_n_steps:
-            hooks.add(Hook(self._validate, every_n_steps=cfg.valid_every_n_steps, at_end=True))
+        if cfg.valid_every_n_steps or cfg.valid_every_n_seconds:
+            hooks.add(
+                Hook(
+                    self._validate,
+                    every_n_steps=cfg.valid_every_n_steps,
+                    every_n_seconds=cfg.valid_every_n_seconds,
+                    at_end=True,
+                )
+            )
+            self._add_validation_listeners()
+        if cfg.max_seconds:
+            hooks.add(time_budget_hook(cfg.max_seconds, self.finish))
         if cfg.log_heavy_every_n_steps:
             hooks.add(Hook(self._log_heavy, every_n_steps=cfg.log_heavy_every_n_steps, at_end=True))
         window = trace_window(self.config.profile, self.ctx.step)
         if window is not None:
             self.trace_at = window
             hooks.add(Hook(self._profile, at_steps=window, name="profiler window"))
-        for hook in self.task.get_hooks():
+        task_hooks = self.task.get_hooks()
+        check_hooks_per_call(cfg.steps_per_call, task_hooks, self.ctx.step)
+        for hook in task_hooks:
             hooks.add(hook)
         self.save_hook = hooks.add(
             Hook(
@@ -314,6 +363,7 @@ class Trainer:
         self.timer_clock = clock
         data_s = step_s = 0.0
         in_flight = StepsInFlight(self.config.train.max_steps_in_flight)
+        steps_per_call = self.config.train.steps_per_call
         while ctx.step < max_steps:
             t0 = clock()
             data = next_data()
@@ -322,7 +372,7 @@ class Trainer:
             in_flight.add(done)  # at most train.max_steps_in_flight steps queued: a stop lands within them
             step_s += clock() - t1
             data_s += t1 - t0
-            ctx.step += 1
+            ctx.step += steps_per_call
             last = ctx.step == max_steps
             due = self.hooks.due(ctx.step, last)
             if not due and signals.stop_signal is None and not signals.checkpoint_requested:
@@ -355,6 +405,10 @@ class Trainer:
             self.hooks.ran(hook)
         if stop:
             return self._interrupt(self.loop.train, self._loader_state())
+        if self.finish.reason is not None:
+            if self.log_hook not in due:
+                self.log_hook.fn(ctx.step, model, ctx.metrics)
+            return self._finish_early(self.finish.reason)
         if save:
             ctx.signals.checkpoint_requested = False
             self.hooks.ran(self.save_hook)
@@ -422,7 +476,9 @@ class Trainer:
         ctx.remember("train", means)
         if self.config.profile.timing:
             task.log_scalars(step, TIMING_PHASE, self._timing_values(timing))
-        fresh = ctx.placement.replicate(zero_sums(list(fetched)))
+        for name, values in non_scalar(fetched).items():
+            task.log_histogram(step, f"train/{name}", values)
+        fresh = ctx.placement.replicate(zero_sums({name: np.shape(v) for name, v in fetched.items()}))
         self.loop = eqx.tree_at(lambda loop: loop.sums, self.loop, fresh)
         timer.seconds["log"] += clock() - t2
         if not ctx.placement.multi_process:  # saves finish in lockstep on every process otherwise
@@ -438,15 +494,39 @@ class Trainer:
             values["mfu"] = ctx.step_flops * timing["steps_per_s"] / ctx.peak_flops
         return values
 
+    def _add_validation_listeners(self) -> None:
+        """Early stopping and the best checkpoint, run after each validation."""
+        stop, ckpt = self.config.train.early_stop, self.config.checkpoint
+        if stop.metric:
+            self.after_validation.append(EarlyStop(stop.metric, stop.mode, stop.patience, stop.min_delta, self.finish))
+        if ckpt.keep_best:
+            self.best_checkpoint = BestCheckpoint(
+                self.task.run_dir,
+                ckpt.keep_best,
+                ckpt.keep_best_mode,
+                lambda: (self.loop.train, self._checkpoint_meta(self._loader_state())),
+                ckpt.async_save,
+            )
+            self.after_validation.append(self.best_checkpoint)
+
     def _validate(self, step: int, model: Any, metrics: Any) -> None:
-        del model, metrics
+        del metrics
         with self.ctx.timer.phase("valid"):
-            means = self.validator.run(self.loop.train.params, step)
+            means = self.validator.run(self._eval_params(), step)
             self.task.log_scalars(step, "valid", means, elapsed_s=self.ctx.elapsed())
             self.ctx.remember("valid", means)
+        for listener in self.after_validation:
+            listener(step, model, self.ctx.metrics)
+
+    def _eval_params(self) -> Any:
+        """The weights validation and ``log_heavy`` see: the EMA under ``train.eval_with_ema``, else the params."""
+        train = self.loop.train
+        return train.ema if self.config.train.eval_with_ema else train.params
 
     def _log_heavy(self, step: int, model: Any, metrics: Any) -> None:
         del metrics
+        if self.config.train.eval_with_ema:
+            model = eqx.combine(self._eval_params(), self.loop.static)
         with self.ctx.timer.phase("log"):
             self.task.log_heavy(model, self.validator.host_batch(), step)
 
@@ -470,6 +550,16 @@ class Trainer:
             "config": config_to_dict(self.config),
             "task": self.task.task_spec(),
         }
+
+    def _finish_early(self, reason: str) -> int:
+        """Ends the run ``finished`` before ``max_steps`` (early stop, time budget), with a checkpoint."""
+        task, step = self.task, self.ctx.step
+        task.log_message("info", f"finishing at step {step}: {reason}")
+        task.save_checkpoint(step, self.loop.train, self._checkpoint_meta(self._loader_state()))
+        task.finish_pending_save()
+        self.trace.finish(self.loop.train)
+        task.emit_status(State.FINISHED, step, reason=reason)
+        return 0
 
     def _interrupt(self, state: TrainState, loader_state: dict[str, Any]) -> int:
         task, step = self.task, self.ctx.step

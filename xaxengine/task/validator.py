@@ -55,7 +55,9 @@ class Validator:
         step_array = placement.replicate(jnp.asarray(step, jnp.int32))
         data = placement.step_data(self.columns, self.batches[0], on_device)
         if self.step_fn is None:
-            names = list(jax.eval_shape(update, params, *data, self.key, step_array)[0])
+            names = {
+                name: s.shape for name, s in jax.eval_shape(update, params, *data, self.key, step_array)[0].items()
+            }
             self.names = names
             sums = placement.replicate(zero_sums(names))
             args = (params, sums, *data, self.key, step_array)

@@ -8,7 +8,7 @@ state stays the last good one), at the cost of a select over the whole state per
 """
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -23,6 +23,13 @@ from xaxengine.task.mixins.checkpointing import CheckpointingMixin
 from xaxengine.task.mixins.dataloaders import DataloadersMixin
 from xaxengine.task.mixins.step_context import StepState
 from xaxengine.task.mixins.train import TrainMixin, TrainState
+from xaxengine.task.mixins.train_step import (
+    Precision,
+    accumulated_grads,
+    cast_floats,
+    compute_dtype,
+    update_ema,
+)
 
 Batch = Any
 Metrics = dict[str, Array]
@@ -81,28 +88,43 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         optimizer: optax.GradientTransformation,
         skip_nonfinite: bool,
         grad_norm_every: int = 1,
+        grad_accum_steps: int = 1,
+        precision: Precision = "fp32",
     ) -> Callable[..., tuple[TrainState, Metrics, Array]]:
         """Builds ``update(state, columns, idx) -> (state, metrics, finite)`` for one optimizer step.
 
         The global gradient norm is a full extra pass over the gradients (about 9% of a small MLP's step on CPU), so
         unless every update must be checked (``skip_nonfinite``) it is computed only on the last step of each
         ``grad_norm_every`` window, under a ``lax.cond``; other steps check the loss alone (non-finite gradients
-        poison the parameters, so the next loss shows them).
+        poison the parameters, so the next loss shows them). ``grad_accum_steps`` and ``precision`` are described
+        in :mod:`xaxengine.task.mixins.train_step`.
         """
+        dtype, ema_decay = compute_dtype(precision), self.config.train.ema_decay
 
         def train_update(
             state: TrainState, columns: dict[str, Array], idx: Array | None
         ) -> tuple[TrainState, Metrics, Array]:
-            batch = gather(columns, idx)
             key, output_key, loss_key = jax.random.split(state.key, 3)
             ctx = StepState(step=state.step, phase="train")
 
-            def loss_fn(params: PyTree) -> tuple[Array, Any]:
-                model = eqx.combine(params, static)
-                output = self.get_output(model, batch, ctx, output_key)
-                return self.compute_loss(model, batch, output, ctx, loss_key), output
+            def grad_fn(params: PyTree, batch: Batch, keys: tuple[Array, ...]) -> tuple[Array, PyTree, Metrics]:
+                output_key, loss_key = keys
 
-            (loss, output), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+                def loss_fn(params: PyTree) -> tuple[Array, Any]:
+                    model = eqx.combine(cast_floats(params, dtype), static)
+                    output = self.get_output(model, cast_floats(batch, dtype), ctx, output_key)
+                    output = cast_floats(output, jnp.float32)  # the loss and its softmax run in fp32
+                    return self.compute_loss(model, batch, output, ctx, loss_key), output
+
+                (loss, output), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+                model = eqx.combine(params, static)
+                metrics = self.compute_metrics(model, batch, jax.lax.stop_gradient(output), loss, ctx)
+                return loss, grads, metrics
+
+            batch = gather(columns, idx)
+            loss, grads, metrics = accumulated_grads(
+                grad_fn, state.params, batch, (output_key, loss_key), grad_accum_steps
+            )
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             params = eqx.apply_updates(state.params, updates)
             if skip_nonfinite or grad_norm_every <= 1:
@@ -113,13 +135,14 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
                     measured, lambda g: optax.global_norm(g).astype(jnp.float32), lambda _: jnp.zeros(()), grads
                 )
             finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+            ema = update_ema(state.ema, params, ema_decay)
             if skip_nonfinite:
-                params, opt_state = jax.tree.map(
-                    lambda new, old: jnp.where(finite, new, old), (params, opt_state), (state.params, state.opt_state)
+                params, opt_state, ema = jax.tree.map(
+                    lambda new, old: jnp.where(finite, new, old),
+                    (params, opt_state, ema),
+                    (state.params, state.opt_state, state.ema),
                 )
-            model = eqx.combine(state.params, static)
-            metrics = self.compute_metrics(model, batch, jax.lax.stop_gradient(output), loss, ctx)
-            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key)
+            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key, ema=ema)
             metrics = {LOSS: loss, GRAD_NORM: grad_norm, GRAD_NORM_MEASURED: measured, **metrics}
             return new_state, metrics, finite
 
@@ -191,6 +214,9 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
     unmasked = jax.config.jax_debug_nans
     for name, value in metrics.items():
         as_float = value.astype(jnp.float32)
+        if as_float.ndim:  # a non-scalar metric keeps its latest finite value (logged as a histogram)
+            out[name] = as_float if unmasked else jnp.where(finite, as_float, sums[name])
+            continue
         out[name] = sums[name] + (as_float if unmasked else jnp.where(finite, as_float, 0.0))
     out[COUNT] = sums[COUNT] + finite.astype(jnp.float32)
     out[NONFINITE] = sums[NONFINITE] + (~finite).astype(jnp.float32)
@@ -199,9 +225,10 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
     return out
 
 
-def zero_sums(names: list[str]) -> Metrics:
-    """Fresh accumulators for the given metric names."""
-    sums = {name: jnp.zeros((), jnp.float32) for name in names if name not in RESERVED}
+def zero_sums(names: Sequence[str] | Mapping[str, tuple[int, ...]]) -> Metrics:
+    """Fresh accumulators for the given metric names (or names and shapes: non-scalar metrics keep a latest value)."""
+    shapes = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, ())
+    sums = {name: jnp.zeros(shape, jnp.float32) for name, shape in shapes.items() if name not in RESERVED}
     sums.update({COUNT: jnp.zeros(()), NONFINITE: jnp.zeros(()), FIRST_BAD_STEP: -jnp.ones(())})
     return sums
 
@@ -209,10 +236,19 @@ def zero_sums(names: list[str]) -> Metrics:
 def summarize(sums: dict[str, np.ndarray]) -> tuple[dict[str, float], int, int]:
     """Turns fetched sums into means; returns (means, count of non-finite steps, first bad step or -1)."""
     count = float(sums[COUNT])
-    means = {k: float(v) / count if count else float("nan") for k, v in sums.items() if not k.startswith("_")}
+    means = {
+        k: float(v) / count if count else float("nan")
+        for k, v in sums.items()
+        if not k.startswith("_") and not np.ndim(v)
+    }
     if GRAD_NORM_MEASURED in sums:  # sampled metric: averaged over the steps that measured it, omitted if none did
         measured = float(sums[GRAD_NORM_MEASURED])
         means.pop(GRAD_NORM)
         if measured:
             means[GRAD_NORM] = float(sums[GRAD_NORM]) / measured
     return means, int(sums[NONFINITE]), int(sums[FIRST_BAD_STEP])
+
+
+def non_scalar(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The non-scalar metrics of fetched sums (their latest values), for histograms."""
+    return {k: v for k, v in sums.items() if not k.startswith("_") and np.ndim(v)}

@@ -12,6 +12,7 @@ from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 from xaxengine.config.sections import Config, OptimizerConfig
 from xaxengine.task.mixins.base import BaseTask
 from xaxengine.task.mixins.hooks import Hook
+from xaxengine.task.mixins.train_step import initial_ema, stored_params
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TrainState(eqx.Module):
     params: PyTree
     opt_state: PyTree
     key: PRNGKeyArray
+    ema: PyTree = None  # the fp32 moving average of params under train.ema_decay > 0, else None
 
 
 def build_optimizer(cfg: OptimizerConfig, max_steps: int) -> optax.GradientTransformation:
@@ -83,8 +85,13 @@ class TrainMixin[ConfigT: Config](BaseTask[ConfigT]):
         optimizer = self.get_optimizer()
 
         def build(params: PyTree) -> TrainState:
+            params = stored_params(params, self.config.train.precision)
             return TrainState(
-                step=jnp.zeros((), jnp.int32), params=params, opt_state=optimizer.init(params), key=train_key
+                step=jnp.zeros((), jnp.int32),
+                params=params,
+                opt_state=optimizer.init(params),
+                key=train_key,
+                ema=initial_ema(params, self.config.train.ema_decay),
             )
 
         if abstract:
