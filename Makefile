@@ -6,13 +6,18 @@ STAMP := $(VENV)/.installed
 TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 JAX_PLATFORMS=cpu
 SRC := xaxengine xaxtui tasks tests bench scripts
 
-.PHONY: install run test soak bench docs format static-checks all clean
+.PHONY: install lock run test soak bench docs format static-checks all clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml requirements.lock scripts/install.sh
 	@bash scripts/install.sh $(VENV)
 	@touch $(STAMP)
+
+# Re-resolves requirements.lock after a dependency change in pyproject.toml (LOCK_ARGS=--upgrade moves every pin).
+lock: install
+	bash scripts/lock.sh $(VENV) $(LOCK_ARGS)
+	@$(MAKE) --no-print-directory install
 
 run: install
 	$(TEST_ENV) $(BIN)/xaxengine run tasks/mnist.toml
