@@ -16,9 +16,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sshd import SshServer, free_port, missing_reason, start_sshd
 from textual.widgets import Input, RadioButton
 
+from tests.e2e.sshd import SshServer, free_port, missing_reason, start_sshd
 from xaxengine.runs import live_pid
 from xaxtui.app import build_app
 from xaxtui.remote import RemoteError, RemoteHost, RemoteTailSource, RemoteTarget, classify

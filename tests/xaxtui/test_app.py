@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import RUN_A, RUN_B, RUNS, wait_for
 from rich.console import Console
 from textual.widgets import Input, Static, TabbedContent, TextArea
 
+from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, wait_for
 from xaxtui.app import ActionCommands, XaxTui, build_app
 from xaxtui.keys import KEYS
 from xaxtui.screens.config import ConfigScreen

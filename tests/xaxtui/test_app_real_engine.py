@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 
+from tests.xaxtui.conftest import wait_for
 from xaxtui.app import XaxTui
 from xaxtui.screens.run import RunScreen
 from xaxtui.widgets.charts import MetricChart

@@ -8,9 +8,9 @@ draws. Recorded runs are finished, so nothing on screen depends on the wall cloc
 import os
 
 import pytest
-from conftest import RUN_A, RUN_B, RUNS, TASK, wait_for
 from textual.widgets import DataTable, Input, Static, TextArea
 
+from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, TASK, wait_for
 from xaxtui.app import XaxTui
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.help import HelpScreen

@@ -4,16 +4,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 from textual.widgets import Input, RadioButton, RadioSet, Static
 
+from tests.xaxtui.conftest import FIXTURES, wait_for
 from xaxtui.app import XaxTui
 from xaxtui.screens import launch
 from xaxtui.screens.launch import UNAVAILABLE, LaunchScreen, layout_overrides
 from xaxtui.screens.run import RunScreen
 
 SIZE = (100, 32)
-DEVICES_ENGINE = Path(__file__).with_name("devices_engine.py")
+DEVICES_ENGINE = FIXTURES / "devices_engine.py"
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from xaxengine.task.loggers.base import EventBus
 from xaxengine.task.loggers.media import image_grid, read_ply, write_ply
 from xaxengine.task.loggers.stdout import StdoutBackend
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 HEAVY_STEPS = [10, 20, 30]
 
 
@@ -40,7 +40,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "JAX_PLATFORMS": "cpu"}
     env["WANDB_MODE"] = "offline"
     overrides = [
-        "task=tests.engine.logging_task:LoggingTaskWithBrokenBackend",
+        "task=tests.fixtures.tasks.logging_task:LoggingTaskWithBrokenBackend",
         "train.max_steps=30",
         "train.log_every_n_steps=10",
         "train.log_heavy_every_n_steps=10",

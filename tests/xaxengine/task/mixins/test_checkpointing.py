@@ -134,7 +134,7 @@ def test_stop_command_and_lock_refuses_a_second_engine(runs_dir):
 def test_nan_stop_fails_with_step_and_keeps_only_good_checkpoints(runs_dir):
     proc = run_engine(
         "run",
-        "tests/engine/faulty.toml",
+        "tests/fixtures/tasks/faulty.toml",
         *FAST,
         "nan_from_step=25",
         "train.max_steps=100",
@@ -156,7 +156,7 @@ def test_nan_stop_fails_with_step_and_keeps_only_good_checkpoints(runs_dir):
 def test_nan_skip_step_drops_bad_updates_and_finishes(runs_dir):
     proc = run_engine(
         "run",
-        "tests/engine/faulty.toml",
+        "tests/fixtures/tasks/faulty.toml",
         *FAST,
         "nan_from_step=25",
         "train.nan_policy=skip_step",
@@ -178,7 +178,14 @@ def test_nan_skip_step_drops_bad_updates_and_finishes(runs_dir):
 
 def test_exception_in_compute_loss_fails_cleanly(runs_dir):
     proc = run_engine(
-        "run", "tests/engine/faulty.toml", *FAST, "raise_in_loss=true", "--runs-dir", str(runs_dir), "--run-id", "x"
+        "run",
+        "tests/fixtures/tasks/faulty.toml",
+        *FAST,
+        "raise_in_loss=true",
+        "--runs-dir",
+        str(runs_dir),
+        "--run-id",
+        "x",
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "ValueError: boom" in proc.stderr

@@ -146,7 +146,9 @@ def test_mfu_is_reported_when_the_peak_is_given_and_timing_can_be_turned_off(run
 
 
 def test_debug_nans_fails_the_run_naming_the_primitive_and_the_user_line(runs_dir):
-    proc = run_engine("run", "tests/engine/faulty.toml", "nan_from_step=5", "--debug-nans", "--runs-dir", str(runs_dir))
+    proc = run_engine(
+        "run", "tests/fixtures/tasks/faulty.toml", "nan_from_step=5", "--debug-nans", "--runs-dir", str(runs_dir)
+    )
     assert proc.returncode == 1
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("xaxengine: error:")]
     assert len(error_lines) == 1 and "FloatingPointError: invalid value (nan)" in error_lines[0]
