@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xaxengine.config import ConfigError, config_schema, load_run_spec
+from xaxengine.extras import engine_hint
 from xaxengine.launch_config import LAYOUTS
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, encode
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, RunError, find_run, list_runs, live_pid, resolve_runs_dir
@@ -358,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if unknown:
         args.overrides = [*args.overrides, *unknown]
+    if hint := engine_hint(args.command):
+        sys.stderr.write(f"xaxengine: error: {hint}\n")
+        return EXIT_BAD_INPUT
     commands = {
         "run": _cmd_run,
         "resume": _cmd_resume,
