@@ -22,8 +22,10 @@ lock: install
 run: install
 	$(TEST_ENV) $(BIN)/xaxengine run tasks/mnist.toml
 
+# -n auto: one pytest-xdist worker per core. --dist loadfile keeps a file on one worker, so a module-scoped fixture
+# (a reference run, every layout's runs, the sshd server) is built once and a file's tests never overlap each other.
 test: install
-	$(TEST_ENV) $(BIN)/python -m pytest -q tests
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n auto --dist loadfile tests
 
 soak: install
 	$(TEST_ENV) $(BIN)/python bench/soak_kill_resume.py
