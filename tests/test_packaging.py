@@ -2,8 +2,8 @@
 
 The thin-client test builds the wheel from a copy of the sources, installs it without the engine extra into a fresh
 venv (versions from requirements.lock, packages from the registry), then, under that venv's own Python, opens a
-recorded run with the TUI, lists and tails runs with the jax-free CLI, and checks that ``xaxengine run`` names the
-extra to install instead of failing with a traceback.
+recorded run with the TUI, lists and opens a remote run over ssh (where sshd is installed), lists and tails runs with
+the jax-free CLI, and checks that ``xaxengine run`` names the extra to install instead of failing with a traceback.
 """
 
 import os
@@ -18,6 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import REPO
+from tests.e2e.sshd import missing_reason, start_sshd
 
 LOCK = REPO / "requirements.lock"
 RECORDED = REPO / "tests" / "fixtures" / "recorded_runs"
@@ -87,11 +88,17 @@ def _sources(dest: Path) -> Path:
     return dest
 
 
-def _run(*argv: str | Path, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+def _run(*argv: str | Path, cwd: Path, timeout: float = 600, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")} | env_extra
     return subprocess.run(
         [str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def _tui(bin_dir: Path, check: list[str], tui_args: list, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``tests/fixtures/thin_client_check.py CHECK -- TUI_ARGS`` under the thin client's Python."""
+    script = REPO / "tests" / "fixtures" / "thin_client_check.py"
+    return _run(bin_dir / "python", script, *check, "--", *tui_args, cwd=cwd, timeout=240, TZ="UTC", **env)
 
 
 @pytest.fixture(scope="module")
@@ -118,15 +125,31 @@ def test_the_thin_client_has_no_jax_and_opens_a_recorded_run(thin_venv: Path, tm
     absent = _run(thin_venv / "python", "-c", "import importlib.util as u; print(u.find_spec('jax'))", cwd=tmp_path)
     assert absent.stdout.strip() == "None", "the base wheel pulled in jax"
     assert _run(thin_venv / "xax-tui", "--help", cwd=tmp_path).returncode == 0
-    opened = _run(
-        thin_venv / "python",
-        REPO / "tests" / "fixtures" / "thin_client_check.py",
-        RECORDED / "mnist" / RUN_ID,
-        "step 300/300",
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert opened.returncode == 0 and opened.stdout.startswith("opened RunScreen"), opened.stdout + opened.stderr
+    opened = _tui(thin_venv, ["step 300/300"], [RECORDED / "mnist" / RUN_ID], cwd=tmp_path)
+    assert opened.returncode == 0 and opened.stdout.startswith("shown RunScreen"), opened.stdout + opened.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+def test_the_thin_client_lists_and_opens_a_remote_run_over_ssh(thin_venv: Path, tmp_path: Path):
+    """``xax-tui --remote``: the laptop has no engine; the host's full install answers ``ls`` and ``tail`` over ssh."""
+    remote_runs = tmp_path / "remote-runs" / "mnist"
+    shutil.copytree(RECORDED / "mnist" / RUN_ID, remote_runs / RUN_ID)
+    server = start_sshd(tmp_path / "sshd")
+    try:
+        engine = Path(sys.executable).parent / "xaxengine"  # the host's engine: this checkout's full install
+        remote_cmd = f"cd {REPO} && env JAX_PLATFORMS=cpu {engine}"
+        spec = f"{server.user}@127.0.0.1:{server.port}:{remote_runs.parent}"
+        shown = _tui(
+            thin_venv,
+            [RUN_ID, "--enter-then", "step 300/300"],
+            ["--remote", spec, "--remote-cmd", remote_cmd],
+            cwd=tmp_path,
+            XAX_SSH_OPTS=" ".join(server.client_options()),
+        )
+    finally:
+        server.stop()
+    assert shown.returncode == 0 and shown.stdout.startswith("shown RunScreen"), shown.stdout + shown.stderr
 
 
 @pytest.mark.slow
