@@ -121,6 +121,7 @@ def thin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # whichever runs first builds the venv: a wheel build, an install from the registry
 def test_the_thin_client_has_no_jax_and_opens_a_recorded_run(thin_venv: Path, tmp_path: Path):
     absent = _run(thin_venv / "python", "-c", "import importlib.util as u; print(u.find_spec('jax'))", cwd=tmp_path)
     assert absent.stdout.strip() == "None", "the base wheel pulled in jax"
@@ -130,6 +131,7 @@ def test_the_thin_client_has_no_jax_and_opens_a_recorded_run(thin_venv: Path, tm
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 def test_the_thin_client_lists_and_opens_a_remote_run_over_ssh(thin_venv: Path, tmp_path: Path):
     """``xax-tui --remote``: the laptop has no engine; the host's full install answers ``ls`` and ``tail`` over ssh."""
@@ -153,6 +155,7 @@ def test_the_thin_client_lists_and_opens_a_remote_run_over_ssh(thin_venv: Path, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_the_thin_clients_cli_lists_and_tails_runs_and_names_the_engine_extra_for_run(thin_venv: Path, tmp_path):
     listed = _run(thin_venv / "xaxengine", "ls", "--json", "--runs-dir", RECORDED, cwd=tmp_path)
     assert listed.returncode == 0 and RUN_ID in listed.stdout, listed.stderr
