@@ -7,6 +7,7 @@ one layout are resumed under another. The 4-device run shards its large arrays (
 that FSDP-sharded and replicated parameters train the same.
 """
 
+import os
 import re
 import shutil
 import signal
@@ -229,7 +230,9 @@ def test_sigterm_to_the_launcher_stops_every_rank_at_the_same_step(stopped: dict
     assert [e["step"] for e in events if e["kind"] == "checkpoint"][-1] == step
 
 
-def test_cli_layout_errors_and_slurm_command(tmp_path: Path):
+def test_cli_layout_errors_and_slurm_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    no_sbatch = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "sbatch").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(no_sbatch))  # a machine may have Slurm's client: this one must not
     bad = run_engine("run", "tasks/mnist.toml", "data.batch_size=30", "--layout", "multi_cpu", "--num-devices", "4")
     assert bad.returncode == 2 and "batch_size=30 does not divide over 4 devices" in bad.stderr
     script = tmp_path / "job.sbatch"
