@@ -6,19 +6,26 @@ STAMP := $(VENV)/.installed
 TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 JAX_PLATFORMS=cpu
 SRC := xaxengine xaxtui tasks tests bench scripts
 
-.PHONY: install run test soak bench docs format static-checks all clean
+.PHONY: install lock run test soak bench docs format static-checks all clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml requirements.lock scripts/install.sh
 	@bash scripts/install.sh $(VENV)
 	@touch $(STAMP)
+
+# Re-resolves requirements.lock after a dependency change in pyproject.toml (LOCK_ARGS=--upgrade moves every pin).
+lock: install
+	bash scripts/lock.sh $(VENV) $(LOCK_ARGS)
+	@$(MAKE) --no-print-directory install
 
 run: install
 	$(TEST_ENV) $(BIN)/xaxengine run tasks/mnist.toml
 
+# -n auto: one pytest-xdist worker per core. --dist loadfile keeps a file on one worker, so a module-scoped fixture
+# (a reference run, every layout's runs, the sshd server) is built once and a file's tests never overlap each other.
 test: install
-	$(TEST_ENV) $(BIN)/python -m pytest -q tests
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n auto --dist loadfile tests
 
 soak: install
 	$(TEST_ENV) $(BIN)/python bench/soak_kill_resume.py

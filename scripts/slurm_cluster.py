@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A throwaway one-node Slurm cluster on this machine: munged, slurmctld and slurmd on loopback, state in one dir.
 
-For the Slurm tests (``tests/slurm/conftest.py``) and for trying ``xaxengine slurm`` by hand::
+For the Slurm tests (``tests/xaxengine/task/launchers/slurm/conftest.py``) and for trying ``xaxengine slurm`` by hand::
 
     sudo python scripts/slurm_cluster.py start /tmp/xax-slurm   # prints `export SLURM_CONF=...`
     eval "$(sudo python scripts/slurm_cluster.py env /tmp/xax-slurm)"

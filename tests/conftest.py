@@ -43,3 +43,17 @@ def runs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
     path.mkdir()
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Prints the import times that ``tests/test_import_hygiene.py`` recorded (reported, never gated on)."""
+    rows = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "import_s"
+    ]
+    if rows:
+        terminalreporter.section("import times (reported, not gated on)")
+        for row in sorted(rows, key=lambda r: r["what"]):
+            terminalreporter.write_line(f"{row['seconds']:7.3f} s  {row['what']}")

@@ -15,6 +15,7 @@ from xaxengine import entry, run_commands
 from xaxengine.config import ConfigError, config_schema, load_run_spec
 from xaxengine.dotted import flatten
 from xaxengine.exit_codes import EXIT_BAD_INPUT, EXIT_SIGINT
+from xaxengine.extras import engine_hint
 from xaxengine.launch_config import RunOptions
 from xaxengine.runs import RunError, resolve_runs_dir
 from xaxengine.task.launchers import slurm as slurm_launcher
@@ -185,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if unknown:
         args.overrides = [*args.overrides, *unknown]
+    if hint := engine_hint(args.command):
+        sys.stderr.write(f"xaxengine: error: {hint}\n")
+        return EXIT_BAD_INPUT
     commands = {
         "run": _cmd_run,
         "resume": _cmd_resume,

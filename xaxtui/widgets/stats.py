@@ -37,15 +37,31 @@ class StatRow(Horizontal):
     StatRow > Sparkline { width: 1fr; }
     """
 
+    def __init__(self, **kwargs: object) -> None:
+        """Creates the row; what :meth:`show` is given before the children exist is applied once they do."""
+        super().__init__(**kwargs)  # ty: ignore[invalid-argument-type]
+        self._shown: tuple[str, list[float]] | None = None
+
     def compose(self) -> ComposeResult:
         """Label, then sparkline."""
         yield Label()
         yield Sparkline([], summary_function=max)
 
+    def on_mount(self) -> None:
+        """Applies a :meth:`show` that came while the row was being mounted (a new GPU's rows, then an update)."""
+        self._apply()
+
     def show(self, text: str, data: list[float]) -> None:
         """Sets the label and the sparkline data (the last :data:`SPARK_POINTS`, bucketed to the width)."""
-        self.query_one(Label).update(text)
-        self.query_one(Sparkline).data = data[-SPARK_POINTS:] or [0.0]
+        self._shown = (text, data[-SPARK_POINTS:] or [0.0])
+        self._apply()
+
+    def _apply(self) -> None:
+        labels, sparklines = self.query(Label), self.query(Sparkline)
+        if self._shown is None or not labels or not sparklines:  # not composed yet: on_mount applies it
+            return
+        labels.first().update(self._shown[0])
+        sparklines.first().data = self._shown[1]
 
 
 class StatsPane(VerticalScroll):

@@ -1,0 +1,163 @@
+"""Snapshots of the main screens at 100x32 with recorded events (UTC clock, no cursor blink).
+
+Every picture is taken only once the screen has settled, told by public signals only: the run view says it drew the
+latest fold of every session at its final size (``RunScreen.is_settled``, see :func:`run_view_settled`), the picker
+counts the scans it has shown. A slow machine changes how long a test takes, never what it draws. Recorded runs are
+finished, so nothing on screen depends on the wall clock.
+"""
+
+import os
+
+import pytest
+from textual.widgets import Input, Static, TextArea
+
+from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, TASK, wait_for
+from xaxtui.app import XaxTui
+from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.help import HelpScreen
+from xaxtui.screens.launch import LaunchScreen
+from xaxtui.screens.picker import PickerScreen
+from xaxtui.screens.run import RunScreen
+from xaxtui.widgets.charts import ChartPane
+from xaxtui.widgets.checkpoints import CheckpointTable
+from xaxtui.widgets.config_form import ConfigForm
+from xaxtui.widgets.logs import LogPane
+from xaxtui.widgets.runs import RunsTable
+from xaxtui.widgets.stats import StatsPane
+
+SIZE = (100, 32)
+
+
+@pytest.fixture(autouse=True)
+def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(RUNS.parents[2])
+
+
+def _rel(path):
+    from pathlib import Path
+
+    return Path(os.path.relpath(path))
+
+
+def _no_blink(app) -> None:
+    for widget in app.screen.query("Input, TextArea"):
+        if isinstance(widget, Input | TextArea):
+            widget.cursor_blink = False
+
+
+def run_view_settled(app) -> bool:
+    """The run view shows everything its sessions hold: all folded, drawn at the final size, every pane filled."""
+    screen = app.screen
+    if not isinstance(screen, RunScreen) or not all(s.state.finished for s in screen.sessions):
+        return False
+    if not screen.is_settled:
+        return False
+    state = screen.session.state
+    logs = screen.query_one(LogPane)
+    table = screen.query_one(CheckpointTable)
+    return (
+        table.row_count == len(state.checkpoints)
+        and len(screen.query_one(StatsPane).query(".gpu-row")) == 2 * len(state.gpus)
+        and logs.size.width > 0
+        and len(logs.lines) == len(state.logs)
+    )
+
+
+async def _settle(pilot, predicate=run_view_settled) -> None:
+    """Waits (bounded by a generous deadline) until ``predicate(app)`` holds twice, with idle frames between."""
+    for _ in range(2):
+        await wait_for(pilot, lambda: predicate(pilot.app), timeout=60)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+
+class TestRunView:
+    def test_finished_run(self, snap_compare):
+        """A finished run: header, loss and accuracy charts (train+valid), stats with a GPU, 3 checkpoints, logs."""
+
+        async def run_before(pilot) -> None:
+            await _settle(pilot)
+
+        assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=SIZE, run_before=run_before)
+
+    def test_compare_log_y(self, snap_compare):
+        """Two runs on shared charts with stable run colors, log y axis, loss only."""
+
+        async def run_before(pilot) -> None:
+            await _settle(pilot)
+            await pilot.press("l", "slash")
+            await wait_for(pilot, lambda: isinstance(pilot.app.focused, Input))
+            await pilot.press("l", "o", "s", "s", "enter")
+
+            def filtered(app) -> bool:
+                pane = app.screen.query_one(ChartPane)
+                return pane.options.log_y and pane.options.pattern == "loss" and run_view_settled(app)
+
+            await _settle(pilot, filtered)
+
+        app = XaxTui(_rel(RUNS))
+        app.call_later(lambda: app.show_runs([_rel(RUN_A), _rel(RUN_B)]))
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+class TestOtherScreens:
+    def test_picker(self, snap_compare):
+        """The picker lists both recorded runs, newest first, with status, step and last loss."""
+
+        async def run_before(pilot) -> None:
+            screen = pilot.app.screen
+            assert isinstance(screen, PickerScreen)
+            table = screen.query_one(RunsTable)
+            await wait_for(
+                pilot,
+                lambda: (
+                    screen.scans_shown >= 1
+                    and table.row_count == 2
+                    and "2 runs" in str(pilot.app.screen.query_one("#picker-title", Static).render())
+                ),
+            )
+            await pilot.press("space")
+            await wait_for(pilot, lambda: bool(table.selected))
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+
+        assert snap_compare(XaxTui(_rel(RUNS)), terminal_size=SIZE, run_before=run_before)
+
+    def test_config_form(self, snap_compare):
+        """The form generated from the schema: one input per field, help under it."""
+
+        async def run_before(pilot) -> None:
+            app = pilot.app
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen) and bool(app.screen.query(ConfigForm)))
+            await wait_for(pilot, lambda: bool(app.screen.query_one(ConfigForm).query(Input)))
+            _no_blink(app)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+
+        assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
+
+    def test_launch(self, snap_compare):
+        """Layouts after ``xaxengine devices`` failed (the fake engine has no such command): single device only."""
+
+        async def run_before(pilot) -> None:
+            app = pilot.app
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen))
+            app.open_launch(_rel(TASK))
+            await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.devices_checked, 60)
+            _no_blink(app)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+
+        assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
+
+    def test_help(self, snap_compare):
+        """The help screen, generated from the key registry."""
+
+        async def run_before(pilot) -> None:
+            await _settle(pilot)
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+
+        assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=SIZE, run_before=run_before)
