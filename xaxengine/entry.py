@@ -54,7 +54,12 @@ def resume(run: str, args: argparse.Namespace) -> int:
     run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
     if not (run_dir / CONFIG_FILE).exists():
         raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
-    return start(run_dir / CONFIG_FILE, args.overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
+    overrides = list(args.overrides)
+    keys = {o.partition("=")[0].strip() for o in flag_overrides(overrides, args)}
+    if "launch.layout" in keys and "launch.num_devices" not in keys:
+        # Resuming under another layout: the old device count belongs to the old layout; take the new one's default.
+        overrides.append("launch.num_devices=0")
+    return start(run_dir / CONFIG_FILE, overrides, args, RunOptions(args.events == "-", resume_dir=run_dir))
 
 
 def init_from_run(args: argparse.Namespace) -> Path | None:

@@ -22,6 +22,7 @@ ENGINE_MODULES = (
     "tensorboard",
     "tensorboardX",
     "PIL",
+    "grain",
 )
 
 

@@ -125,4 +125,5 @@ def test_the_real_catalogue_reads_a_fake_run_dir_like_its_own(both):
     (row,) = json.loads(proc.stdout)
     (own,) = both["real"]["ls"]
     assert (row["task"], row["state"], row["step"]) == (own["task"], own["state"], own["step"])
-    assert not os.path.exists(Path(row["run_dir"]) / "lock")
+    # Both leave their (unlocked) lock file behind: an unlocked file means no live engine, in both.
+    assert os.path.exists(Path(row["run_dir"]) / "lock") == os.path.exists(Path(own["run_dir"]) / "lock")

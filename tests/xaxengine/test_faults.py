@@ -45,6 +45,8 @@ def test_a_full_disk_during_a_save_fails_the_run_at_the_last_good_checkpoint_and
         assert full.final_status is not None and full.final_status["state"] == State.FAILED
         assert full.final_status["step"] == max(saved)
         assert not list((disk / "runs/mnist/full/checkpoints").glob("*tmp*"))  # the partial save is gone
+        warnings = [e["message"] for e in full.kinds(Kind.LOG) if e.get("level") == "warning"]
+        assert any("MB free, but 10 kept checkpoints plus one being written need about" in w for w in warnings)
         resize(disk, "64m")
         resumed = run_digits(disk / "runs", "full", resume=True)
         assert resumed.returncode == 0, resumed.stderr_lines[-5:]

@@ -26,7 +26,8 @@ async def test_real_digits_run_step_count_advances(tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(ROOT)
     app = XaxTui(MNIST, runs_dir=tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
-        session = app.launch(MNIST, ["train.max_steps=200"], tmp_path)
+        # Logs every 10 steps: 20 updates, so a UI that folds several at once under load still sees some.
+        session = app.launch(MNIST, ["train.max_steps=200", "train.log_every_n_steps=10"], tmp_path)
         seen: list[int] = []
 
         def progressed() -> bool:

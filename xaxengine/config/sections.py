@@ -39,8 +39,8 @@ class EarlyStopConfig:
 
     metric: str = field("", help="Logged metric to watch, e.g. 'valid/loss' or 'valid/accuracy'; empty disables it.")
     mode: Literal["min", "max"] = field("min", help="Whether lower ('min') or higher ('max') values are better.")
-    patience: int = field(3, help="Finish after this many validations in a row without an improvement.")
-    min_delta: float = field(0.0, help="An improvement must beat the best value by more than this.")
+    patience: int = field(3, ge=1, help="Finish after this many validations in a row without an improvement.")
+    min_delta: float = field(0.0, ge=0.0, help="An improvement must beat the best value by more than this.")
 
 
 @dataclass(kw_only=True)
@@ -76,15 +76,23 @@ class TrainConfig:
         "stop", help="On a non-finite loss or gradient: stop the run as failed, or skip that update and go on."
     )
     grad_accum_steps: int = field(
-        1, help="Split each batch into this many microbatches, summing their gradients (memory follows the microbatch)."
+        1,
+        ge=1,
+        le=4096,
+        help="Split each batch into this many microbatches, summing their gradients (memory follows the microbatch).",
     )
     steps_per_call: int = field(
         1,
+        ge=1,
+        le=4096,
         help="Optimizer steps per compiled call (a lax.scan); every step cadence must be a multiple of it, and a stop "
         "lands at the next call boundary.",
     )
     ema_decay: float = field(
-        0.0, help="Keep an exponential moving average of the weights with this decay per step (0 = off), checkpointed."
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        help="Keep an exponential moving average of the weights with this decay per step (0 = off), checkpointed.",
     )
     eval_with_ema: bool = field(False, help="Validate and call log_heavy with the EMA weights (needs ema_decay > 0).")
     precision: Literal["fp32", "bf16", "bf16_params"] = field(

@@ -9,6 +9,7 @@ hook; the loop itself only dispatches, polls the signal flags and asks which hoo
 
 import contextlib
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -143,6 +144,7 @@ class Trainer:
             )
             state, static, optimizer, loader_state, restored_step = self._initial_state()
             self._emit_run_start(restored_step)
+            self._warn_if_disk_is_low(state)
             if sampler is not None:
                 self.emit_stats()
                 if self.gpu_stats.nvml_error:
@@ -212,6 +214,21 @@ class Trainer:
             resumed_from_step=resumed,
             **process_info(),
         )
+
+    def _warn_if_disk_is_low(self, state: TrainState) -> None:
+        """Warns, with the numbers, when the run dir's disk cannot hold the checkpoints this run keeps."""
+        ckpt = self.config.checkpoint
+        if not (ckpt.save_every_n_steps or ckpt.save_every_n_seconds):
+            return
+        state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state) if hasattr(x, "dtype"))
+        needed = state_bytes * (ckpt.max_to_keep + 1)  # the kept ones plus the one being written
+        free = shutil.disk_usage(self.task.run_dir).free
+        if free < needed:
+            self.task.log_message(
+                "warning",
+                f"{self.task.run_dir}: {free / 2**20:.1f} MB free, but {ckpt.max_to_keep} kept checkpoints plus one "
+                f"being written need about {needed / 2**20:.1f} MB ({state_bytes / 2**20:.1f} MB each); saves may fail",
+            )
 
     def _initial_state(self) -> tuple[TrainState, Any, Any, dict[str, Any], int | None]:
         """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from).

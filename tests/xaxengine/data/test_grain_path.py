@@ -22,7 +22,7 @@ def reference(tmp_path_factory) -> dict[int, float]:
 
 def test_sigkill_then_resume_with_other_worker_count_sees_the_same_batches(reference, runs_dir):
     run_dir, children = kill_after_first_checkpoint(runs_dir, "k", TOML)
-    workers = [c for c in children if "multiprocessing" in " ".join(c.cmdline())]
+    workers = [c for c in children if "multiprocessing" in " ".join(_cmdline(c))]
     assert len(workers) >= 2, "the run had no worker processes to orphan"
     _, alive = psutil.wait_procs(workers, timeout=20)
     assert not alive, f"workers outlived the killed trainer: {[p.pid for p in alive]}"
@@ -60,3 +60,11 @@ def test_on_error_skip_replaces_and_counts_the_bad_example(runs_dir):
     assert skips, "no skip was reported"
     assert "transform failed on example 17" in skips[0]
     assert "so far" in skips[-1]
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    """A child's command line; an exited (zombie or reaped) child has none."""
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []

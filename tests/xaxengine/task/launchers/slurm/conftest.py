@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "slurm_cluster.py"
+SCRIPT = Path(__file__).resolve().parents[5] / "scripts" / "slurm_cluster.py"
 
 
 def _cluster_module() -> ModuleType:
