@@ -12,9 +12,11 @@ from textual.containers import Grid
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
+from textual_hires_canvas import Canvas, TextAlign
 from textual_plot import HiResMode, PlotWidget
 
 from xaxtui.state import RunState
+from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter
 
 PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#48dbfb", "#ff9ff3")
 PHASE_STYLES = {"train": PALETTE[0], "valid": PALETTE[1]}
@@ -141,6 +143,11 @@ class MetricChart(PlotWidget):
         self._last: tuple[list[tuple[str, RunState]], ChartOptions] | None = None
         self.drawn_width = -1
 
+    def _render_y_label(self) -> None:
+        """Writes the title from the chart's left edge (textual-plot centres it on the tick column and cuts it)."""
+        style = self.get_component_rich_style("plot--label")
+        self.query_one("#margin-top", Canvas).write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
+
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
         if self._last is not None and self.size.width != self.drawn_width:
@@ -167,9 +174,10 @@ class MetricChart(PlotWidget):
                     style = run_color(label) if phase == "train" else f"{run_color(label)} dim"
                     name = f"{label[-9:]} {phase}"
                 self.plot(x, y, line_style=style, hires_mode=HiResMode.BRAILLE, label=name)
-        scale = "log10 " if options.log_y else ""
-        self.set_ylabel(f"{scale}{self.metric}")
-        self.set_xlabel("step" if options.x_axis == "step" else "seconds")
+        self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter())
+        self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
+        self.set_ylabel(f"{self.metric} (log)" if options.log_y else self.metric)
+        self.set_xlabel("step" if options.x_axis == "step" else "time since start")
         self.show_legend(is_visible=bool(self._datasets))
 
 
