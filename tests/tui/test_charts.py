@@ -1,13 +1,18 @@
 """Charts tell the truth: tick labels that fit and read as the values, for any value a run can log."""
 
 import json
+import math
+import random
 from pathlib import Path
 
+import numpy as np
 from conftest import wait_for
+from textual.app import App, ComposeResult
 from textual.geometry import Region
 
 from xaxtui.app import XaxTui
 from xaxtui.screens.run import RunScreen
+from xaxtui.state import RunState, fold
 from xaxtui.widgets.axes import (
     LABEL_WIDTH,
     CompactFormatter,
@@ -16,10 +21,10 @@ from xaxtui.widgets.axes import (
     compact_labels,
     nice_ticks,
 )
-from xaxtui.widgets.charts import MetricChart
+from xaxtui.widgets.charts import ChartOptions, ChartPane, MetricChart, curve
 
 
-def write_run(root: Path, values: list[float], metric: str = "loss", dt: float = 1.0) -> Path:
+def write_run(root: Path, values: list[float | None], metric: str = "loss", dt: float = 1.0) -> Path:
     """A finished recorded run whose train ``metric`` takes ``values`` at steps 1, 2, ..."""
     run_dir = root / "mnist" / "20261201-000000-beef"
     run_dir.mkdir(parents=True)
@@ -97,3 +102,98 @@ async def test_log_chart_title_keeps_its_first_letter(tmp_path: Path):
         await pilot.press("l")
         chart = next(c for c in app.screen.query(MetricChart) if c.metric == "grad_norm")
         await wait_for(pilot, lambda: margin_text(chart, "top")[0].startswith("grad_norm (log)"))
+
+
+EXTREMES = (math.nan, math.inf, -math.inf, -0.0, 0.0, 1e308, -1e308, 1.7976931348623157e308, 5e-324, 1e-300, -1.0)
+
+
+def random_values(rng: random.Random, n: int) -> list[float]:
+    """A series mixing ordinary values, every non-finite value, signed zeros and values near the float limits."""
+    out = []
+    for _ in range(n):
+        roll = rng.random()
+        if roll < 0.3:
+            out.append(rng.choice(EXTREMES))
+        elif roll < 0.5:
+            out.append(rng.choice((-1, 1)) * 10.0 ** rng.uniform(-320, 308))
+        else:
+            out.append(rng.gauss(1.0, 0.5))
+    return out
+
+
+def random_state(rng: random.Random, run_id: str) -> RunState:
+    """A run state folded from scalars events of random length (1 point included) with random values."""
+    n = rng.choice((1, 2, 3, 17, 300))
+    events: list[dict] = [{"seq": 0, "t": 100.0, "kind": "run_start", "run_id": run_id, "config": {}}]
+    t = 100.0
+    for i in range(n):
+        t += rng.choice((0.0, 1e-6, 0.5, 3600.0))
+        values = {"loss": rng.choice(random_values(rng, 1)), "acc": random_values(rng, 1)[0]}
+        events.append({"seq": i + 1, "t": t, "kind": "scalars", "step": i + 1, "phase": rng.choice(PHASES)})
+        events[-1]["values"] = values
+    return fold(RunState(), events)
+
+
+PHASES = ("train", "valid")
+MODES = [
+    ChartOptions(log_y=log_y, x_axis=x_axis, smoothing=smoothing)
+    for log_y in (False, True)
+    for x_axis in ("step", "time")
+    for smoothing in (0.0, 0.9)
+]
+
+
+class ChartsApp(App):
+    """A bare app holding one chart pane."""
+
+    def compose(self) -> ComposeResult:
+        yield ChartPane()
+
+
+def test_curve_keeps_every_finite_point_in_every_mode():
+    rng = random.Random(15)
+    for trial in range(60):
+        state = random_state(rng, f"run{trial}")
+        for options in MODES:
+            for metric, phase in state.series:
+                xs, ys = state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
+                finite = np.isfinite(ys) & np.isfinite(xs)
+                x, y = curve(state, metric, phase, options, width=10**6)
+                assert np.isfinite(x).all() and np.isfinite(y).all()
+                expected = xs[finite & (ys > 0)] if options.log_y and not options.smoothing else xs[finite]
+                if options.log_y and options.smoothing:
+                    assert len(x) <= finite.sum()
+                else:
+                    assert np.array_equal(x, expected), (metric, phase, options)
+
+
+async def test_charts_never_crash_on_extreme_values_in_any_mode():
+    rng = random.Random(2026)
+    app = ChartsApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(ChartPane)
+        for trial in range(8):
+            runs = [(f"run-{trial}-{k}", random_state(rng, f"run-{trial}-{k}")) for k in range(rng.choice((1, 3)))]
+            for options in MODES:
+                pane.options = options
+                await pane.redraw(runs)
+                await pilot.pause()
+        assert pane.query(MetricChart)
+
+
+async def test_a_run_with_non_finite_and_huge_values_is_drawn_and_says_what_it_hid(tmp_path: Path):
+    run_dir = write_run(tmp_path, [1.0, None, 1.7e308, -1.7e308, None, 2.0, -0.0])
+    app = XaxTui(run_dir)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_settled)
+        chart = next(c for c in app.screen.query(MetricChart) if c.metric == "loss")
+        assert margin_text(chart, "top")[0].startswith("loss · 2 not finite, not drawn")
+        assert [len(d.x) for d in chart._datasets] == [5]
+        labels = [line.strip() for line in margin_text(chart, "left") if line.strip()]
+        assert labels and all(label.endswith("e308") or label == "0" for label in labels), labels
+        await pilot.press("l")
+        await wait_for(pilot, lambda: "4 not positive or finite" in margin_text(chart, "top")[0])
+        for key in ("x", "m", "l"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: app.screen.is_settled)
+        assert [len(d.x) for d in chart._datasets] == [5]

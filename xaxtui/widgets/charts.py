@@ -114,10 +114,13 @@ def curve(state: RunState, metric: str, phase: str, options: ChartOptions, width
     """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets."""
     series = state.series[metric, phase]
     x, y = series.arrays(options.x_axis, t0=state.first_t)
-    keep = np.isfinite(y)
+    keep = np.isfinite(y) & np.isfinite(x)
     x, y = x[keep], y[keep]
-    if options.smoothing:
-        y = ema(y, options.smoothing)
+    if options.smoothing and len(y):
+        # The EMA is a weighted mean: computed on values scaled into [-1, 1] it cannot overflow near 1e308.
+        top = float(np.abs(y).max())
+        scale = top if top > 1e100 else 1.0
+        y = np.clip(ema(y / scale, options.smoothing) * scale, -top, top)
     if options.log_y:
         pos = y > 0
         x, y = x[pos], np.log10(y[pos])
@@ -159,13 +162,16 @@ class MetricChart(PlotWidget):
         return self.size.width > 0 and self.drawn_width == self.size.width
 
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
-        """Replaces the curves with the current data of ``runs`` (label, state)."""
+        """Replaces the curves with the current data of ``runs`` (label, state): finite points only, any values."""
         self._last = (runs, options)
         self.drawn_width = self.size.width
         self.clear()
         width = max(8, (self.size.width - self.margin_left) * 2)
+        curves = []
+        hidden = 0
         for label, state in runs:
             for phase in state.phases(self.metric):
+                hidden += unplottable(state, self.metric, phase, options)
                 x, y = curve(state, self.metric, phase, options, width)
                 if len(runs) == 1:
                     style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
@@ -173,12 +179,59 @@ class MetricChart(PlotWidget):
                 else:
                     style = run_color(label) if phase == "train" else f"{run_color(label)} dim"
                     name = f"{label[-9:]} {phase}"
-                self.plot(x, y, line_style=style, hires_mode=HiResMode.BRAILLE, label=name)
-        self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter())
+                if len(x):
+                    curves.append((x, y, style, name))
+        y_scale = self._set_limits([c[0] for c in curves], [c[1] for c in curves])
+        for x, y, style, name in curves:
+            if len(x) == 1:  # a line needs two points: mark a lone one
+                self.scatter(x, y / y_scale, marker="●", marker_style=style, label=name)
+            else:
+                self.plot(x, y / y_scale, line_style=style, hires_mode=HiResMode.BRAILLE, label=name)
+        self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter(y_scale))
         self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
-        self.set_ylabel(f"{self.metric} (log)" if options.log_y else self.metric)
+        title = f"{self.metric} (log)" if options.log_y else self.metric
+        if hidden:
+            title += f" · {hidden} not {'positive or finite' if options.log_y else 'finite'}, not drawn"
+        self.set_ylabel(title)
         self.set_xlabel("step" if options.x_axis == "step" else "time since start")
         self.show_legend(is_visible=bool(self._datasets))
+
+    def _set_limits(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> float:
+        """Sets axis limits that textual-plot can draw, and returns the factor the y values must be divided by.
+
+        A flat or one-point curve gets a range around its value (textual-plot's own is too thin for big values);
+        values whose range overflows a float (near 1e308) are drawn divided by a power of ten, labelled unscaled.
+        """
+        if not xs:
+            self.set_xlimits(None, None)
+            self.set_ylimits(None, None)
+            return 1.0
+        x_lo, x_hi = padded(min(float(x.min()) for x in xs), max(float(x.max()) for x in xs))
+        y_lo = min(float(y.min()) for y in ys)
+        y_hi = max(float(y.max()) for y in ys)
+        top = max(abs(y_lo), abs(y_hi))
+        scale = 10.0 ** math.floor(math.log10(top)) if top > 1e300 else 1.0
+        y_lo, y_hi = padded(y_lo / scale, y_hi / scale)
+        self.set_xlimits(x_lo, x_hi)
+        self.set_ylimits(y_lo, y_hi)
+        return scale
+
+
+def padded(lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)``, widened around the value when it is (nearly) a single value."""
+    if hi - lo > 1e-9 * max(abs(lo), abs(hi)):
+        return lo, hi
+    pad = max(abs(lo) * 0.1, 1.0) if lo else 1.0
+    return lo - pad, hi + pad
+
+
+def unplottable(state: RunState, metric: str, phase: str, options: ChartOptions) -> int:
+    """How many points of a curve cannot be drawn: not finite (and, on a log axis, not positive)."""
+    _, y = state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
+    drawable = np.isfinite(y)
+    if options.log_y:
+        drawable &= y > 0
+    return int(len(y) - drawable.sum())
 
 
 class ChartPane(Widget):
