@@ -113,9 +113,13 @@ class ConfigScreen(ScopedScreen):
         self.text = text
         if area.text != text:
             area.load_text(text)
+        kept = []
         if forms:
-            forms.first().values = flatten(tomlkit.parse(text))
-        self.notice(f"saved {self.path}")
+            form = forms.first()
+            form.reload(flatten(tomlkit.parse(text)), keep_touched=self.query_one(TabbedContent).active != "form-tab")
+            kept = form.touched()
+        note = f" · unsaved form edits kept: {', '.join(kept)}" if kept else ""
+        self.notice(f"saved {self.path}{note}")
         return True
 
     def action_launch(self) -> None:
