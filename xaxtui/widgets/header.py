@@ -38,11 +38,12 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     task = state.task.rpartition(":")[2] or state.task or "?"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{task} ", style="bold")
-    text.append(state.run_id or "(waiting for run_start)", style="dim")
+    waiting = "(no run)" if state.status in ("failed", "dead") else "(waiting for run_start)"
+    text.append(state.run_id or waiting, style="dim")
     text.append("  ")
     text.append(f" {state.status} ", style=STATUS_STYLES.get(state.status, "reverse"))
     if state.reason:
-        text.append(f" {state.reason}", style="italic")
+        text.append(f" {state.reason}", style="italic red" if state.status == "failed" else "italic")
     if extra:
         text.append(f"  {extra}", style="yellow")
     if state.data_bound:
