@@ -21,12 +21,14 @@ from xaxtui.widgets.axes import (
     compact_labels,
     nice_ticks,
 )
-from xaxtui.widgets.charts import ChartOptions, ChartPane, MetricChart, curve
+from xaxtui.widgets.charts import PALETTE, ChartOptions, ChartPane, MetricChart, curve, run_color, run_colors
 
 
-def write_run(root: Path, values: list[float | None], metric: str = "loss", dt: float = 1.0) -> Path:
+def write_run(
+    root: Path, values: list[float | None], metric: str = "loss", dt: float = 1.0, run_id: str = "20261201-000000-beef"
+) -> Path:
     """A finished recorded run whose train ``metric`` takes ``values`` at steps 1, 2, ..."""
-    run_dir = root / "mnist" / "20261201-000000-beef"
+    run_dir = root / "mnist" / run_id
     run_dir.mkdir(parents=True)
     t0 = 1764547200.0
     events: list[dict] = [
@@ -197,3 +199,34 @@ async def test_a_run_with_non_finite_and_huge_values_is_drawn_and_says_what_it_h
             await pilot.press(key)
             await wait_for(pilot, lambda: app.screen.is_settled)
         assert [len(d.x) for d in chart._datasets] == [5]
+
+
+def colliding_run_ids(count: int) -> list[str]:
+    """``count`` run ids of which the first two prefer the same color (found by walking candidate ids)."""
+    candidates = [f"20261201-{i:06d}-cafe" for i in range(200)]
+    first = candidates[0]
+    twin = next(c for c in candidates[1:] if run_color(c) == run_color(first))
+    return [first, twin, *[c for c in candidates[1:] if c != twin][: count - 2]]
+
+
+def test_compare_colors_differ_and_stay_with_the_run():
+    ids = colliding_run_ids(len(PALETTE))
+    colors = run_colors(ids)
+    assert len(set(colors.values())) == len(PALETTE)
+    assert colors[ids[0]] == run_color(ids[0]) and run_colors(ids) == colors
+    alone = [i for i in ids if run_colors([i])[i] == colors[i]]
+    assert len(alone) >= len(PALETTE) // 2
+
+
+async def test_compared_runs_get_distinct_train_and_valid_colors(tmp_path: Path):
+    ids = colliding_run_ids(4)
+    dirs = [write_run(tmp_path, [1.0 / (k + i + 1) for i in range(20)], run_id=r) for k, r in enumerate(ids)]
+    app = XaxTui(tmp_path)
+    app.call_later(lambda: app.show_runs(dirs))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and len(app.screen.sessions) == 4)
+        await wait_for(pilot, lambda: app.screen.is_settled and all(s.state.finished for s in app.screen.sessions))
+        chart = next(c for c in app.screen.query(MetricChart) if c.metric == "loss")
+        await wait_for(pilot, lambda: len(chart._datasets) == 4)
+        styles = [d.line_style for d in chart._datasets]
+        assert len(set(styles)) == 4, styles

@@ -87,8 +87,27 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
 
 
 def run_color(run_id: str) -> str:
-    """A stable color for a run (the same run id always gets the same color)."""
+    """The color a run prefers (the same run id always prefers the same color)."""
     return PALETTE[zlib.crc32(run_id.encode()) % len(PALETTE)]
+
+
+def run_colors(run_ids: list[str]) -> dict[str, str]:
+    """Colors for the runs of one comparison: each its preferred one unless an earlier run has it, then the next free.
+
+    Distinct for up to ``len(PALETTE)`` runs; a run keeps its color across redraws (the list order is the view's)
+    and, when nothing collides, the color it has on its own.
+    """
+    taken: set[int] = set()
+    out: dict[str, str] = {}
+    for run_id in run_ids:
+        slot = zlib.crc32(run_id.encode()) % len(PALETTE)
+        for probe in range(len(PALETTE)):
+            if (slot + probe) % len(PALETTE) not in taken:
+                slot = (slot + probe) % len(PALETTE)
+                break
+        taken.add(slot)
+        out[run_id] = PALETTE[slot]
+    return out
 
 
 @dataclass(frozen=True)
@@ -169,6 +188,7 @@ class MetricChart(PlotWidget):
         width = max(8, (self.size.width - self.margin_left) * 2)
         curves = []
         hidden = 0
+        colors = run_colors([label for label, _ in runs])
         for label, state in runs:
             for phase in state.phases(self.metric):
                 hidden += unplottable(state, self.metric, phase, options)
@@ -177,7 +197,7 @@ class MetricChart(PlotWidget):
                     style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
                     name = phase
                 else:
-                    style = run_color(label) if phase == "train" else f"{run_color(label)} dim"
+                    style = colors[label] if phase == "train" else f"{colors[label]} dim"
                     name = f"{label[-9:]} {phase}"
                 if len(x):
                     curves.append((x, y, style, name))
