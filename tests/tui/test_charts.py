@@ -9,6 +9,7 @@ import numpy as np
 from conftest import wait_for
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.widgets import Input, Static
 
 from xaxtui.app import XaxTui
 from xaxtui.screens.run import RunScreen
@@ -230,3 +231,32 @@ async def test_compared_runs_get_distinct_train_and_valid_colors(tmp_path: Path)
         await wait_for(pilot, lambda: len(chart._datasets) == 4)
         styles = [d.line_style for d in chart._datasets]
         assert len(set(styles)) == 4, styles
+
+
+async def test_a_bad_filter_regex_says_invalid_regex(tmp_path: Path):
+    run_dir = write_run(tmp_path, [1.0, 0.5, 0.25])
+    app = XaxTui(run_dir)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_settled)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await pilot.press(*"loss[", "enter")
+        line = app.screen.query_one("#chart-options", Static)
+        await wait_for(pilot, lambda: "invalid regex" in str(line.render()))
+        text = str(line.render())
+        assert "no metrics yet" not in text and "no metric matches the filter" in text and "loss[" in text
+
+
+async def test_a_one_point_chart_shows_its_point_and_distinct_labels(tmp_path: Path):
+    run_dir = write_run(tmp_path, [0.75])
+    app = XaxTui(run_dir)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.is_settled)
+        chart = next(c for c in app.screen.query(MetricChart) if c.metric == "loss")
+        y_labels = [line.strip() for line in margin_text(chart, "left") if line.strip()]
+        assert len(y_labels) >= 2 and len(set(y_labels)) == len(y_labels), y_labels
+        x_labels = margin_text(chart, "bottom")[0].split()
+        assert "1" in x_labels and len(set(x_labels)) == len(x_labels), x_labels
+        plot = chart.query_one("#plot")
+        drawn = "".join(s.text for s in plot.render_lines(Region(0, 0, plot.size.width, plot.size.height)))
+        assert "●" in drawn

@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.css.query import NoMatches
@@ -118,6 +119,15 @@ class ChartOptions:
     x_axis: str = "step"
     smoothing: float = 0.0
     pattern: str = ""
+
+    @property
+    def pattern_error(self) -> str:
+        """Why the filter is not a valid regex ('' when it is)."""
+        try:
+            re.compile(self.pattern)
+        except re.error as error:
+            return str(error)
+        return ""
 
     def matches(self, metric: str) -> bool:
         """Whether a metric passes the filter regex (an invalid regex matches as plain text)."""
@@ -326,7 +336,10 @@ class ChartPane(Widget):
                     continue
         o = self.options
         smooth = f"ema {o.smoothing:g}" if o.smoothing else "raw"
-        text = f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}"
+        text = Text(f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}")
+        if o.pattern_error:
+            text.append(f" · invalid regex: {o.pattern_error}", style="red").append(" (matched as plain text)")
         if not metrics:
-            text += " · no metrics yet"
+            known = any(state.metrics() for _, state in runs)
+            text.append(" · no metric matches the filter" if known else " · no metrics yet")
         self.query_one("#chart-options", Static).update(text)
