@@ -43,3 +43,21 @@ async def test_toml_tab_save_then_form_edit_keeps_both_edits(task_copy: Path):
         await pilot.press("ctrl+s")
         saved = task_copy.read_text()
         assert "hidden = 32" in saved and "max_steps = 500" in saved, saved
+
+
+async def test_not_saved_error_goes_once_the_toml_is_fixed(task_copy: Path):
+    app = XaxTui(task_copy)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        await wait_for(pilot, lambda: bool(screen.query(ConfigForm)))
+        screen.query_one(TabbedContent).active = "toml-tab"
+        area = screen.query_one(TextArea)
+        good = area.text
+        area.load_text(good.replace("[train]", "[train"))
+        await pilot.press("ctrl+s")
+        message = screen.query_one("#config-message")
+        assert "not saved" in str(message.render())
+        area.load_text(good)
+        await wait_for(pilot, lambda: "not saved" not in str(message.render()))
+        assert "valid now" in str(message.render())
