@@ -7,7 +7,6 @@ from textual.widgets import Input, TabbedContent, TextArea
 
 from xaxtui.app import XaxTui
 from xaxtui.screens.config import ConfigScreen
-from xaxtui.widgets.config_form import ConfigForm
 
 
 async def test_toml_tab_save_then_form_edit_keeps_both_edits(task_copy: Path):
@@ -15,7 +14,7 @@ async def test_toml_tab_save_then_form_edit_keeps_both_edits(task_copy: Path):
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         assert isinstance(screen, ConfigScreen)
-        await wait_for(pilot, lambda: bool(screen.query(ConfigForm)))
+        await wait_for(pilot, lambda: any(i.name == "hidden" for i in screen.query(Input)))
         tabs = screen.query_one(TabbedContent)
         tabs.active = "toml-tab"
         area = screen.query_one(TextArea)
@@ -50,7 +49,7 @@ async def test_not_saved_error_goes_once_the_toml_is_fixed(task_copy: Path):
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         assert isinstance(screen, ConfigScreen)
-        await wait_for(pilot, lambda: bool(screen.query(ConfigForm)))
+        await wait_for(pilot, lambda: any(i.name == "hidden" for i in screen.query(Input)))
         screen.query_one(TabbedContent).active = "toml-tab"
         area = screen.query_one(TextArea)
         good = area.text
