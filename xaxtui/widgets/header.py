@@ -61,10 +61,18 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     return text
 
 
+def _steps_rate(state: RunState) -> str:
+    """``412.5 steps/s (mean 380.2)``: the smoothed rate, then the run's mean."""
+    if math.isnan(state.steps_per_s_smooth):
+        return "- steps/s"
+    mean = state.mean_steps_per_s()
+    return f"{state.steps_per_s_smooth:,.1f} steps/s" + ("" if math.isnan(mean) else f" (mean {mean:,.1f})")
+
+
 def _rates(state: RunState) -> list[str]:
     """``412 steps/s``, ``52,736 samples/s``, ``step 2.31 ms`` and ``MFU 41.0%`` where known."""
     rates = [
-        f"{state.steps_per_s:,.1f} steps/s" if not math.isnan(state.steps_per_s) else "- steps/s",
+        _steps_rate(state),
         f"{state.samples_per_s:,.0f} samples/s" if not math.isnan(state.samples_per_s) else "- samples/s",
     ]
     if state.timing.get("step_ms"):
