@@ -23,6 +23,7 @@ from xaxtui.widgets.axes import (
     nice_ticks,
 )
 from xaxtui.widgets.charts import PALETTE, ChartOptions, ChartPane, MetricChart, curve, run_color, run_colors
+from xaxtui.widgets.logs import LogPane
 
 
 def write_run(
@@ -260,3 +261,25 @@ async def test_a_one_point_chart_shows_its_point_and_distinct_labels(tmp_path: P
         plot = chart.query_one("#plot")
         drawn = "".join(s.text for s in plot.render_lines(Region(0, 0, plot.size.width, plot.size.height)))
         assert "●" in drawn
+
+
+async def test_a_run_failing_before_its_first_metric_says_why_in_full(tmp_path: Path):
+    run_dir = tmp_path / "mnist" / "20261201-000000-dead"
+    run_dir.mkdir(parents=True)
+    reason = "run failed at step 3: FloatingPointError: loss is nan (traceback in /some/long/path/stdout.log)"
+    events = [
+        {"kind": "run_start", "run_id": run_dir.name, "task": "t:T", "run_dir": str(run_dir), "config": {}},
+        {"kind": "log", "level": "error", "message": reason},
+        {"kind": "status", "state": "failed", "reason": "FloatingPointError: loss is nan", "step": 3},
+    ]
+    lines = [json.dumps({"v": 1, "seq": seq, "t": 1764547200.0} | ev) for seq, ev in enumerate(events)]
+    (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+    app = XaxTui(run_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.drawn.is_set())
+        line = str(app.screen.query_one("#chart-options", Static).render())
+        assert "failed before logging a metric: FloatingPointError: loss is nan" in line, line
+        pane = app.screen.query_one(LogPane)
+        await wait_for(pilot, lambda: len(pane.lines) >= 2)
+        shown = "".join(strip.text.strip() for strip in pane.lines).replace(" ", "")
+        assert "error" in shown and reason.replace(" ", "") in shown, shown

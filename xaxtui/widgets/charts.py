@@ -341,5 +341,11 @@ class ChartPane(Widget):
             text.append(f" · invalid regex: {o.pattern_error}", style="red").append(" (matched as plain text)")
         if not metrics:
             known = any(state.metrics() for _, state in runs)
-            text.append(" · no metric matches the filter" if known else " · no metrics yet")
+            failed = [state for _, state in runs if state.status == "failed"]
+            if known:
+                text.append(" · no metric matches the filter")
+            elif failed:
+                text.append(f" · the run failed before logging a metric: {failed[0].reason or '?'}", style="red")
+            else:
+                text.append(" · no metrics yet")
         self.query_one("#chart-options", Static).update(text)
