@@ -23,6 +23,7 @@ PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#4
 PHASE_STYLES = {"train": PALETTE[0], "valid": PALETTE[1]}
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 MAX_CHARTS = 4
+MAX_GAPS = 64
 _EMA_BLOCK = 256
 _EMA_MAX_BLOCK = 8192
 
@@ -210,13 +211,16 @@ class MetricChart(PlotWidget):
                     style = colors[label] if phase == "train" else f"{colors[label]} dim"
                     name = f"{label[-9:]} {phase}"
                 if len(x):
-                    curves.append((x, y, style, name))
+                    curves.append((x, y, style, name, gap_positions(state, self.metric, phase, options)))
         y_scale = self._set_limits([c[0] for c in curves], [c[1] for c in curves])
-        for x, y, style, name in curves:
-            if len(x) == 1:  # a line needs two points: mark a lone one
-                self.scatter(x, y / y_scale, marker="●", marker_style=style, label=name)
-            else:
-                self.plot(x, y / y_scale, line_style=style, hires_mode=HiResMode.BRAILLE, label=name)
+        for x, y, style, name, gaps in curves:
+            label: str | None = name
+            for part_x, part_y in split_at_gaps(x, y / y_scale, gaps):
+                if len(part_x) == 1:  # a line needs two points: mark a lone one
+                    self.scatter(part_x, part_y, marker="●", marker_style=style, label=label)
+                else:
+                    self.plot(part_x, part_y, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
+                label = None  # one legend row per curve
         self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter(y_scale))
         self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
         title = f"{self.metric} (log)" if options.log_y else self.metric
@@ -253,6 +257,35 @@ def padded(lo: float, hi: float) -> tuple[float, float]:
         return lo, hi
     pad = max(abs(lo) * 0.1, 1.0) if lo else 1.0
     return lo - pad, hi + pad
+
+
+def gap_positions(state: RunState, metric: str, phase: str, options: ChartOptions) -> np.ndarray:
+    """The x positions of a curve's points that cannot be drawn (the line breaks there)."""
+    x, y = state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
+    bad = ~np.isfinite(y)
+    if options.log_y:
+        bad |= ~(y > 0)
+    return x[bad & np.isfinite(x)]
+
+
+def split_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The curve cut where a gap lies between two of its points (joined when there are more than :data:`MAX_GAPS`).
+
+    Args:
+        x: Increasing x values of the drawable points.
+        y: Their values.
+        gaps: x positions of the points that could not be drawn.
+
+    Returns:
+        ``(x, y)`` pieces in order.
+    """
+    if not len(gaps) or len(x) < 2:
+        return [(x, y)]
+    cuts = np.unique(np.searchsorted(x, gaps))
+    cuts = cuts[(cuts > 0) & (cuts < len(x))]
+    if len(cuts) > MAX_GAPS:
+        return [(x, y)]
+    return list(zip(np.split(x, cuts), np.split(y, cuts), strict=True))
 
 
 def unplottable(state: RunState, metric: str, phase: str, options: ChartOptions) -> int:
