@@ -35,6 +35,6 @@ class LogPane(RichLog):
             return
         for t, level, message in list(state.logs)[-new:]:
             line = Text(time.strftime("%H:%M:%S ", time.localtime(t)), style="dim")
-            line.append(f"{level:<8}", style=LEVEL_STYLES.get(level, "") or "green")
+            line.append(f"{level:<4} ", style=LEVEL_STYLES.get(level, "") or "green")
             line.append(_STDERR_PREFIX.sub("", message, count=1), style=LEVEL_STYLES.get(level, ""))
             self.write(line)
