@@ -140,10 +140,19 @@ class ChartOptions:
             return self.pattern in metric
 
 
-def curve(state: RunState, metric: str, phase: str, options: ChartOptions, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets."""
-    series = state.series[metric, phase]
-    x, y = series.arrays(options.x_axis, t0=state.first_t)
+def curve(
+    state: RunState,
+    metric: str,
+    phase: str,
+    options: ChartOptions,
+    width: int,
+    arrays: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets.
+
+    ``arrays`` are the series' ``arrays(options.x_axis, t0=state.first_t)`` when the caller has them already.
+    """
+    x, y = arrays or state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
     keep = np.isfinite(y) & np.isfinite(x)
     x, y = x[keep], y[keep]
     if options.smoothing and len(y):
@@ -202,8 +211,10 @@ class MetricChart(PlotWidget):
         colors = run_colors([label for label, _ in runs])
         for label, state in runs:
             for phase in state.phases(self.metric):
-                hidden += unplottable(state, self.metric, phase, options)
-                x, y = curve(state, self.metric, phase, options, width)
+                arrays = state.series[self.metric, phase].arrays(options.x_axis, t0=state.first_t)
+                gaps = gap_positions(*arrays, log_y=options.log_y)
+                hidden += len(gaps) + int((~np.isfinite(arrays[0])).sum())
+                x, y = curve(state, self.metric, phase, options, width, arrays)
                 if len(runs) == 1:
                     style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
                     name = phase
@@ -211,7 +222,7 @@ class MetricChart(PlotWidget):
                     style = colors[label] if phase == "train" else f"{colors[label]} dim"
                     name = f"{label[-9:]} {phase}"
                 if len(x):
-                    curves.append((x, y, style, name, gap_positions(state, self.metric, phase, options)))
+                    curves.append((x, y, style, name, gaps))
         y_scale = self._set_limits([c[0] for c in curves], [c[1] for c in curves])
         for x, y, style, name, gaps in curves:
             label: str | None = name
@@ -259,12 +270,13 @@ def padded(lo: float, hi: float) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def gap_positions(state: RunState, metric: str, phase: str, options: ChartOptions) -> np.ndarray:
-    """The x positions of a curve's points that cannot be drawn (the line breaks there)."""
-    x, y = state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
-    bad = ~np.isfinite(y)
-    if options.log_y:
-        bad |= ~(y > 0)
+def gap_positions(x: np.ndarray, y: np.ndarray, log_y: bool) -> np.ndarray:
+    """The x positions of a curve's points that cannot be drawn: not finite (on a log axis, not positive)."""
+    bad = ~(y > 0) if log_y else ~np.isfinite(y)
+    if log_y:
+        bad |= ~np.isfinite(y)
+    if not bad.any():
+        return x[:0]
     return x[bad & np.isfinite(x)]
 
 
@@ -286,15 +298,6 @@ def split_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> list[tuple[
     if len(cuts) > MAX_GAPS:
         return [(x, y)]
     return list(zip(np.split(x, cuts), np.split(y, cuts), strict=True))
-
-
-def unplottable(state: RunState, metric: str, phase: str, options: ChartOptions) -> int:
-    """How many points of a curve cannot be drawn: not finite (and, on a log axis, not positive)."""
-    _, y = state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
-    drawable = np.isfinite(y)
-    if options.log_y:
-        drawable &= y > 0
-    return int(len(y) - drawable.sum())
 
 
 class ChartPane(Widget):
