@@ -32,7 +32,7 @@ from xaxtui.messages import (
 )
 from xaxtui.remote import RemoteError, RemoteHost
 from xaxtui.screens.config import ConfigScreen
-from xaxtui.screens.dialogs import QuitScreen
+from xaxtui.screens.dialogs import QuitScreen, StoppingScreen
 from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.picker import PickerScreen
@@ -212,7 +212,8 @@ class XaxTui(App[None]):
         def answered(answer: str | None) -> None:
             if answer == "stop":
                 self.manager.stop_all(live)
-            if answer in ("stop", "detach"):
+                self.push_screen(StoppingScreen(live), lambda _: self.exit())
+            elif answer == "detach":
                 self.exit()
 
         self.push_screen(QuitScreen(len(live)), answered)

@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xax-tui",
         description="Terminal experiment runner for xaxengine: edit task configs, launch runs, watch them live.",
-        epilog="Keys: press ? inside the app. $XAX_ENGINE_CMD overrides the engine command (default xaxengine); "
+        epilog="Keys: press ? inside the app. $XAX_ENGINE_CMD (or $XAX_ENGINE) overrides the engine command "
+        "(default: the xaxengine next to this Python, then PATH); "
         "$XAX_SSH_OPTS adds ssh options for --remote (e.g. '-i ~/.ssh/gpu_key').",
     )
     parser.add_argument("target", nargs="?", type=Path, help="a runs dir (picker), a run dir, or a task .toml")

@@ -2,7 +2,9 @@
 
 import os
 import shlex
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,19 @@ class EngineError(RuntimeError):
 
 
 def engine_cmd() -> list[str]:
-    """The engine command prefix (``$XAX_ENGINE_CMD`` or ``xaxengine``)."""
-    return shlex.split(os.environ.get("XAX_ENGINE_CMD", "xaxengine"))
+    """The engine command prefix.
+
+    In order: ``$XAX_ENGINE_CMD`` (a command line), ``$XAX_ENGINE`` (one executable), the ``xaxengine`` next to the
+    running Python (the venv's, whether or not the venv is activated), then ``xaxengine`` on ``PATH``.
+    """
+    if command := os.environ.get("XAX_ENGINE_CMD"):
+        return shlex.split(command)
+    if executable := os.environ.get("XAX_ENGINE"):
+        return [executable]
+    beside = Path(sys.executable).parent / "xaxengine"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    return [shutil.which("xaxengine") or "xaxengine"]
 
 
 def run_argv(task: str | Path, overrides: list[str], runs_dir: str | Path | None) -> list[str]:

@@ -53,6 +53,7 @@ KEYS: tuple[Key, ...] = (
     Key("stop", "s", "Stop", scope="quit"),
     Key("detach", "d", "Detach", scope="quit"),
     Key("cancel", "escape", "Cancel", scope="quit"),
+    Key("leave", "q,escape", "Leave it running", scope="stopping"),
     Key("cancel", "escape", "Cancel", scope="prompt"),
 )
 
@@ -64,6 +65,7 @@ SCOPES = {
     "launch": "Launch",
     "help": "Help",
     "quit": "Quit dialog",
+    "stopping": "Stopping on quit",
     "prompt": "Path prompt",
 }
 

@@ -67,6 +67,15 @@ class RunSession:
             return f"{self.label}: reconnected", "information"
         return None
 
+    def _did_not_start(self, now: float) -> None:
+        """Marks a launch whose engine ended before its first event as failed, saying why and what was run."""
+        tail = self.source.stderr_tail if isinstance(self.source, CommandSource) else ()
+        why = tail[-1] if tail else f"exited {self.returncode}"
+        command = " ".join(self.source.command(0)) if isinstance(self.source, CommandSource) else ""
+        self.state.status = "failed"
+        self.state.reason = f"engine did not start: {why}"
+        add_log(self.state, now, "error", f"engine did not start: {why} · $ {command}")
+
     def apply(self, batch: Batch) -> None:
         """Folds a batch from the source into the state."""
         fold(self.state, batch.events)
@@ -85,6 +94,8 @@ class RunSession:
         if batch.ended:
             self.ended = True
             self.returncode = batch.returncode
+            if self.launched and self.remote is None and not self.state.events:
+                self._did_not_start(now)
             if self.process_gone_without_status(batch.returncode):
                 self.state.status = DEAD
             if batch.returncode is not None and self.launched:

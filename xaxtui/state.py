@@ -27,6 +27,8 @@ MAX_BUCKETS = 2048
 STATS_POINTS = 3600
 LOG_LINES = 2000
 NAN = math.nan
+RATE_SMOOTHING = 0.9
+_RATE_WINDOWS = 64
 _MISSING = object()
 _STEP = operator.itemgetter("step")
 _T = operator.itemgetter("t")
@@ -167,7 +169,8 @@ class RunState:
         step: Latest step seen in scalars or status events (goes back when a run is resumed).
         step_seq: ``seq`` of the event that set ``step``.
         samples_per_s: Latest throughput.
-        steps_per_s: Latest step rate.
+        steps_per_s: Latest step rate (of the last logging window).
+        steps_per_s_smooth: Exponential average of the windows' step rates (weight :data:`RATE_SMOOTHING`).
         elapsed_s: Latest elapsed time reported by the engine.
         first_t: Wall time of the first event.
         last_t: Wall time of the last event.
@@ -196,6 +199,7 @@ class RunState:
     step_seq: int = -1
     samples_per_s: float = NAN
     steps_per_s: float = NAN
+    steps_per_s_smooth: float = NAN
     elapsed_s: float = NAN
     first_t: float = NAN
     last_t: float = NAN
@@ -252,9 +256,17 @@ class RunState:
     def eta_s(self) -> float:
         """Seconds left until ``max_steps`` at the current step rate (NaN when unknown)."""
         max_steps = self.max_steps
-        if max_steps is None or not self.steps_per_s or math.isnan(self.steps_per_s) or self.finished:
+        rate = self.steps_per_s_smooth
+        if max_steps is None or not rate or math.isnan(rate) or self.finished:
             return NAN
-        return max(0, max_steps - self.step) / self.steps_per_s
+        return max(0, max_steps - self.step) / rate
+
+    def mean_steps_per_s(self) -> float:
+        """Steps per second over the engine's whole run so far (since its start or resume; NaN when unknown)."""
+        start = self.run_start.get("resumed_from_step") or 0
+        if not self.elapsed_s or math.isnan(self.elapsed_s):
+            return NAN
+        return max(0, self.step - start) / self.elapsed_s
 
 
 def _fold_stats(state: RunState, ev: Event) -> None:
@@ -377,6 +389,24 @@ def _positions(kinds: list[Any], kind: Any) -> list[int]:
         return out
 
 
+def _fold_train_rates(state: RunState, train: list[Event]) -> None:
+    """The step, the latest rates and the smoothed step rate from a batch of ``train`` scalars.
+
+    Older windows weigh < 0.9**64 ~ 1e-3 in the smoothed rate, so a long batch needs only its tail.
+    """
+    last = train[-1]
+    if last["seq"] > state.step_seq:
+        state.step, state.step_seq = last.get("step", 0), last["seq"]
+    state.samples_per_s = last.get("samples_per_s") or NAN
+    state.steps_per_s = last.get("steps_per_s") or NAN
+    state.elapsed_s = last.get("elapsed_s") or NAN
+    for ev in train[-_RATE_WINDOWS:]:
+        rate = ev.get("steps_per_s")
+        if rate:
+            old = state.steps_per_s_smooth
+            state.steps_per_s_smooth = rate if math.isnan(old) else RATE_SMOOTHING * old + (1 - RATE_SMOOTHING) * rate
+
+
 def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
     """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase."""
     n_scalars = kinds.count("scalars")
@@ -404,12 +434,7 @@ def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> Non
         _fold_scalars(state, phase, batch)
     train = by_phase.get("train")
     if train:
-        last = train[-1]
-        if last["seq"] > state.step_seq:
-            state.step, state.step_seq = last.get("step", 0), last["seq"]
-        state.samples_per_s = last.get("samples_per_s") or NAN
-        state.steps_per_s = last.get("steps_per_s") or NAN
-        state.elapsed_s = last.get("elapsed_s") or NAN
+        _fold_train_rates(state, train)
 
 
 def fold(state: RunState, events: Iterable[Event]) -> RunState:

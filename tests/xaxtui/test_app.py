@@ -141,7 +141,7 @@ async def test_config_form_edit_save_keeps_comments_and_refuses_bad_values(task_
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, ConfigScreen)
-        await wait_for(pilot, lambda: bool(screen.query(ConfigForm)))
+        await wait_for(pilot, lambda: any(i.name == "train.max_steps" for i in screen.query(Input)))
         field = next(i for i in screen.query(Input) if i.name == "train.max_steps")
         field.value = "many"
         await pilot.pause(0.05)

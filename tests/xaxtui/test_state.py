@@ -4,6 +4,7 @@ import math
 
 from xaxengine.protocol import make_event
 from xaxtui.state import RunState, Series, fold
+from xaxtui.widgets.header import header_text
 
 
 def _scalars(seq: int, step: int, loss: float | None, phase: str = "train", **extra: float) -> dict:
@@ -167,3 +168,16 @@ def test_timing_breakdown_is_kept_for_the_header_not_charted_and_flags_data_boun
     fold(state, [compile_event, _timing(3, 20, 0.35, mfu=0.41)])
     assert state.data_bound and state.timing["mfu"] == 0.41 and state.unknown == 0
     assert state.compiles["train_step"]["flops"] == 1e9
+
+
+def test_header_step_rate_is_smoothed_and_shows_the_run_mean():
+    events = [{"seq": 0, "t": 0.0, "kind": "run_start", "run_id": "r", "config": {}, "resumed_from_step": 100}]
+    for i in range(40):
+        rate = 100.0 if i % 2 else 300.0
+        event = {"seq": i + 1, "t": i + 1.0, "kind": "scalars", "step": 100 + 10 * (i + 1), "phase": "train"}
+        events.append(event | {"values": {"loss": 1.0}, "steps_per_s": rate, "elapsed_s": 2.0 * (i + 1)})
+    state = fold(RunState(), events)
+    text = header_text(state).plain
+    assert "100.0 steps/s" not in text and "300.0 steps/s" not in text, text
+    smooth = float(text.split(" steps/s")[0].rsplit(" ", 1)[-1].replace(",", ""))
+    assert 150 < smooth < 250 and "(mean 5.0)" in text, text

@@ -5,6 +5,7 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.message import Message
@@ -56,6 +57,7 @@ class ConfigScreen(ScopedScreen):
         self.path = path
         self.text = path.read_text(encoding="utf-8")
         self.fields: list[dict[str, Any]] | None = None
+        self.save_error = ""
 
     def compose(self) -> ComposeResult:
         """Status line, tabs (form, TOML), footer."""
@@ -93,7 +95,14 @@ class ConfigScreen(ScopedScreen):
 
     def notice(self, text: str, error: bool = False) -> None:
         """Shows a one-line message under the tabs."""
-        self.query_one("#config-message", Static).update(f"[red]{text}[/]" if error else f"[green]{text}[/]")
+        self.save_error = text if error else ""
+        message = Text(text, style="red" if error else "green")
+        self.query_one("#config-message", Static).update(message)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """Takes back a 'not saved' error once the TOML text no longer has it."""
+        if self.save_error and not check_text(event.text_area.text, self.fields):
+            self.notice("the TOML is valid now · ctrl+s saves")
 
     def action_save(self) -> bool:
         """Saves the active tab's edits (form fields into the TOML, or the TOML as typed); refuses bad values."""
@@ -113,9 +122,13 @@ class ConfigScreen(ScopedScreen):
         self.text = text
         if area.text != text:
             area.load_text(text)
+        kept = []
         if forms:
-            forms.first().values = flatten(tomlkit.parse(text))
-        self.notice(f"saved {self.path}")
+            form = forms.first()
+            form.reload(flatten(tomlkit.parse(text)), keep_touched=self.query_one(TabbedContent).active != "form-tab")
+            kept = form.touched()
+        note = f" · unsaved form edits kept: {', '.join(kept)}" if kept else ""
+        self.notice(f"saved {self.path}{note}")
         return True
 
     def action_launch(self) -> None:

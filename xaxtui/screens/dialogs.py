@@ -1,4 +1,6 @@
-"""Small modal dialogs: quit (stop, detach or cancel) and a task-file prompt."""
+"""Small modal dialogs: quit (stop, detach or cancel), waiting for stopping engines, and a task-file prompt."""
+
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -6,6 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from xaxtui.keys import bindings
+from xaxtui.session import RunSession
 
 
 class QuitScreen(ModalScreen[str]):
@@ -46,6 +49,39 @@ class QuitScreen(ModalScreen[str]):
     def action_cancel(self) -> None:
         """``escape``: back to the app."""
         self.dismiss("cancel")
+
+
+class StoppingScreen(ModalScreen[str]):
+    """After Stop on quit: says that the engines are stopping; dismisses with ``"stopped"`` once none runs.
+
+    Pressing ``q`` again dismisses with ``"detach"`` (the engines finish stopping on their own).
+    """
+
+    KEY_SCOPE = "stopping"
+    BINDINGS = bindings(KEY_SCOPE)
+    CHECK_S = 0.1
+
+    def __init__(self, sessions: Sequence[RunSession]) -> None:
+        """Waits for the engines of ``sessions``."""
+        super().__init__()
+        self.sessions = list(sessions)
+
+    def compose(self) -> ComposeResult:
+        """The message."""
+        with Vertical(id="quit-box"):
+            yield Static("waiting for the engine to stop… (press q again to leave it running)", id="stopping-message")
+
+    def on_mount(self) -> None:
+        """Checks the processes (their exit is not an event: a killed engine sends none)."""
+        self.set_interval(self.CHECK_S, self._check)
+
+    def _check(self) -> None:
+        if not any(session.process_alive for session in self.sessions):
+            self.dismiss("stopped")
+
+    def action_leave(self) -> None:
+        """``q``: quit now, leaving the engines to finish stopping."""
+        self.dismiss("detach")
 
 
 class PathPrompt(ModalScreen[str | None]):

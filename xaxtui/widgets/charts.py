@@ -7,19 +7,23 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Static
+from textual_hires_canvas import Canvas, TextAlign
 from textual_plot import HiResMode, PlotWidget
 
 from xaxtui.state import RunState
+from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter
 
 PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#48dbfb", "#ff9ff3")
 PHASE_STYLES = {"train": PALETTE[0], "valid": PALETTE[1]}
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 MAX_CHARTS = 4
+MAX_GAPS = 64
 _EMA_BLOCK = 256
 _EMA_MAX_BLOCK = 8192
 
@@ -85,8 +89,27 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
 
 
 def run_color(run_id: str) -> str:
-    """A stable color for a run (the same run id always gets the same color)."""
+    """The color a run prefers (the same run id always prefers the same color)."""
     return PALETTE[zlib.crc32(run_id.encode()) % len(PALETTE)]
+
+
+def run_colors(run_ids: list[str]) -> dict[str, str]:
+    """Colors for the runs of one comparison: each its preferred one unless an earlier run has it, then the next free.
+
+    Distinct for up to ``len(PALETTE)`` runs; a run keeps its color across redraws (the list order is the view's)
+    and, when nothing collides, the color it has on its own.
+    """
+    taken: set[int] = set()
+    out: dict[str, str] = {}
+    for run_id in run_ids:
+        slot = zlib.crc32(run_id.encode()) % len(PALETTE)
+        for probe in range(len(PALETTE)):
+            if (slot + probe) % len(PALETTE) not in taken:
+                slot = (slot + probe) % len(PALETTE)
+                break
+        taken.add(slot)
+        out[run_id] = PALETTE[slot]
+    return out
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,15 @@ class ChartOptions:
     smoothing: float = 0.0
     pattern: str = ""
 
+    @property
+    def pattern_error(self) -> str:
+        """Why the filter is not a valid regex ('' when it is)."""
+        try:
+            re.compile(self.pattern)
+        except re.error as error:
+            return str(error)
+        return ""
+
     def matches(self, metric: str) -> bool:
         """Whether a metric passes the filter regex (an invalid regex matches as plain text)."""
         if not self.pattern:
@@ -108,14 +140,26 @@ class ChartOptions:
             return self.pattern in metric
 
 
-def curve(state: RunState, metric: str, phase: str, options: ChartOptions, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets."""
-    series = state.series[metric, phase]
-    x, y = series.arrays(options.x_axis, t0=state.first_t)
-    keep = np.isfinite(y)
+def curve(
+    state: RunState,
+    metric: str,
+    phase: str,
+    options: ChartOptions,
+    width: int,
+    arrays: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets.
+
+    ``arrays`` are the series' ``arrays(options.x_axis, t0=state.first_t)`` when the caller has them already.
+    """
+    x, y = arrays or state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
+    keep = np.isfinite(y) & np.isfinite(x)
     x, y = x[keep], y[keep]
-    if options.smoothing:
-        y = ema(y, options.smoothing)
+    if options.smoothing and len(y):
+        # The EMA is a weighted mean: computed on values scaled into [-1, 1] it cannot overflow near 1e308.
+        top = float(np.abs(y).max())
+        scale = top if top > 1e100 else 1.0
+        y = np.clip(ema(y / scale, options.smoothing) * scale, -top, top)
     if options.log_y:
         pos = y > 0
         x, y = x[pos], np.log10(y[pos])
@@ -141,6 +185,11 @@ class MetricChart(PlotWidget):
         self._last: tuple[list[tuple[str, RunState]], ChartOptions] | None = None
         self.drawn_width = -1
 
+    def _render_y_label(self) -> None:
+        """Writes the title from the chart's left edge (textual-plot centres it on the tick column and cuts it)."""
+        style = self.get_component_rich_style("plot--label")
+        self.query_one("#margin-top", Canvas).write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
+
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
         if self._last is not None and self.size.width != self.drawn_width:
@@ -152,25 +201,103 @@ class MetricChart(PlotWidget):
         return self.size.width > 0 and self.drawn_width == self.size.width
 
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
-        """Replaces the curves with the current data of ``runs`` (label, state)."""
+        """Replaces the curves with the current data of ``runs`` (label, state): finite points only, any values."""
         self._last = (runs, options)
         self.drawn_width = self.size.width
         self.clear()
         width = max(8, (self.size.width - self.margin_left) * 2)
+        curves = []
+        hidden = 0
+        colors = run_colors([label for label, _ in runs])
         for label, state in runs:
             for phase in state.phases(self.metric):
-                x, y = curve(state, self.metric, phase, options, width)
+                arrays = state.series[self.metric, phase].arrays(options.x_axis, t0=state.first_t)
+                gaps = gap_positions(*arrays, log_y=options.log_y)
+                hidden += len(gaps) + int((~np.isfinite(arrays[0])).sum())
+                x, y = curve(state, self.metric, phase, options, width, arrays)
                 if len(runs) == 1:
                     style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
                     name = phase
                 else:
-                    style = run_color(label) if phase == "train" else f"{run_color(label)} dim"
+                    style = colors[label] if phase == "train" else f"{colors[label]} dim"
                     name = f"{label[-9:]} {phase}"
-                self.plot(x, y, line_style=style, hires_mode=HiResMode.BRAILLE, label=name)
-        scale = "log10 " if options.log_y else ""
-        self.set_ylabel(f"{scale}{self.metric}")
-        self.set_xlabel("step" if options.x_axis == "step" else "seconds")
+                if len(x):
+                    curves.append((x, y, style, name, gaps))
+        y_scale = self._set_limits([c[0] for c in curves], [c[1] for c in curves])
+        for x, y, style, name, gaps in curves:
+            label: str | None = name
+            for part_x, part_y in split_at_gaps(x, y / y_scale, gaps):
+                if len(part_x) == 1:  # a line needs two points: mark a lone one
+                    self.scatter(part_x, part_y, marker="●", marker_style=style, label=label)
+                else:
+                    self.plot(part_x, part_y, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
+                label = None  # one legend row per curve
+        self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter(y_scale))
+        self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
+        title = f"{self.metric} (log)" if options.log_y else self.metric
+        if hidden:
+            title += f" · {hidden} not {'positive or finite' if options.log_y else 'finite'}, not drawn"
+        self.set_ylabel(title)
+        self.set_xlabel("step" if options.x_axis == "step" else "time since start")
         self.show_legend(is_visible=bool(self._datasets))
+
+    def _set_limits(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> float:
+        """Sets axis limits that textual-plot can draw, and returns the factor the y values must be divided by.
+
+        A flat or one-point curve gets a range around its value (textual-plot's own is too thin for big values);
+        values whose range overflows a float (near 1e308) are drawn divided by a power of ten, labelled unscaled.
+        """
+        if not xs:
+            self.set_xlimits(None, None)
+            self.set_ylimits(None, None)
+            return 1.0
+        x_lo, x_hi = padded(min(float(x.min()) for x in xs), max(float(x.max()) for x in xs))
+        y_lo = min(float(y.min()) for y in ys)
+        y_hi = max(float(y.max()) for y in ys)
+        top = max(abs(y_lo), abs(y_hi))
+        scale = 10.0 ** math.floor(math.log10(top)) if top > 1e300 else 1.0
+        y_lo, y_hi = padded(y_lo / scale, y_hi / scale)
+        self.set_xlimits(x_lo, x_hi)
+        self.set_ylimits(y_lo, y_hi)
+        return scale
+
+
+def padded(lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)``, widened around the value when it is (nearly) a single value."""
+    if hi - lo > 1e-9 * max(abs(lo), abs(hi)):
+        return lo, hi
+    pad = max(abs(lo) * 0.1, 1.0) if lo else 1.0
+    return lo - pad, hi + pad
+
+
+def gap_positions(x: np.ndarray, y: np.ndarray, log_y: bool) -> np.ndarray:
+    """The x positions of a curve's points that cannot be drawn: not finite (on a log axis, not positive)."""
+    bad = ~(y > 0) if log_y else ~np.isfinite(y)
+    if log_y:
+        bad |= ~np.isfinite(y)
+    if not bad.any():
+        return x[:0]
+    return x[bad & np.isfinite(x)]
+
+
+def split_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The curve cut where a gap lies between two of its points (joined when there are more than :data:`MAX_GAPS`).
+
+    Args:
+        x: Increasing x values of the drawable points.
+        y: Their values.
+        gaps: x positions of the points that could not be drawn.
+
+    Returns:
+        ``(x, y)`` pieces in order.
+    """
+    if not len(gaps) or len(x) < 2:
+        return [(x, y)]
+    cuts = np.unique(np.searchsorted(x, gaps))
+    cuts = cuts[(cuts > 0) & (cuts < len(x))]
+    if len(cuts) > MAX_GAPS:
+        return [(x, y)]
+    return list(zip(np.split(x, cuts), np.split(y, cuts), strict=True))
 
 
 class ChartPane(Widget):
@@ -245,7 +372,16 @@ class ChartPane(Widget):
                     continue
         o = self.options
         smooth = f"ema {o.smoothing:g}" if o.smoothing else "raw"
-        text = f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}"
+        text = Text(f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}")
+        if o.pattern_error:
+            text.append(f" · invalid regex: {o.pattern_error}", style="red").append(" (matched as plain text)")
         if not metrics:
-            text += " · no metrics yet"
+            known = any(state.metrics() for _, state in runs)
+            failed = [state for _, state in runs if state.status == "failed"]
+            if known:
+                text.append(" · no metric matches the filter")
+            elif failed:
+                text.append(f" · the run failed before logging a metric: {failed[0].reason or '?'}", style="red")
+            else:
+                text.append(" · no metrics yet")
         self.query_one("#chart-options", Static).update(text)

@@ -5,8 +5,16 @@ import time
 from textual.widgets import DataTable
 
 from xaxtui.state import RunState
-from xaxtui.widgets.stats import human_bytes
 from xaxtui.widgets.tables import fit_columns
+
+
+def decimal_bytes(n: float) -> str:
+    """A size as the engine log writes it (powers of 1000): ``123756`` -> ``123.8 kB``, ``1.7e6`` -> ``1.7 MB``."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
 
 
 class CheckpointTable(DataTable):
@@ -37,7 +45,7 @@ class CheckpointTable(DataTable):
         for ev in reversed(state.checkpoints):
             step = int(ev.get("step", 0))
             when = time.strftime("%H:%M:%S", time.localtime(float(ev.get("t", 0.0))))
-            size = human_bytes(float(ev.get("bytes") or 0))
+            size = decimal_bytes(float(ev.get("bytes") or 0))
             save = f"{float(ev.get('save_s') or 0):.2f}s"
             rows.append((str(step), when, size, save, "kept" if step in kept else "deleted"))
         self.add_rows(rows)

@@ -104,6 +104,7 @@ class ConfigForm(VerticalScroll):
         super().__init__(**kwargs)  # ty: ignore[invalid-argument-type]
         self.fields = {f["name"]: f for f in fields}
         self.values = values
+        self.shown = {name: format_value(values.get(name, spec.get("default"))) for name, spec in self.fields.items()}
 
     def compose(self) -> ComposeResult:
         """Name and type, input, help, error line per field."""
@@ -111,8 +112,7 @@ class ConfigForm(VerticalScroll):
             type_name = str(spec.get("type", "str"))
             choices = spec.get("choices")
             yield Label(f"{name}  [dim]{type_name}[/]", classes="field-name")
-            value = self.values.get(name, spec.get("default"))
-            yield Input(format_value(value), id=f"field-{i}", name=name, validators=[TypeValidator(type_name)])
+            yield Input(self.shown[name], id=f"field-{i}", name=name, validators=[TypeValidator(type_name)])
             hint = str(spec.get("help") or "")
             if choices:
                 hint += f" (one of: {', '.join(map(str, choices))})"
@@ -125,15 +125,21 @@ class ConfigForm(VerticalScroll):
             error = self.query_one(f"#error-{event.input.id.removeprefix('field-')}", Static)
             error.update("; ".join(event.validation_result.failure_descriptions))
 
+    def touched(self) -> list[str]:
+        """Fields whose text the user changed since the form last showed the file."""
+        return [i.name for i in self.query(Input) if i.name and i.value != self.shown[i.name]]
+
     def changed_values(self) -> dict[str, Any]:
-        """Parsed values of the fields whose text differs from the file's.
+        """Parsed values of the fields the user touched (no other field is written back).
 
         Raises:
-            ValueError: Naming the first field whose text does not parse.
+            ValueError: Naming the first touched field whose text does not parse.
         """
         out: dict[str, Any] = {}
         for field_input in self.query(Input):
             name = field_input.name or ""
+            if field_input.value == self.shown[name]:
+                continue
             spec = self.fields[name]
             try:
                 value = parse_value(str(spec.get("type", "str")), field_input.value)
@@ -142,6 +148,21 @@ class ConfigForm(VerticalScroll):
             choices = spec.get("choices")
             if choices and value not in choices:
                 raise ValueError(f"{name}: must be one of {', '.join(map(str, choices))}")
-            if field_input.value != format_value(self.values.get(name, spec.get("default"))):
-                out[name] = value
+            out[name] = value
         return out
+
+    def reload(self, values: dict[str, Any], keep_touched: bool = True) -> None:
+        """Shows the file's values as saved; fields the user touched keep their text unless ``keep_touched`` is off.
+
+        Args:
+            values: The saved file's values by dotted name.
+            keep_touched: Whether unsaved edits in the form survive (a save of the TOML tab); off after the form
+                itself was saved.
+        """
+        self.values = values
+        for field_input in self.query(Input):
+            name = field_input.name or ""
+            text = format_value(values.get(name, self.fields[name].get("default")))
+            if not keep_touched or field_input.value == self.shown[name]:
+                field_input.value = text
+            self.shown[name] = text

@@ -38,11 +38,12 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     task = state.task.rpartition(":")[2] or state.task or "?"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{task} ", style="bold")
-    text.append(state.run_id or "(waiting for run_start)", style="dim")
+    waiting = "(no run)" if state.status in ("failed", "dead") else "(waiting for run_start)"
+    text.append(state.run_id or waiting, style="dim")
     text.append("  ")
     text.append(f" {state.status} ", style=STATUS_STYLES.get(state.status, "reverse"))
     if state.reason:
-        text.append(f" {state.reason}", style="italic")
+        text.append(f" {state.reason}", style="italic red" if state.status == "failed" else "italic")
     if extra:
         text.append(f"  {extra}", style="yellow")
     if state.data_bound:
@@ -60,10 +61,18 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     return text
 
 
+def _steps_rate(state: RunState) -> str:
+    """``412.5 steps/s (mean 380.2)``: the smoothed rate, then the run's mean."""
+    if math.isnan(state.steps_per_s_smooth):
+        return "- steps/s"
+    mean = state.mean_steps_per_s()
+    return f"{state.steps_per_s_smooth:,.1f} steps/s" + ("" if math.isnan(mean) else f" (mean {mean:,.1f})")
+
+
 def _rates(state: RunState) -> list[str]:
     """``412 steps/s``, ``52,736 samples/s``, ``step 2.31 ms`` and ``MFU 41.0%`` where known."""
     rates = [
-        f"{state.steps_per_s:,.1f} steps/s" if not math.isnan(state.steps_per_s) else "- steps/s",
+        _steps_rate(state),
         f"{state.samples_per_s:,.0f} samples/s" if not math.isnan(state.samples_per_s) else "- samples/s",
     ]
     if state.timing.get("step_ms"):

@@ -13,7 +13,10 @@ _STDERR_PREFIX = re.compile(r"^\d\d:\d\d:\d\d(?:[.,]\d+)? +(?:DEBUG|INFO|WARNING
 
 
 class LogPane(RichLog):
-    """Appends only the log lines it has not shown yet (an engine stderr line loses its own time and level)."""
+    """Appends only the log lines it has not shown yet (an engine stderr line loses its own time and level).
+
+    Lines wrap: an error's reason and the path of its traceback come last and must not be cut.
+    """
 
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
@@ -21,7 +24,7 @@ class LogPane(RichLog):
 
     def __init__(self, **kwargs: object) -> None:
         """Creates the pane."""
-        super().__init__(wrap=False, markup=False, max_lines=2000, **kwargs)  # ty: ignore[invalid-argument-type]
+        super().__init__(wrap=True, markup=False, max_lines=2000, **kwargs)  # ty: ignore[invalid-argument-type]
         self._seen = 0
 
     def update_state(self, state: RunState) -> None:
@@ -32,6 +35,6 @@ class LogPane(RichLog):
             return
         for t, level, message in list(state.logs)[-new:]:
             line = Text(time.strftime("%H:%M:%S ", time.localtime(t)), style="dim")
-            line.append(f"{level[:4]:<5}", style=LEVEL_STYLES.get(level, "") or "green")
+            line.append(f"{level:<4} ", style=LEVEL_STYLES.get(level, "") or "green")
             line.append(_STDERR_PREFIX.sub("", message, count=1), style=LEVEL_STYLES.get(level, ""))
             self.write(line)
