@@ -77,7 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.overrides, args.toml = [args.toml, *args.overrides], None
     if args.help or not (args.toml or args.resume):
         _print_run_help(args.toml)
-        return 0 if args.help else entry.EXIT_BAD_INPUT
+        return 0 if args.help else EXIT_BAD_INPUT
     if args.resume:
         if args.toml:
             raise UsageError(

@@ -16,12 +16,12 @@ from typing import Any
 from xaxengine.catalog import find_run
 from xaxengine.config import ConfigError, build_config, load_run_spec
 from xaxengine.config.build import check_task_class
+from xaxengine.exit_codes import EXIT_BAD_INPUT
 from xaxengine.launch_config import LAYOUTS, RunOptions
 from xaxengine.runs import CONFIG_FILE, RunError, resolve_runs_dir
 from xaxengine.task.launchers import launch as launch_layout
 from xaxengine.task.launchers.runnable import Runnable
 
-EXIT_BAD_INPUT = 2
 FLAG_FIELDS = {  # run/resume flags that are shorthands for config overrides
     "layout": "launch.layout",
     "num_devices": "launch.num_devices",

@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xaxengine.config import ConfigError
+from xaxengine.exit_codes import EXIT_BAD_INPUT
 from xaxengine.runs import RunError, live_pid, new_run_id, resolve_runs_dir
 from xaxengine.sweep.spec import SweepSpec, load_sweep
 
 if TYPE_CHECKING:  # the study module imports optuna; `sweep ls` and `sweep stop` do without it
     from xaxengine.sweep.study import SweepMeta
-
-EXIT_BAD_INPUT = 2
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from xaxengine.exit_codes import exit_code_for_signal
 from xaxengine.protocol import TERMINAL_STATES, State
 from xaxengine.runs import CONFIG_FILE, RunLock, live_pid
 from xaxengine.sweep.placement import Slot, make_slots
@@ -47,7 +48,6 @@ from xaxengine.sweep.trial import EXIT_CODES_OF_STATE, TrialRun, spawn
 POLL_S = 0.5  # how stale the pruner's view may be; an engine's exit wakes the loop at once
 STATUS_EVERY_S = 1.0
 MAX_RESTARTS = 1  # an engine that dies (not a clean failure) is resumed this many times before the trial fails
-EXIT_CODE_FOR_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass
@@ -118,7 +118,7 @@ class SweepDriver:
             self._reap_draining()
             self._write_status(force=True, state="stopped" if stopping else "finished")
             self.reporter.close(self._summary(stopping))
-            return EXIT_CODE_FOR_SIGNAL.get(signal.Signals(self.stop_signal), 143) if stopping else 0
+            return exit_code_for_signal(self.stop_signal or signal.SIGTERM) if stopping else 0
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -148,7 +148,7 @@ class SweepDriver:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
         if self.stop_signal is not None:  # a second signal: leave at once (the engines stop by themselves)
-            raise SystemExit(EXIT_CODE_FOR_SIGNAL.get(signal.Signals(signum), 128 + signum))
+            raise SystemExit(exit_code_for_signal(signum))
         self.stop_signal = signum
 
     def _poll(self) -> None:
