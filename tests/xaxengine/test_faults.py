@@ -14,7 +14,7 @@ from tests.fixtures.faults import FAST, can_mount, engine, resize, run_digits, t
 from xaxengine.protocol import Kind, State, decode
 
 needs_mount = pytest.mark.skipif(not can_mount(), reason="mounting a tmpfs needs root with CAP_SYS_ADMIN")
-CKPT_RUN = [  # hidden=256: a ~1 MB checkpoint, so a 3 MB disk fills at a save, not at an event line
+CKPT_RUN = [  # hidden=256: a ~1 MB checkpoint, so a small disk fills at a save, not at an event line
     "hidden=256",
     "train.max_steps=600",
     "train.log_every_n_steps=50",
@@ -34,7 +34,7 @@ def one_error_line(lines: list[str]) -> str:
 def test_a_full_disk_during_a_save_fails_the_run_at_the_last_good_checkpoint_and_resume_matches(tmp_path: Path):
     reference = run_digits(tmp_path / "ref", "ref", *CKPT_RUN)
     assert reference.returncode == 0
-    with tmpfs("3m") as disk:
+    with tmpfs("2560k") as disk:  # two ~1 MB checkpoints fit with ~0.5 MB to spare (for events); a third does not
         full = run_digits(disk / "runs", "full", *CKPT_RUN)
         assert full.returncode == 1, full.stderr_lines
         line = one_error_line(full.stderr_lines)
@@ -126,6 +126,26 @@ def test_a_runs_dir_that_is_a_file_or_not_permitted_is_refused_in_one_line(tmp_p
         f"xaxengine: error: cannot write to the runs dir {locked / 'runs'}: Permission denied "
         "(set --runs-dir or $XAX_RUNS_DIR)"
     ]
+
+
+def test_a_log_file_that_cannot_be_written_does_not_end_the_run_in_a_traceback(tmp_path: Path):
+    run_dir = tmp_path / "runs" / "mnist" / "full_log"
+    run_dir.mkdir(parents=True)
+    (run_dir / "stdout.log").symlink_to("/dev/full")  # every flush fails with ENOSPC, the last one at close too
+    out = run_digits(tmp_path / "runs", "full_log", "train.max_steps=20")
+    assert out.returncode == 0 and not any("Traceback" in line for line in out.stderr_lines), out.stderr_lines[-8:]
+    assert out.final_status is not None and out.final_status["state"] == State.FINISHED
+
+
+def test_a_probe_of_another_rank_in_the_checkpoint_dir_does_not_fail_this_ranks_save(tmp_path: Path):
+    # The ranks of a multi-process job share the checkpoint dir: one rank's write probe must not be another's (a
+    # shared name raced: one rank unlinked the file the other was about to unlink, and the job hung in Orbax's save).
+    checkpoints = tmp_path / "runs" / "mnist" / "shared" / "checkpoints"
+    for step in (50, 100):
+        (checkpoints / f".write-probe-{step}").mkdir(parents=True)  # a probe another process holds, by the old name
+    out = run_digits(tmp_path / "runs", "shared", "train.max_steps=100", "checkpoint.save_every_n_steps=50")
+    assert out.returncode == 0, out.stderr_lines[-5:]
+    assert [e["step"] for e in out.kinds(Kind.CHECKPOINT)] == [50, 100] and not out.kinds(Kind.CHECKPOINT_FAILED)
 
 
 @pytest.mark.parametrize(

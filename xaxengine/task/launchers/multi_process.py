@@ -14,6 +14,7 @@ Two roles:
 Stats side channel: see :mod:`xaxengine.rank_stats`.
 """
 
+import logging
 import os
 import shutil
 import sys
@@ -31,7 +32,15 @@ from xaxengine.task.launchers.base import (
     devices_per_process,
     free_port,
 )
-from xaxengine.task.launchers.child import describe_exit, freeze_run, mark_failed, plan_children, start_child, supervise
+from xaxengine.task.launchers.child import (
+    INTERRUPTED,
+    describe_exit,
+    freeze_run,
+    mark_failed,
+    plan_children,
+    start_child,
+    supervise,
+)
 from xaxengine.task.launchers.runnable import Runnable
 from xaxengine.task.launchers.single_device import run_in_process
 
@@ -83,10 +92,20 @@ def _run_rank(task_cls: Runnable, config: Any, options: RunOptions, cluster: Clu
         config.artifacts.run_id = _shared_run_id()
     if options.events_to_stdout:
         _keep_stdout_for_events()
+    code = 1
     try:
-        return run_in_process(task_cls, config, options)
+        code = run_in_process(task_cls, config, options)
+        return code
     finally:
-        jax.distributed.shutdown()
+        if code in (0, *INTERRUPTED):
+            jax.distributed.shutdown()
+        else:
+            # The shutdown barrier waits minutes for the other ranks, which may be blocked in a collective this rank
+            # never reaches: leave now so that the launcher (or srun) sees the failure and stops them.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(code)
 
 
 def _shared_run_id() -> str:

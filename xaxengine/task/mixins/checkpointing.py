@@ -7,6 +7,7 @@ device-to-host copy happens in ``save`` and the write continues in the backgroun
 
 import contextlib
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -83,7 +84,8 @@ class CheckpointingMixin[ConfigT: Config](LoggerMixin[ConfigT]):
         try:
             # Orbax creates the step folder in a background thread and waits for a signal it never gets when that
             # fails (a read-only or full checkpoint dir hangs the save for minutes): ask the disk first.
-            probe = self.checkpoint_dir / f".write-probe-{step}"
+            # One probe per process: the ranks of a multi-process job share this folder.
+            probe = self.checkpoint_dir / f".write-probe-{step}-{os.getpid()}"
             probe.write_bytes(b"x")
             probe.unlink()
             manager = self.checkpoint_manager()

@@ -8,6 +8,7 @@ the backends; the other ranks write their human log to ``stdout.rank<k>.log`` (a
 """
 
 import atexit
+import contextlib
 import logging
 import math
 import sys
@@ -132,7 +133,8 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
         root = logging.getLogger()
         for handler in self._handlers:
             root.removeHandler(handler)
-            handler.close()
+            with contextlib.suppress(OSError):  # a log file on a full disk: its last flush fails, already reported
+                handler.close()
 
     def emit_status(self, state: str, step: int, reason: str | None = None) -> None:
         """Emits a ``status`` event."""

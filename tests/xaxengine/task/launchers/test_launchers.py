@@ -230,6 +230,22 @@ def test_sigterm_to_the_launcher_stops_every_rank_at_the_same_step(stopped: dict
     assert [e["step"] for e in events if e["kind"] == "checkpoint"][-1] == step
 
 
+def test_an_error_on_one_rank_ends_the_job_at_once_and_names_the_rank(tmp_path: Path):
+    # Rank 1 raises after step 3 while rank 0 goes on into the next step's collectives. Rank 1 must leave without
+    # jax.distributed's shutdown barrier (which waits 5 minutes for rank 0, blocked in a collective rank 1 never
+    # joins), so that the launcher sees the failure and stops rank 0.
+    done = run_engine(
+        "run", "tests/fixtures/tasks/faulty.toml", "raise_on_process=1", "train.max_steps=100000",
+        "logger.progress=off", "launch.layout=multi_process", "launch.num_devices=1",
+        "--runs-dir", str(tmp_path), "--run-id", "one_fails", timeout=150,  # the barrier alone would hold the job for 300 s
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "process 1 fails on purpose at step 3" in done.stderr
+    assert "rank 1 failed (exit code 1); stopped the other ranks" in done.stderr
+    last = [e for e in _events(tmp_path / "faulty" / "one_fails") if e["kind"] == "status"][-1]
+    assert last["state"] == "failed" and last["reason"].startswith("rank 1 failed")
+
+
 def test_cli_layout_errors_and_slurm_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     no_sbatch = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d) / "sbatch").exists()]
     monkeypatch.setenv("PATH", os.pathsep.join(no_sbatch))  # a machine may have Slurm's client: this one must not
