@@ -237,7 +237,7 @@ def test_an_error_on_one_rank_ends_the_job_at_once_and_names_the_rank(tmp_path: 
     done = run_engine(
         "run", "tests/fixtures/tasks/faulty.toml", "raise_on_process=1", "train.max_steps=100000",
         "logger.progress=off", "launch.layout=multi_process", "launch.num_devices=1",
-        "--runs-dir", str(tmp_path), "--run-id", "one_fails", timeout=150,  # the barrier alone would hold the job for 300 s
+        "--runs-dir", str(tmp_path), "--run-id", "one_fails", timeout=150,  # the barrier alone holds it 300 s
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-2000:]
     assert "process 1 fails on purpose at step 3" in done.stderr
