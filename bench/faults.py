@@ -107,7 +107,7 @@ def bad_numbers(tmp: Path) -> dict:
 
 def stop_latencies(tmp: Path, trials: int) -> dict:
     latencies = [
-        stop_latency(tmp, f"s{i}", 40 + 13 * i, "hidden=1024", "depth=3", "train.max_steps_in_flight=2")
+        stop_latency(tmp, f"s{i}", 40 + 13 * i, "hidden=1024", "depth=3")  # the default queue
         for i in range(trials)
     ]
     return {"trials": trials, "max": max(latencies), "latencies": latencies}

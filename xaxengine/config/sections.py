@@ -62,8 +62,16 @@ class TrainConfig:
         8,
         ge=1,
         le=1024,
-        help="Dispatch a step only when fewer than this many are still running on the device, so a stop signal "
-        "lands within this many steps (2 costs ~7% of a small CPU model's speed; 8 costs nothing measurable).",
+        help="Dispatch a step only when fewer than this many are still running on the device (and fewer than "
+        "train.dispatch_ahead_s of them), so a stop signal lands within this many steps.",
+    )
+    dispatch_ahead_s: float = field(
+        0.01,
+        ge=0.0,
+        le=3600.0,
+        help="Queue only as many steps as take this many seconds at the current pace (at least 2, at most "
+        "train.max_steps_in_flight): steps of 5 ms or more stop within 2 steps, shorter ones keep a deeper queue "
+        "to stay fast; 0 = always train.max_steps_in_flight.",
     )
     valid_every_n_seconds: float = field(
         0.0, ge=0.0, help="Also validate when this many seconds passed since the last one."

@@ -5,8 +5,10 @@ Before the trainer existed, about fifteen of these were attributes on the task (
 by the :class:`~xaxengine.task.trainer.Trainer`.
 """
 
+import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,19 +41,49 @@ class StepsInFlight:
 
     The host would otherwise run many steps ahead of the device, and a stop signal would land only after all of
     them. :meth:`add` takes each step's "done" token (a small output of the step, not donated onward) and, once
-    ``limit`` are outstanding, waits for the oldest, so at most ``limit`` steps run past the one a signal finds.
+    :meth:`depth` are outstanding, waits for the oldest, so at most that many steps run past the one a signal finds.
+
+    The depth adapts to the pace: as many steps as take ``ahead_s`` seconds (measured as the median of recent
+    intervals between dispatches), at least 2 and at most ``limit``. Short, dispatch-bound steps need a deep queue to
+    keep the device busy, and a stop behind 8 of them is still a few milliseconds; long steps gain nothing from a
+    queue, and a stop behind 8 of them would wait 8 whole steps. Until the pace is known the depth is 2.
     """
 
-    def __init__(self, limit: int) -> None:
-        """``limit`` is ``train.max_steps_in_flight`` (>= 1)."""
+    SAMPLES = 16  # intervals in the pace's median; re-estimated every SAMPLES steps
+
+    def __init__(self, limit: int, ahead_s: float = 0.0, clock: Callable[[], float] = time.perf_counter) -> None:
+        """``limit``: ``train.max_steps_in_flight`` (>= 1); ``ahead_s``: ``train.dispatch_ahead_s`` (0: ``limit``)."""
         self.limit = limit
+        self.ahead_s = ahead_s
+        self.clock = clock
         self.tokens: deque[Any] = deque()
+        self.step_s: float | None = None
+        self._intervals: list[float] = []
+        self._last: float | None = None
+        self._depth = limit if ahead_s <= 0 else min(limit, 2)
+
+    def depth(self) -> int:
+        """How many dispatched steps may be outstanding before the next dispatch waits."""
+        return self._depth
 
     def add(self, token: Any) -> None:
-        """Records a dispatched step; blocks until the oldest finished when ``limit`` are outstanding."""
+        """Records a dispatched step; blocks until the oldest finished when :meth:`depth` are outstanding."""
+        if self.ahead_s > 0:
+            self._pace()
         self.tokens.append(token)
-        if len(self.tokens) >= self.limit:
+        while len(self.tokens) >= self._depth:
             self.tokens.popleft().block_until_ready()
+
+    def _pace(self) -> None:
+        now = self.clock()
+        if self._last is not None:
+            self._intervals.append(now - self._last)
+        self._last = now
+        if len(self._intervals) >= self.SAMPLES:  # a median shrugs off a validation or checkpoint between steps
+            self.step_s = statistics.median(self._intervals)
+            self._intervals.clear()
+            fits = int(self.ahead_s / self.step_s + 1e-9) if self.step_s > 0 else self.limit
+            self._depth = max(min(self.limit, 2), min(self.limit, fits))
 
 
 @dataclass

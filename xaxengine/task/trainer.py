@@ -379,14 +379,14 @@ class Trainer:
         ctx.timer = timer = StepTimer(ctx.step)
         self.timer_clock = clock
         data_s = step_s = 0.0
-        in_flight = StepsInFlight(self.config.train.max_steps_in_flight)
+        in_flight = StepsInFlight(self.config.train.max_steps_in_flight, self.config.train.dispatch_ahead_s)
         steps_per_call = self.config.train.steps_per_call
         while ctx.step < max_steps:
             t0 = clock()
             data = next_data()
             t1 = clock()
             loop, done = step_fn(loop, *data)
-            in_flight.add(done)  # at most train.max_steps_in_flight steps queued: a stop lands within them
+            in_flight.add(done)  # a bounded queue: a stop lands within its depth
             step_s += clock() - t1
             data_s += t1 - t0
             ctx.step += steps_per_call

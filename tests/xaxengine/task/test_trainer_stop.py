@@ -113,14 +113,34 @@ def test_steps_in_flight_waits_for_the_oldest_step_once_limit_are_outstanding(li
     assert waited == list(range(20 - limit + 1))
 
 
+@pytest.mark.parametrize(("step_s", "depth"), [(0.0002, 8), (0.001, 8), (0.002, 5), (0.004, 2), (0.005, 2), (0.5, 2)])
+def test_the_queue_holds_as_many_steps_as_take_dispatch_ahead_s_between_2_and_the_limit(step_s: float, depth: int):
+    now = [0.0]
+    window = StepsInFlight(8, ahead_s=0.01, clock=lambda: now[0])
+    waited: list[int] = []
+    assert window.depth() == 2  # the pace is not known yet
+    for step in range(3 * StepsInFlight.SAMPLES):
+        now[0] += step_s * (3 if step % 7 == 0 else 1)  # a slow step now and then (a log, a hook) does not count
+        window.add(Token(waited, step))
+    assert window.depth() == depth
+    assert len([s for s in range(3 * StepsInFlight.SAMPLES) if s not in waited]) == depth - 1
+
+
+def test_the_pace_never_takes_the_queue_past_the_limit_or_below_it_when_the_limit_is_1():
+    for limit in (1, 3):
+        ticks = iter(range(10**6))
+        window = StepsInFlight(limit, ahead_s=10.0, clock=lambda ticks=ticks: next(ticks) * 0.001)
+        for step in range(40):
+            window.add(Token([], step))
+        assert window.depth() == limit
+
+
 @pytest.mark.parametrize("trial", range(4))
 def test_a_stop_lands_within_two_steps_of_the_signal(tmp_path: Path, trial: int):
-    # A wide MLP makes a step take milliseconds. On this CPU backend the host callback that reports the executing
-    # step keeps the host close to the device even without the bound (latency 1 either way), so this checks the
-    # end-to-end promise; the unit test above is the one that fails without the bound.
-    latency = stop_latency(
-        tmp_path, f"t{trial}", 60 + 37 * trial, "hidden=1024", "depth=3", "train.max_steps_in_flight=2"
-    )
+    # A wide MLP makes a step take milliseconds, so the default queue is 2 deep. On this CPU backend the host
+    # callback that reports the executing step keeps the host close to the device even without the bound (latency 1
+    # either way), so this checks the end-to-end promise; the unit tests above are the ones that fail without it.
+    latency = stop_latency(tmp_path, f"t{trial}", 60 + 37 * trial, "hidden=1024", "depth=3")
     assert 0 <= latency <= 2
 
 
