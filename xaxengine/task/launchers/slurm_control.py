@@ -6,62 +6,17 @@ steps, not the batch shell, which must live on to let ``srun`` finish) and ``--w
 Slurm says the job is over. The job's state comes from ``scontrol show job`` (no accounting database needed). No jax.
 """
 
-import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from xaxengine.protocol import Kind, LineReader, State, encode
 from xaxengine.runs import EVENTS_FILE, SLURM_JOB_FILE, RunError
+from xaxengine.slurm_jobs import ACTIVE, job_state, slurm_tool
 
-# Job states after which the job never runs again (a requeued job goes back to PENDING instead).
-ENDED = frozenset(
-    {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
-)
-ACTIVE = frozenset({"RUNNING", "COMPLETING", "SUSPENDED", "CONFIGURING", "STOPPED", "SIGNALING"})
 EXIT_FOR_STATUS = {State.FINISHED: 0, State.INTERRUPTED: 143, State.FAILED: 1}
-
-
-@dataclass(frozen=True)
-class JobState:
-    """What ``scontrol show job`` says about one job."""
-
-    job_id: str
-    state: str  # RUNNING, PENDING, COMPLETED, FAILED...
-    reason: str  # why it pends or ended (``None`` when there is nothing to say)
-    exit_code: int  # the batch script's exit code
-    exit_signal: int  # the signal that ended it, 0 if none
-    nodes: str  # the node list (empty while pending)
-    restarts: int  # how often Slurm requeued it
-
-    @property
-    def ended(self) -> bool:
-        """True once the job will not run again."""
-        return self.state in ENDED
-
-    @property
-    def result(self) -> int:
-        """The exit code ``--wait`` returns: 0 for COMPLETED, else the script's code, 128 + signal, or 1."""
-        if self.state == "COMPLETED":
-            return 0
-        return self.exit_code or (128 + self.exit_signal if self.exit_signal else 1)
-
-    def describe(self) -> str:
-        """One line for the user: ``job 12 PENDING (Resources)``, ``job 12 RUNNING on node[1-2]``."""
-        where = f" on {self.nodes}" if self.state in ACTIVE and self.nodes else ""
-        why = f" ({self.reason})" if self.reason and self.reason != "None" else ""
-        again = f", restart {self.restarts}" if self.restarts else ""
-        return f"job {self.job_id} {self.state}{where}{why}{again}"
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise RunError(f"{name} not found on PATH: control Slurm runs from a node of the cluster")
-    return found
 
 
 def record_job(run_dir: Path, job_id: str) -> None:
@@ -77,31 +32,6 @@ def recorded_job(run_dir: Path) -> str | None:
     except OSError:
         return None
     return text or None
-
-
-def job_state(job_id: str) -> JobState | None:
-    """The job's state from ``scontrol show job``; None once Slurm has forgotten it (after ``MinJobAge``).
-
-    Raises:
-        RunError: ``scontrol`` is not on PATH.
-    """
-    done = subprocess.run(
-        [_tool("scontrol"), "show", "job", "--oneliner", job_id], capture_output=True, text=True, check=False
-    )
-    if done.returncode or "JobState=" not in done.stdout:
-        return None
-    line = done.stdout.splitlines()[0]
-    fields = dict(token.split("=", 1) for token in line.split() if "=" in token)
-    code, _, sig = fields.get("ExitCode", "0:0").partition(":")
-    return JobState(
-        job_id=job_id,
-        state=fields.get("JobState", "UNKNOWN"),
-        reason=fields.get("Reason", ""),
-        exit_code=int(code or 0),
-        exit_signal=int(sig or 0),
-        nodes=fields.get("NodeList", "") if fields.get("NodeList") != "(null)" else "",
-        restarts=int(fields.get("Restarts", "0") or 0),
-    )
 
 
 def signal_job(run_dir: Path, signum: int) -> str | None:
@@ -122,7 +52,7 @@ def signal_job(run_dir: Path, signum: int) -> str | None:
         raise RunError(f"{run_dir}: no engine to signal: {said}")
     name = signal.Signals(signum).name.removeprefix("SIG")
     done = subprocess.run(
-        [_tool("scancel"), f"--signal={name}", job_id], capture_output=True, text=True, check=False, timeout=30
+        [slurm_tool("scancel"), f"--signal={name}", job_id], capture_output=True, text=True, check=False, timeout=30
     )
     if done.returncode:
         raise RunError(f"scancel --signal={name} {job_id} failed: {(done.stderr or done.stdout).strip()}")
