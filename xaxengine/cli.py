@@ -156,6 +156,10 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 def _cmd_slurm(args: argparse.Namespace) -> int:
     from xaxengine.runs import new_run_id, task_dir_name
 
+    if args.sweep:
+        return _cmd_slurm_sweep(args)
+    if not args.toml:
+        raise UsageError("slurm: give a task file, or --sweep SWEEP_TOML")
     spec = load_run_spec(Path(args.toml), args.overrides)  # fails early on a bad file or override
     job = slurm_launcher.SlurmJob(
         toml=Path(args.toml),
@@ -168,6 +172,17 @@ def _cmd_slurm(args: argparse.Namespace) -> int:
     )
     try:
         return slurm_launcher.submit_command(job, args, sys.stdout, sys.stderr)
+    except slurm_launcher.SlurmError as error:
+        raise UsageError(str(error)) from None
+
+
+def _cmd_slurm_sweep(args: argparse.Namespace) -> int:
+    from xaxengine.sweep.slurm_array import submit_sweep_command
+
+    if args.toml or args.overrides or args.run_id:
+        raise UsageError("slurm --sweep: the sweep file names the task and its overrides; give no task file or run id")
+    try:
+        return submit_sweep_command(args, sys.stdout, sys.stderr)
     except slurm_launcher.SlurmError as error:
         raise UsageError(str(error)) from None
 

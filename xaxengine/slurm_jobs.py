@@ -67,14 +67,33 @@ def job_state(job_id: str) -> JobState | None:
     Raises:
         RunError: ``scontrol`` is not on PATH.
     """
+    states = job_task_states(job_id)
+    return states[0] if states else None
+
+
+def job_task_states(job_id: str) -> list[JobState]:
+    """Every record ``scontrol show job`` prints for a job; empty once Slurm forgot it.
+
+    One record for a plain job, one per task of a job array (``12_0``, ``12_1``; tasks still pending together share
+    one record, ``12_[1-2]``).
+
+    Raises:
+        RunError: ``scontrol`` is not on PATH.
+    """
     done = subprocess.run(
         [slurm_tool("scontrol"), "show", "job", "--oneliner", job_id], capture_output=True, text=True, check=False
     )
-    if done.returncode or "JobState=" not in done.stdout:
-        return None
-    line = done.stdout.splitlines()[0]
+    if done.returncode:
+        return []
+    return [parse_job_line(line, job_id) for line in done.stdout.splitlines() if "JobState=" in line]
+
+
+def parse_job_line(line: str, job_id: str) -> JobState:
+    """One ``scontrol show job --oneliner`` line as a :class:`JobState` (an array task's id is ``JOB_TASK``)."""
     fields = dict(token.split("=", 1) for token in line.split() if "=" in token)
     code, _, sig = fields.get("ExitCode", "0:0").partition(":")
+    if "ArrayTaskId" in fields:
+        job_id = f"{fields.get('ArrayJobId', job_id)}_{fields['ArrayTaskId']}"
     return JobState(
         job_id=job_id,
         state=fields.get("JobState", "UNKNOWN"),

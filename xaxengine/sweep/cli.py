@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from xaxengine.config import ConfigError
 from xaxengine.exit_codes import EXIT_BAD_INPUT
-from xaxengine.runs import RunError, live_pid, new_run_id, resolve_runs_dir
+from xaxengine.runs import SLURM_JOB_FILE, RunError, live_pid, new_run_id, resolve_runs_dir
 from xaxengine.sweep.spec import SweepSpec, load_sweep
 
 if TYPE_CHECKING:  # the study module imports optuna; `sweep ls` and `sweep stop` do without it
@@ -97,8 +97,32 @@ def check_space(path: Path, task_path: Path) -> str:
     return str(result["task_dir"])
 
 
-def _start_new(path: Path, runs_dir: str | None, storage: str | None) -> int:
-    from xaxengine.sweep.study import SWEEP_COPY, SweepMeta, default_storage, sweeps_root, write_atomic
+def create_sweep(
+    path: Path, runs_dir: str | None, storage: str | None, joinable: bool = False
+) -> tuple[SweepSpec, "SweepMeta", Path]:
+    """Checks a sweep file and creates its folder (``RUNS_DIR/sweeps/<stem>-<id>/``), running no trial.
+
+    Args:
+        path: The sweep file.
+        runs_dir: The runs root (``--runs-dir``).
+        storage: The Optuna storage URL (default: SQLite in the sweep folder, or a journal file there if joinable).
+        joinable: Also create the study and ``sweep.json`` now, so that drivers started elsewhere ``--join`` it.
+
+    Returns:
+        The sweep, its metadata and its folder.
+
+    Raises:
+        ConfigError: A bad sweep file or a search space the task's config refuses.
+    """
+    from xaxengine.sweep.study import (
+        SWEEP_COPY,
+        SweepMeta,
+        default_storage,
+        journal_storage,
+        open_study,
+        sweeps_root,
+        write_atomic,
+    )
 
     spec = load_sweep(path)
     task_dir = check_space(path, spec.task_path)
@@ -111,10 +135,18 @@ def _start_new(path: Path, runs_dir: str | None, storage: str | None) -> int:
         sweep_id=sweep_id,
         task_path=str(spec.task_path.resolve()),
         task_dir=task_dir,
-        storage=storage or default_storage(sweep_dir),
+        storage=storage or (journal_storage if joinable else default_storage)(sweep_dir),
         runs_dir=str(resolve_runs_dir(runs_dir).resolve()),
         created_t=time.time(),
     )
+    if joinable:
+        open_study(spec, meta, create=True, seed=spec.file.seed)
+        write_atomic(sweep_dir / "sweep.json", meta.to_json())
+    return spec, meta, sweep_dir
+
+
+def _start_new(path: Path, runs_dir: str | None, storage: str | None) -> int:
+    spec, meta, sweep_dir = create_sweep(path, runs_dir, storage)
     return _drive(spec, meta, sweep_dir, create=True)
 
 
@@ -235,9 +267,29 @@ def _cmd_stop(name: str, runs_dir: str | None) -> int:
 
     sweep_dir = find_sweep(name, runs_dir)
     pids = _live_workers(sweep_dir)
+    if not pids and (sweep_dir / SLURM_JOB_FILE).exists():
+        return _stop_array(sweep_dir)
     if not pids:
         raise RunError(f"{sweep_dir}: no live driver runs this sweep (continue it with --resume)")
     for pid in pids:
         os.kill(pid, signal.SIGTERM)
         sys.stdout.write(f"sent SIGTERM to sweep driver pid {pid} (its trials checkpoint and stop)\n")
+    return 0
+
+
+def _stop_array(sweep_dir: Path) -> int:
+    """Sends SIGTERM to the sweep drivers of a Slurm job array (``scancel --signal=TERM`` reaches their steps)."""
+    from xaxengine.slurm_jobs import ACTIVE, job_task_states, slurm_tool
+
+    job_id = (sweep_dir / SLURM_JOB_FILE).read_text().strip()
+    states = job_task_states(job_id)
+    if not any(s.state in ACTIVE for s in states):
+        said = "; ".join(s.describe() for s in states) or f"job {job_id} is unknown to Slurm (ended long ago?)"
+        raise RunError(f"{sweep_dir}: no sweep driver to signal: {said}")
+    done = subprocess.run(
+        [slurm_tool("scancel"), "--signal=TERM", job_id], capture_output=True, text=True, check=False, timeout=30
+    )
+    if done.returncode:
+        raise RunError(f"scancel --signal=TERM {job_id} failed: {(done.stderr or done.stdout).strip()}")
+    sys.stdout.write(f"sent TERM to the sweep drivers of Slurm job {job_id} (their trials checkpoint and stop)\n")
     return 0

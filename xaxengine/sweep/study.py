@@ -88,6 +88,11 @@ def default_storage(sweep_dir: Path) -> str:
     return f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
 
 
+def journal_storage(sweep_dir: Path) -> str:
+    """A journal file in the sweep folder: drivers on several nodes of a shared filesystem may write it."""
+    return f"{JOURNAL_PREFIX}{(sweep_dir / 'study.journal').resolve()}"
+
+
 def open_storage(url: str) -> Any:
     """An Optuna storage for a URL.
 

@@ -60,8 +60,11 @@ class SlurmJob:
 def add_slurm_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``xaxengine slurm``."""
     add = parser.add_argument
-    add("toml", help="Task file.")
+    add("toml", nargs="?", help="Task file (or give --sweep).")
     add("overrides", nargs="*", help="Dotted overrides passed to every rank.")
+    add("--sweep", metavar="SWEEP_TOML", help="Run a sweep instead: a job array of --workers sweep drivers.")
+    add("--workers", type=int, default=2, help="With --sweep: sweep drivers (array tasks) sharing one study.")
+    add("--storage", metavar="URL", help="With --sweep: Optuna storage (default: a journal file in the sweep dir).")
     add("--nodes", type=int, default=1, help="Nodes.")
     add("--tasks-per-node", type=int, default=1, help="Engine processes per node (each joins jax.distributed).")
     add("--gpus-per-node", type=int, default=0, help="GPUs per node (0: CPU nodes), split evenly over its tasks.")

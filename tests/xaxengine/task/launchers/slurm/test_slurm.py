@@ -9,6 +9,7 @@ resumes from its checkpoint and ends with the uninterrupted run's losses; no ``s
 line each with exit code 2.
 """
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -219,3 +220,50 @@ def test_no_sbatch_and_a_bad_partition_are_one_line_each(slurm: Any, tmp_path: P
     bad = run_engine(*args, "--partition", "nosuch")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
     assert "sbatch refused" in bad.stderr and "Invalid partition name specified" in bad.stderr
+
+
+SWEEP = """task = "mnist.toml"
+objective = "valid/accuracy"
+direction = "maximize"
+trials = 5
+parallel = 1
+sampler = "random"
+pruner = "none"
+overrides = ["train.max_steps=40", "train.log_every_n_steps=20", "train.valid_every_n_steps=20", "hidden=32"]
+
+[params]
+"optimizer.lr" = { log_uniform = [1e-3, 1e-2] }
+"""
+
+
+def test_a_three_worker_sweep_array_runs_each_trial_exactly_once(slurm: Any, tmp_path: Path):
+    import optuna
+
+    from xaxengine.sweep.study import open_storage
+
+    (tmp_path / "mnist.toml").write_text((REPO / "tasks" / "mnist.toml").read_text())
+    (tmp_path / "digits.sweep.toml").write_text(SWEEP)
+    runs = tmp_path / "runs"
+    args = ["slurm", "--sweep", str(tmp_path / "digits.sweep.toml"), "--workers", "3", "--runs-dir", str(runs)]
+    done = run_engine(*args, "--submit", "--wait", timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (sweep_dir,) = (runs / "sweeps").iterdir()
+    job_id = (sweep_dir / "slurm_job").read_text().strip()
+    assert f"Submitted batch job {job_id}\nsweep dir: {sweep_dir}\n" in done.stderr
+    assert "5/5 trials done" in done.stderr
+    tasks = slurm.run("scontrol", "show", "job", "--oneliner", job_id).stdout.splitlines()
+    assert len(tasks) == 3 and all("JobState=COMPLETED" in line for line in tasks)
+    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    assert meta["storage"] == f"journal:{sweep_dir / 'study.journal'}"
+    study = optuna.load_study(study_name=meta["sweep_id"], storage=open_storage(meta["storage"]))
+    ran = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.number for t in ran) == list(range(5))
+    others = [t for t in study.get_trials() if t.state != optuna.trial.TrialState.COMPLETE]
+    assert all(t.user_attrs.get("reason", "").startswith("over budget") for t in others)  # asked, never run
+    assert len({t.user_attrs["worker"] for t in ran}) >= 2  # the array's drivers shared the work
+    run_dirs = sorted(runs.glob(f"mnist/{meta['sweep_id']}-t*"))
+    assert [d.name[-4:] for d in run_dirs] == [f"t{n:03d}" for n in range(5)]
+    for run_dir in run_dirs:  # each trial's engine started once
+        assert [e["kind"] for e in _events(run_dir)].count("run_start") == 1
+    stop = run_engine("sweep", "stop", str(sweep_dir))
+    assert stop.returncode == 2 and stop.stderr.count("\n") == 1 and f"job {job_id}" in stop.stderr
