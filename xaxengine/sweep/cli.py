@@ -38,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("sweep", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--resume", metavar="SWEEP", help="Continue a sweep: keep finished trials, resume the rest.")
     parser.add_argument("--join", metavar="SWEEP", help="Add this driver as one more worker of a sweep's study.")
-    parser.add_argument("--storage", metavar="URL", help="Optuna storage: sqlite:///F, postgresql://..., journal:PATH.")
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage: journal:PATH (default SWEEP_DIR/study.journal), sqlite:///F, postgresql://...",
+    )
     parser.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
     parser.add_argument("--json", action="store_true", help="ls: print JSON.")
     return parser
@@ -105,7 +109,7 @@ def create_sweep(
     Args:
         path: The sweep file.
         runs_dir: The runs root (``--runs-dir``).
-        storage: The Optuna storage URL (default: SQLite in the sweep folder, or a journal file there if joinable).
+        storage: The Optuna storage URL (default: a journal file in the sweep folder).
         joinable: Also create the study and ``sweep.json`` now, so that drivers started elsewhere ``--join`` it.
 
     Returns:
@@ -118,7 +122,6 @@ def create_sweep(
         SWEEP_COPY,
         SweepMeta,
         default_storage,
-        journal_storage,
         open_study,
         sweeps_root,
         write_atomic,
@@ -135,7 +138,7 @@ def create_sweep(
         sweep_id=sweep_id,
         task_path=str(spec.task_path.resolve()),
         task_dir=task_dir,
-        storage=storage or (journal_storage if joinable else default_storage)(sweep_dir),
+        storage=storage or default_storage(sweep_dir),
         runs_dir=str(resolve_runs_dir(runs_dir).resolve()),
         created_t=time.time(),
     )

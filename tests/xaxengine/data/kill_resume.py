@@ -37,8 +37,8 @@ def kill_after_first_checkpoint(runs: Path, run_id: str, toml: str, *args: str) 
     run_dir = None
     while time.monotonic() < deadline:
         assert proc.poll() is None, "engine exited before its first checkpoint"
-        if run_dir is None and any(runs.iterdir()):
-            run_dir = run_dir_of(runs, run_id)
+        if run_dir is None:  # the task folder appears a moment before the run folder inside it
+            run_dir = next((p / run_id for p in runs.iterdir() if (p / run_id).is_dir()), None)
         journal = run_dir / "events.jsonl" if run_dir is not None else None
         if journal is not None and journal.exists() and any(e["kind"] == "checkpoint" for e in events(run_dir)):
             break
