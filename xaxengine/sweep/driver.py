@@ -326,6 +326,7 @@ class SweepDriver:
         row.value = value if value is not None else row.value
         note = f"{self.spec.file.objective}={format_value(value)}" if value is not None else reason
         self.reporter.line(f"trial {run.number} {row.state}: {note}")
+        self._load_rows()  # the other drivers' trials too: best.toml is the sweep's best, not this driver's
         best = self._best_row()
         if best is not None and best.number != self._best_number:
             self._best_number = best.number
@@ -335,9 +336,18 @@ class SweepDriver:
     # -- records -----------------------------------------------------------------------------------------------
 
     def _load_rows(self) -> None:
+        """Rows from the study for every trial this driver is not running itself.
+
+        Called at start and before each forced status write: drivers that share the study (``--join``, a Slurm
+        array) each write the one ``status.json``, so each must count the others' trials, not only its own.
+        """
+        mine = {run.number for run in self.running.values()}
         for t in self.study.get_trials(deepcopy=False):
-            if t.state == TrialState.WAITING:
+            if t.state == TrialState.WAITING or t.number in mine:
                 continue
+            row = self.rows.get(t.number)
+            if row is not None and row.state == t.state.name.lower():
+                continue  # already known (and this driver's own rows keep their start and end times)
             self.rows[t.number] = TrialRow(
                 t.number,
                 t.state.name.lower(),
@@ -360,6 +370,8 @@ class SweepDriver:
         if not force and time.monotonic() - self._status_t < STATUS_EVERY_S:
             return
         self._status_t = time.monotonic()
+        if force:
+            self._load_rows()
         best = self._best_row()
         status = {
             "sweep_id": self.meta.sweep_id,

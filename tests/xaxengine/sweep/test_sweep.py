@@ -343,3 +343,5 @@ overrides = {SHORT}
     dirs = trial_run_dirs(runs_dir, sweep_dir.name)
     assert sorted(dirs) == [0, 1, 2, 3] and all(len(d) == 1 for d in dirs.values())
     assert all(len(run_starts(d)) == 1 for (d,) in dirs.values())  # no trial ran twice
+    status = json.loads((sweep_dir / "status.json").read_text())  # whichever driver wrote it last counts all
+    assert status["done"] == 4 and [r["number"] for r in status["rows"]] == [0, 1, 2, 3]
