@@ -32,7 +32,7 @@ def errors(lines: list[str]) -> int:
 
 def disk_full_checkpoint(tmp: Path) -> dict:
     reference = run_digits(tmp / "ref", "ref", *CKPT)
-    with tmpfs("3m") as disk:
+    with tmpfs("2560k") as disk:  # two ~1 MB checkpoints and room for events; a third save fills it
         full = run_digits(disk / "runs", "full", *CKPT)
         saved = [e["step"] for e in full.kinds(Kind.CHECKPOINT)]
         failed = [e["step"] for e in full.kinds(Kind.CHECKPOINT_FAILED)]

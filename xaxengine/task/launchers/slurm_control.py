@@ -8,13 +8,15 @@ Slurm says the job is over. The job's state comes from ``scontrol show job`` (no
 
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from xaxengine.protocol import Kind, LineReader, State, encode
-from xaxengine.runs import EVENTS_FILE, SLURM_JOB_FILE, RunError
+from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, State, encode
+from xaxengine.runs import EVENTS_FILE, SLURM_JOB_FILE, RunError, lock_held
 from xaxengine.slurm_jobs import ACTIVE, job_state, slurm_tool
+from xaxengine.task.launchers.child import mark_failed
 
 EXIT_FOR_STATUS = {State.FINISHED: 0, State.INTERRUPTED: 143, State.FAILED: 1}
 
@@ -59,11 +61,15 @@ def signal_job(run_dir: Path, signum: int) -> str | None:
     return f"sent {name} to Slurm job {job_id} ({state.nodes})"
 
 
-def follow(job_id: str, run_dir: Path, out: TextIO, err: TextIO, poll_s: float = 1.0) -> int:
+def follow(job_id: str, run_dir: Path, out: TextIO, err: TextIO, poll_s: float = 1.0, settle_s: float = 60.0) -> int:
     """Prints the run's events as they arrive (like ``xaxengine tail --follow``) until the job has ended.
 
     A requeued job keeps being followed: its resumed engines append to the same events file. Changes of the job's
-    state (pending and why, running where, requeued) go to ``err`` as one line each.
+    state (pending and why, running where, requeued) go to ``err`` as one line each. A job that ended before its run
+    reported an end (its node failed, it was cancelled while pending or compiling) gets a ``status: failed`` event
+    saying what Slurm said, so the run reads ``failed`` with the reason instead of ``dead``; it is written only once
+    no engine holds the run's lock (waiting up to ``settle_s`` for engines that still save after Slurm gave up on
+    their node), so the engine's own events and ``seq`` stay whole.
 
     Returns:
         The job's result (:attr:`JobState.result`); when Slurm has already forgotten the job, the exit code of the
@@ -72,18 +78,24 @@ def follow(job_id: str, run_dir: Path, out: TextIO, err: TextIO, poll_s: float =
     reader = LineReader()
     path = run_dir / EVENTS_FILE
     offset, last_status, said, ended_polls = 0, None, "", 0
+
+    def drain() -> None:  # prints the events written since the last call; keeps the last status
+        nonlocal offset, last_status
+        if not path.exists():
+            return
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+        offset += len(chunk)
+        events = reader.feed(chunk)
+        if events:
+            out.write(b"".join(encode(e) for e in events).decode())
+            out.flush()
+        last_status = next((e["state"] for e in reversed(events) if e["kind"] == Kind.STATUS), last_status)
+
     while True:
         state = job_state(job_id)
-        if path.exists():
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            offset += len(chunk)
-            events = reader.feed(chunk)
-            if events:
-                out.write(b"".join(encode(e) for e in events).decode())
-                out.flush()
-            last_status = next((e["state"] for e in reversed(events) if e["kind"] == Kind.STATUS), last_status)
+        drain()
         if state is not None and state.describe() != said:
             said = state.describe()
             err.write(f"xaxengine slurm: {said}\n")
@@ -96,5 +108,14 @@ def follow(job_id: str, run_dir: Path, out: TextIO, err: TextIO, poll_s: float =
         # an ended state must hold for two polls: a preempted or failed job with --requeue goes back to PENDING
         ended_polls = ended_polls + 1 if state.ended else 0
         if ended_polls >= 2:
+            deadline = time.monotonic() + settle_s
+            while last_status not in TERMINAL_STATES and lock_held(run_dir) and time.monotonic() < deadline:
+                time.sleep(poll_s)  # Slurm says ended while an engine still saves on a node it gave up on
+                drain()
+            if last_status not in TERMINAL_STATES and not lock_held(run_dir):  # no engine will say it any more
+                why = f" ({state.reason})" if state.reason and state.reason != "None" else ""
+                reason = f"Slurm job {job_id} ended {state.state}{why} before the engine reported an end"
+                out.flush()
+                mark_failed(run_dir, reason, events_to_stdout=out is sys.stdout)
             return state.result
         time.sleep(poll_s)

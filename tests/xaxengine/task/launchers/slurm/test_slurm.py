@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.conftest import BIN, REPO, engine_env, run_engine
@@ -267,3 +268,32 @@ def test_a_three_worker_sweep_array_runs_each_trial_exactly_once(slurm: Any, tmp
         assert [e["kind"] for e in _events(run_dir)].count("run_start") == 1
     stop = run_engine("sweep", "stop", str(sweep_dir))
     assert stop.returncode == 2 and stop.stderr.count("\n") == 1 and f"job {job_id}" in stop.stderr
+
+
+def test_engines_that_die_without_a_word_leave_a_failed_status_saying_what_slurm_said(slurm: Any, runs: Path):
+    # SIGKILL to both ranks is what a node that vanishes does to them: no status, no checkpoint; the job then ends
+    # FAILED, and --wait (the only one left to say it) writes the run's final status with Slurm's word for it.
+    del slurm
+    proc = _submit(runs, "vanished", "train.max_steps=100000", "checkpoint.save_every_n_steps=100000")
+    run_dir = runs / "mnist" / "vanished"
+    _wait_for(lambda: _has_event(run_dir, "scalars", phase="train"), "the first train step")
+    ranks = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if (argv := p.info["cmdline"] or []) and "python" in Path(argv[0]).name and "run" in argv
+        and "vanished" in argv and "slurm" not in argv  # the engines, not --wait's follower or srun
+    ]  # fmt: skip
+    assert ranks, "no engine process found"
+    for rank in ranks:
+        rank.kill()
+    code = proc.wait(timeout=120)
+    err = (runs / "vanished.err").read_text()
+    job_id = (run_dir / "slurm_job").read_text().strip()
+    assert code != 0 and f"job {job_id} FAILED" in err, err[-2000:]
+    line = f"xaxengine: error: Slurm job {job_id} ended FAILED (NonZeroExitCode) before the engine reported an end"
+    assert err.count("xaxengine: error:") == 1 and line in err
+    events = _events(run_dir)
+    assert [(e["state"], e["reason"]) for e in events if e["kind"] == "status"][-1] == ("failed", line[18:])
+    assert len({e["seq"] for e in events}) == len(events)
+    followed = LineReader().feed((runs / "vanished.out").read_bytes())
+    assert followed[-1] == events[-1]  # --wait's stdout got the same final line
