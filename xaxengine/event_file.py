@@ -3,13 +3,18 @@
 Writer: one ``write`` per whole line on an ``O_APPEND`` descriptor, ``fsync`` after ``status`` events; opening for a
 resume first cuts a partial last line (a write cut short by a full disk or a kill) so the next line does not glue
 onto it, and reports how many bytes went; a file deleted or replaced under a live engine (log rotation, ``rm``) is
-noticed within :data:`CHECK_EVERY_S` and recreated, with a warning.
+noticed within :data:`CHECK_EVERY_S` and recreated, with a warning. The engine's file keeps a reserve beside it
+(``.events-reserve``, :data:`ENGINE_RESERVE_BYTES` of zeros): the first write that finds the disk full deletes it
+and writes into the space it frees, so the lines that say how the run ended (``checkpoint_failed``, the final
+``status``) still land on a disk something else filled; :attr:`EventFile.reserve_used` then tells the writer to end
+the run.
 
 Reader: :class:`FollowedFile` reads a file from the start and follows it; when it shrinks below the offset already
 read (``: > events.jsonl``) or its path names another file (rotation, deleted and recreated) it reads again from
 the start, and the :class:`~xaxengine.protocol.LineReader`'s ``seq`` filter drops what was already delivered.
 """
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -19,6 +24,8 @@ from xaxengine.protocol import Event, LineReader
 from xaxengine.runs import RUN_FILE_MODE
 
 CHECK_EVERY_S = 1.0
+ENGINE_RESERVE_BYTES = 256 * 1024  # about a thousand event lines
+RESERVE_FILE = ".events-reserve"
 _TAIL_SCAN = 1 << 16
 
 
@@ -58,15 +65,25 @@ class EventFile:
         recreated: How many times the file had to be recreated since.
     """
 
-    def __init__(self, path: Path) -> None:
-        """Opens ``path`` for appending (creating it with :data:`RUN_FILE_MODE`), after cutting a partial last line."""
+    def __init__(self, path: Path, reserve_bytes: int = 0) -> None:
+        """Opens ``path`` for appending (creating it with :data:`RUN_FILE_MODE`), after cutting a partial last line.
+
+        ``reserve_bytes`` > 0 writes a reserve of that size beside it (best effort: none on a disk already full).
+        """
         self.path = Path(path)
         self.cut_bytes = cut_partial_line(self.path)
         self.recreated = 0
+        self.reserve_used = False
         self._fd = -1
         self._identity = (0, 0)
         self._checked = 0.0
         self._open()
+        self._reserve = self.path.with_name(RESERVE_FILE) if reserve_bytes > 0 else None
+        if self._reserve is not None:
+            try:
+                self._reserve.write_bytes(bytes(reserve_bytes))
+            except OSError:
+                self._drop_reserve()
 
     def _open(self) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, RUN_FILE_MODE)
@@ -99,16 +116,33 @@ class EventFile:
         warning = self.reopen_if_replaced() if time.monotonic() - self._checked > CHECK_EVERY_S else None
         view = memoryview(line)
         while view:  # a regular file takes the whole line at once; loop only in case a short write happens
-            view = view[os.write(self._fd, view) :]
+            try:
+                view = view[os.write(self._fd, view) :]
+            except OSError as error:
+                if error.errno != errno.ENOSPC or not self._drop_reserve():
+                    raise
+                self.reserve_used = True  # the rest of the line goes into the space the reserve held
         if durable:
             os.fsync(self._fd)
         return warning
 
+    def _drop_reserve(self) -> bool:
+        """Deletes the reserve; True if there was one."""
+        reserve, self._reserve = self._reserve, None
+        if reserve is None:
+            return False
+        try:
+            reserve.unlink()
+        except OSError:
+            return False
+        return True
+
     def close(self) -> None:
-        """Closes the file."""
+        """Closes the file (and deletes the reserve)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        self._drop_reserve()
 
     def __enter__(self) -> Self:
         """Context manager: closes on exit."""

@@ -274,6 +274,8 @@ class EventWriter:
                 self._failed.discard(id(f))
             except OSError as error:
                 self._file_failed(f, error)
+            if getattr(f, "reserve_used", False) and self.file_error is None:  # written, into the last free bytes
+                self.file_error = f"{getattr(f, 'path', 'events file')}: No space left on device"
         for sink in self.sinks:
             try:
                 sink.write(line)

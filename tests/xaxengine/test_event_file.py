@@ -1,6 +1,8 @@
 """Event file integrity: whole lines, a partial last line cut before a resume appends, `tail --follow` surviving
 truncation and replacement, the writer recreating a deleted file. Real files, the real CLI, real processes."""
 
+import contextlib
+import os
 import queue
 import signal
 import subprocess
@@ -9,7 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import BIN, engine_env, run_engine
+from tests.fixtures.faults import can_mount, tmpfs
 from xaxengine import event_file
 from xaxengine.event_file import EventFile, cut_partial_line
 from xaxengine.protocol import EventWriter, LineReader, encode, last_seq_in_file, make_event, read_events
@@ -145,3 +150,34 @@ def test_tail_follow_reopens_a_truncated_or_recreated_file_without_duplicates(ru
         holder.wait(timeout=30)
     assert follower.proc.wait(timeout=30) == 0  # a final status and no engine: the follower ends
     assert follower.seqs == list(range(17))
+
+
+@pytest.mark.skipif(not can_mount(), reason="mounting a tmpfs needs root with CAP_SYS_ADMIN")
+def test_the_reserve_lets_the_lines_that_end_a_run_land_on_a_disk_something_else_filled():
+    with tmpfs("1m") as disk:
+        path = disk / "events.jsonl"
+        file = EventFile(path, reserve_bytes=64 * 1024)
+        writer = EventWriter([], files=[file])
+        writer.emit("log", level="info", message="before")
+        filler = disk / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        with contextlib.suppress(OSError):  # another process fills the disk to the last byte
+            while os.write(fd, bytes(512)):
+                pass
+        os.close(fd)
+        for i in range(100):  # past the page the file already has (those bytes fit without new space)
+            writer.emit("log", level="info", message=f"after {i}: " + "x" * 80)
+        writer.emit("checkpoint_failed", step=10, reason="No space left on device", last_good_step=0)
+        writer.emit("status", state="failed", reason="checkpoint at step 10 failed", step=0)
+        assert file.reserve_used and writer.file_error == f"{path}: No space left on device"
+        assert not (disk / ".events-reserve").exists()
+        file.close()
+        kinds = [e["kind"] for e in read_events(path)]
+        assert kinds == ["log"] * 101 + ["checkpoint_failed", "status"]  # whole lines, the end included
+
+
+def test_the_reserve_is_gone_after_a_clean_close(tmp_path: Path):
+    file = EventFile(tmp_path / "events.jsonl", reserve_bytes=4096)
+    assert (tmp_path / ".events-reserve").stat().st_size == 4096
+    file.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]

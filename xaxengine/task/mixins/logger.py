@@ -21,7 +21,7 @@ from jaxtyping import PyTree
 
 from xaxengine.config import config_to_dict
 from xaxengine.config.sections import Config
-from xaxengine.event_file import EventFile
+from xaxengine.event_file import ENGINE_RESERVE_BYTES, EventFile
 from xaxengine.protocol import EventWriter, Kind, last_seq_in_file
 from xaxengine.runs import EVENTS_FILE, STDOUT_FILE, TENSORBOARD_DIR
 from xaxengine.task.loggers import media
@@ -68,7 +68,7 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
             self._setup_python_logging(human_stream, f"stdout.rank{rank}.log")
             self.bus = EventBus(EventWriter([]), [])
         else:
-            events_file = EventFile(self.run_dir / EVENTS_FILE)  # cuts a partial last line first
+            events_file = EventFile(self.run_dir / EVENTS_FILE, ENGINE_RESERVE_BYTES)  # cuts a partial line first
             self._files = [events_file]
             sinks: list[IO[bytes]] = [sys.stdout.buffer] if events_to_stdout else []
             writer = EventWriter(sinks, next_seq=last_seq_in_file(events_file.path) + 1, files=[events_file])
