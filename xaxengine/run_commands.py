@@ -23,7 +23,11 @@ IDLE_EXIT_S = 3.0  # a follower of a run whose engine is gone ends after this lo
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    """``xaxengine ls [--runs-dir D] [--json]``: every run, oldest first, as a table or a JSON list."""
+    """``xaxengine ls [--runs-dir D] [--json]``: every run, oldest first, as a table or a JSON list.
+
+    A Slurm run's row ends with its job as Slurm sees it (``job 12 PENDING (Priority)``; only ``job 12`` where Slurm
+    cannot be asked); in JSON its ``slurm`` holds ``job_id``, ``state``, ``reason``, ``nodes`` (null elsewhere).
+    """
     runs = list_runs(resolve_runs_dir(args.runs_dir))
     if args.json:
         sys.stdout.write(json.dumps([r.to_dict() for r in runs]) + "\n")
@@ -31,7 +35,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows = [f"{'RUN':<22} {'TASK':<34} {'STATE':<12} {'STEP':>8} {'LOSS':>10}  DIR"]
     for r in runs:
         loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
-        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}")
+        slurm = f"  {r.slurm.describe()}" if r.slurm is not None else ""
+        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}{slurm}")
     sys.stdout.write("\n".join(rows) + "\n")
     return EXIT_OK
 

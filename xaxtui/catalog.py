@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from xaxengine.catalog import DEAD, RunInfo, list_runs
+from xaxengine.catalog import DEAD, PENDING, RunInfo, list_runs
 
-__all__ = ["DEAD", "RunInfo", "scan_runs"]
+__all__ = ["DEAD", "PENDING", "RunInfo", "scan_runs"]
 
 
 def scan_runs(runs_dir: str | Path) -> list[RunInfo]:
