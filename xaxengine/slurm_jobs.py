@@ -24,6 +24,9 @@ from xaxengine.runs import SLURM_JOB_FILE, RunError
 ENDED = frozenset(
     {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
 )
+# Ended states whose reason says why (NodeDown, NonZeroExitCode, OutOfMemory); the others keep the reason the job
+# last waited for (a job cancelled while pending still says Priority), which is no longer true.
+ENDED_FOR_A_REASON = frozenset({"FAILED", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY"})
 ACTIVE = frozenset({"RUNNING", "COMPLETING", "SUSPENDED", "CONFIGURING", "STOPPED", "SIGNALING"})
 WAITING = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"})
 SCONTROL_TIMEOUT_S = 10.0  # a controller that does not answer must not hang a listing
@@ -33,7 +36,10 @@ MAX_ARRAY_TASKS = 100_000  # a pending array's range is expanded to task ids onl
 
 @dataclass(frozen=True)
 class JobSummary:
-    """What a run listing shows of a run's Slurm job (``state``, ``reason``, ``nodes`` None when Slurm can't tell)."""
+    """What a run listing shows of a run's Slurm job (``state``, ``reason``, ``nodes`` None when Slurm can't tell).
+
+    ``reason`` is why the job waits, or why it failed (``NodeDown``); None when Slurm has nothing true to say.
+    """
 
     job_id: str
     state: str | None = None
@@ -77,7 +83,8 @@ class JobState:
 
     def summary(self) -> JobSummary:
         """The part a run listing shows."""
-        reason = self.reason if self.reason not in ("", "None") else None
+        stale = self.state in ENDED and self.state not in ENDED_FOR_A_REASON
+        reason = self.reason if self.reason not in ("", "None") and not stale else None
         return JobSummary(self.job_id, self.state, reason, self.nodes or None, self.restarts)
 
     def describe(self) -> str:

@@ -33,6 +33,8 @@ def test_a_node_failure_ends_the_job_with_its_reason():
     assert failed.ended and failed.result == 128 + 15
     assert failed.describe() == "job 5 NODE_FAIL (NodeDown)"
     assert jobs["1"].describe() == "job 1 CANCELLED" and jobs["1"].ended
+    assert jobs["3"].reason == "Priority" and jobs["3"].describe() == "job 3 CANCELLED"  # cancelled while it waited
+    assert jobs["3"].summary() == JobSummary("3", "CANCELLED", None, None, 0)
 
 
 def test_array_tasks_are_found_by_their_own_id_and_by_array_and_task():
