@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from xaxengine.catalog import engine_alive, find_run, list_runs, read_run_info
 from xaxengine.event_file import FollowedFile
@@ -53,7 +54,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     try:
         followed = FollowedFile(run_dir / EVENTS_FILE, reader)
     except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {EVENTS_FILE}") from None
+        raise RunError(f"{run_dir}: no {EVENTS_FILE}{_slurm_said(run_dir)}") from None
     state: object = None
     start: Event = {}
     idle_since = time.monotonic()
@@ -82,6 +83,14 @@ def cmd_tail(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         followed.close()
+
+
+def _slurm_said(run_dir: Path) -> str:
+    """``; Slurm job 12 PENDING (Priority)`` for a Slurm run (what Slurm says of its job), else nothing."""
+    info = read_run_info(run_dir)
+    if info is None or info.slurm is None:
+        return ""
+    return f"; {info.reason or 'Slurm ' + info.slurm.describe()}"
 
 
 def cmd_signal(args: argparse.Namespace, signum: int) -> int:

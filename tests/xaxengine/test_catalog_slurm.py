@@ -1,4 +1,5 @@
-"""Slurm runs in the run catalogue: what Slurm says decides where the engine is not seen, in ``ls``, ``ls --json``.
+"""Slurm runs in the run catalogue: what Slurm says decides where the engine is not seen, in ``ls``, ``ls --json``
+(and ``tail`` of a run with no events yet says it in its one line).
 
 A fake ``scontrol`` answers from recordings of a real one (``tests/fixtures/slurm``, see ``test_slurm_jobs.py``):
 in ``pending`` job 1 runs on node ``vm`` and job 3 waits (Priority); in ``node_fail`` job 5 ended NODE_FAIL and
@@ -112,3 +113,13 @@ def test_ls_json_rows_of_slurm_runs_read_back_into_the_same_run_info(fake_slurm:
     assert {row["run_id"]: RunInfo.from_dict(row) for row in rows} == local
     assert RunInfo.from_dict({"run_id": "r", "slurm": {"job_id": "8"}}).slurm == JobSummary("8")
     assert RunInfo.from_dict({"run_id": "r", "slurm": None}).slurm is None
+
+
+def test_tail_of_a_slurm_run_without_events_says_what_slurm_says_in_one_line(fake_slurm: FakeSlurm, slurm_runs: Path):
+    fake_slurm.answer("pending")
+    proc = run_engine("tail", str(slurm_runs / "mnist" / "queued"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.endswith("/mnist/queued: no events.jsonl; Slurm job 3 PENDING (Priority)\n")
+    fake_slurm.answer("node_fail")
+    proc = run_engine("tail", str(slurm_runs / "mnist" / "queued"), "--follow")
+    assert proc.returncode == 2 and proc.stderr.endswith("no events.jsonl; Slurm job 3 CANCELLED\n"), proc.stderr
