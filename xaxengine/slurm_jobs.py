@@ -29,7 +29,7 @@ ENDED = frozenset(
 ENDED_FOR_A_REASON = frozenset({"FAILED", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY"})
 ACTIVE = frozenset({"RUNNING", "COMPLETING", "SUSPENDED", "CONFIGURING", "STOPPED", "SIGNALING"})
 WAITING = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"})
-SCONTROL_TIMEOUT_S = 10.0  # a controller that does not answer must not hang a listing
+SCONTROL_TIMEOUT_S = 30.0  # past Slurm's own MessageTimeout (10 s): a controller that never answers must not hang
 _TASK_RANGE = re.compile(r"^(\d+)(?:-(\d+))?(?::(\d+))?$")
 MAX_ARRAY_TASKS = 100_000  # a pending array's range is expanded to task ids only up to this size
 
