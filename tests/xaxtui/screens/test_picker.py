@@ -1,4 +1,5 @@
-"""The picker shows what Slurm says of Slurm runs, local ones and those listed over SSH on a login node.
+"""The picker shows what Slurm says of Slurm runs, local ones and those listed over SSH on a login node; a pending
+run opened from it says so in the run view's header.
 
 A fake ``scontrol`` answers from a recording of a real one (``tests/fixtures/slurm/pending.txt``: job 1 runs on
 ``vm``, job 3 waits for priority); a fake ``ssh`` runs the remote line here, as a login node would.
@@ -11,6 +12,8 @@ from tests.xaxtui.conftest import wait_for
 from xaxtui.app import XaxTui
 from xaxtui.remote import RemoteHost, RemoteTarget
 from xaxtui.screens.picker import PickerScreen
+from xaxtui.screens.run import RunScreen
+from xaxtui.widgets.header import RunHeader
 from xaxtui.widgets.runs import RunsTable
 
 FAKE_SSH = """#!/bin/sh
@@ -58,3 +61,20 @@ async def test_the_picker_shows_pending_slurm_runs_here_and_over_ssh(runs_copy: 
         assert "5 runs, 1 live, 2 pending in Slurm" in title
     ssh_calls = (tmp_path / "ssh-calls").read_text().splitlines()
     assert ssh_calls and all(call.endswith(f"ls --json --runs-dir {tmp_path / 'cluster-runs'}") for call in ssh_calls)
+
+
+async def test_a_pending_run_opened_from_the_picker_says_what_slurm_says(runs_copy: Path, fake_slurm: FakeSlurm):
+    fake_slurm.answer("pending")
+    _queued(runs_copy, "queued-here", "3")
+    app = XaxTui(runs_copy)
+    async with app.run_test(size=(160, 32)) as pilot:
+        table = app.screen.query_one(RunsTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        table.move_cursor(row=table.get_row_index(str(runs_copy / "mnist" / "queued-here")))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await wait_for(pilot, lambda: screen.session.state.status == "pending")
+        await wait_for(pilot, lambda: "Slurm job 3 PENDING (Priority)" in str(screen.query_one(RunHeader).render()))
+        assert " pending " in str(screen.query_one(RunHeader).render())
