@@ -45,6 +45,45 @@ def runs_dir(tmp_path: Path) -> Path:
     return path
 
 
+SLURM_RECORDINGS = REPO / "tests" / "fixtures" / "slurm"
+FAKE_SCONTROL = """#!/bin/sh
+# `scontrol show job --oneliner [ID]` answered from a recorded queue; each call is logged.
+dir=$(dirname "$0")
+echo "$*" >> "$dir/calls"
+[ -n "$4" ] || { cat "$dir/queue"; exit 0; }
+grep -E "^JobId=$4 |ArrayJobId=$4 " "$dir/queue" && exit 0
+echo "slurm_load_jobs error: Invalid job id specified" >&2
+exit 1
+"""
+
+
+class FakeSlurm:
+    """A fake ``scontrol`` first on PATH that answers from a recording of a real one (``tests/fixtures/slurm``)."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        (bin_dir / "scontrol").write_text(FAKE_SCONTROL)
+        (bin_dir / "scontrol").chmod(0o755)
+        self.bin_dir = bin_dir
+
+    def answer(self, recording: str) -> None:
+        """Answers from ``tests/fixtures/slurm/RECORDING.txt`` from now on."""
+        (self.bin_dir / "queue").write_text((SLURM_RECORDINGS / f"{recording}.txt").read_text())
+
+    def calls(self) -> list[str]:
+        """The argument lines of every call so far."""
+        path = self.bin_dir / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSlurm:
+    """A fake ``scontrol`` on PATH (in this process and the engine subprocesses it starts)."""
+    slurm = FakeSlurm(tmp_path / "slurm-bin")
+    monkeypatch.setenv("PATH", f"{slurm.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return slurm
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Prints the import times that ``tests/test_import_hygiene.py`` recorded (reported, never gated on)."""
     rows = [

@@ -11,6 +11,13 @@ Liveness, one rule: the run's lock decides (the engine holds a ``flock`` from be
 last; the kernel drops it when the process dies). Only where the lock cannot be asked (no lock file, a file system
 without ``flock``) are the newest ``run_start``'s pid and host used, and only on that host. A run whose engine is gone
 without a final status is :data:`DEAD`; a live one shows its latest status (``starting`` included).
+
+A Slurm run (one with ``RUN_DIR/slurm_job``, listed even before its ``events.jsonl`` exists) carries its job's state
+(:class:`~xaxengine.slurm_jobs.JobSummary`; only the job id when ``scontrol`` is missing or does not answer), and
+where its engine is not seen alive here what Slurm says decides (:func:`slurm_verdict`): a queued job is
+:data:`PENDING`, a running one running (its engine may hold the lock on another node), and one that ended without a
+final status ``failed``, with Slurm's word as the reason (``Slurm job 12 NODE_FAIL``). This is read, never written
+back into the events file. A listing asks Slurm once for all its runs (:func:`~xaxengine.slurm_jobs.job_states`).
 """
 
 import logging
@@ -18,17 +25,19 @@ import mmap
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from xaxengine.protocol import TERMINAL_STATES, Event, Kind, State, decode
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, SLURM_JOB_FILE, RunError, lock_held, read_lock_pid
+from xaxengine.slurm_jobs import ACTIVE, ENDED, WAITING, JobState, JobSummary, job_states, recorded_job
 
 logger = logging.getLogger(__name__)
 
 DEAD = "dead"  # not an event state: the catalogue's word for an engine gone without a final status
+PENDING = "pending"  # not an event state either: a Slurm run whose job waits in the queue
 HEAD_BYTES = 1 << 16
 TAIL_BYTES = 1 << 16
 MAX_SCAN_BYTES = 1 << 26  # bound of the backward scan (a live run's last status may be far back)
@@ -52,6 +61,8 @@ class RunInfo:
         host: The host of the newest ``run_start``.
         alive: Whether an engine runs it now (see the module docstring for the rule).
         last_status: The latest status exactly as written (``running`` for a dead run, say).
+        reason: The latest status's reason, or what Slurm said when Slurm decides the state.
+        slurm: The run's Slurm job (None for a run not submitted to Slurm).
     """
 
     run_dir: Path
@@ -66,6 +77,8 @@ class RunInfo:
     host: str | None = None
     alive: bool = False
     last_status: str | None = None
+    reason: str | None = None
+    slurm: JobSummary | None = None
 
     @property
     def key(self) -> str:
@@ -82,6 +95,7 @@ class RunInfo:
         run_dir = Path(str(data.get("run_dir") or ""))
         loss = data.get("last_loss")
         pid = data.get("pid")
+        job = data.get("slurm")
         return cls(
             run_dir=run_dir,
             run_id=str(data.get("run_id") or run_dir.name),
@@ -95,8 +109,18 @@ class RunInfo:
             host=str(data["host"]) if data.get("host") else None,
             alive=bool(data.get("alive")),
             last_status=str(data["last_status"]) if data.get("last_status") else None,
+            reason=str(data["reason"]) if data.get("reason") else None,
+            slurm=_job_from_dict(job) if isinstance(job, dict) and job.get("job_id") else None,
             **extra,
         )
+
+
+def _job_from_dict(data: dict[str, Any]) -> JobSummary:
+    def text(name: str) -> str | None:
+        return str(data[name]) if data.get(name) else None
+
+    restarts = data.get("restarts")
+    return JobSummary(str(data["job_id"]), text("state"), text("reason"), text("nodes"), int(restarts or 0))
 
 
 def engine_alive(run_dir: Path, pid: object = None, host: object = None) -> bool | None:
@@ -199,12 +223,73 @@ def _scan(data: mmap.mmap, size: int, max_scan_bytes: int, need_start: bool) -> 
     return found
 
 
-def read_run_info(run_dir: Path, max_scan_bytes: int = MAX_SCAN_BYTES) -> RunInfo | None:
-    """Summarises one run directory; None when it has no readable event.
+def slurm_verdict(job: JobSummary, last_status: str | None, alive: bool) -> tuple[str, bool, str | None] | None:
+    """What Slurm's word makes of a run: its shown state, liveness and reason; None where Slurm does not decide.
+
+    Slurm decides only where the engine is not seen alive here and Slurm knows the job: a queued job is
+    :data:`PENDING`; a running one is live (its latest status, unless that is final from an earlier attempt of a
+    requeued job); one that ended without a final status failed. A final status stands once the job has ended.
+    """
+    if alive or job.state is None:
+        return None
+    said = f"Slurm {job.describe()}"
+    if job.state in WAITING:
+        return PENDING, False, said
+    if job.state in ACTIVE:
+        final = last_status in TERMINAL_STATES and job.state != "COMPLETING"
+        return (str(last_status) if last_status and not final else str(State.RUNNING)), True, None
+    if job.state in ENDED and last_status not in TERMINAL_STATES:
+        return str(State.FAILED), False, said
+    return None
+
+
+def read_run_info(
+    run_dir: Path, max_scan_bytes: int = MAX_SCAN_BYTES, jobs: Mapping[str, JobState] | None = None
+) -> RunInfo | None:
+    """Summarises one run directory; None when it has no readable event and records no Slurm job.
+
+    Args:
+        run_dir: The run directory.
+        max_scan_bytes: The bound of the backward scan.
+        jobs: Slurm's jobs by id, asked once for a whole listing; None asks Slurm for this run's job (if it has one).
 
     Raises:
         OSError: When the events file exists but cannot be read.
     """
+    info = _read_events(run_dir, max_scan_bytes)
+    job_id = recorded_job(run_dir)
+    if job_id is None:
+        return info
+    found = (ask_slurm([job_id]) if jobs is None else jobs).get(job_id)
+    job = found.summary() if found is not None else JobSummary(job_id)
+    if info is None:
+        info = _queued(run_dir)
+    info.slurm = job
+    if (verdict := slurm_verdict(job, info.last_status, info.alive)) is not None:
+        info.state, info.alive, info.reason = verdict[0], verdict[1], verdict[2] or info.reason
+    return info
+
+
+def ask_slurm(job_ids: Iterable[str]) -> dict[str, JobState]:
+    """The jobs' states in one call; empty when Slurm cannot be asked here (no ``scontrol``, no answer)."""
+    try:
+        return job_states(job_ids)
+    except RunError as error:
+        logger.debug("Slurm states unknown: %s", error)
+        return {}
+
+
+def _queued(run_dir: Path) -> RunInfo:
+    """A Slurm run whose engine has not written an event yet (its job pends, or just started)."""
+    try:
+        submitted = (run_dir / SLURM_JOB_FILE).stat().st_mtime
+    except OSError:
+        submitted = 0.0
+    task = _task_from_config(run_dir) or run_dir.parent.name
+    return RunInfo(run_dir=run_dir, run_id=run_dir.name, task=task, started_t=submitted, updated_t=submitted)
+
+
+def _read_events(run_dir: Path, max_scan_bytes: int) -> RunInfo | None:
     path = run_dir / EVENTS_FILE
     if not path.exists():
         return None
@@ -240,6 +325,7 @@ def read_run_info(run_dir: Path, max_scan_bytes: int = MAX_SCAN_BYTES) -> RunInf
         host=str(host) if host else None,
         alive=bool(alive),
         last_status=str(last_status),
+        reason=str(status["reason"]) if status.get("reason") else None,
     )
 
 
@@ -247,15 +333,18 @@ def run_dirs(runs_dir: Path) -> set[Path]:
     """The run directories under a runs root (``<task>/<run_id>/``) or a task folder (``<run_id>/``)."""
     if not runs_dir.is_dir():
         return set()
-    return {p.parent for pattern in (f"*/*/{EVENTS_FILE}", f"*/{EVENTS_FILE}") for p in runs_dir.glob(pattern)}
+    names = (EVENTS_FILE, SLURM_JOB_FILE)  # a Slurm run still pending has only its job id file
+    return {p.parent for name in names for pattern in (f"*/*/{name}", f"*/{name}") for p in runs_dir.glob(pattern)}
 
 
 def list_runs(runs_dir: Path, newest_first: bool = False) -> list[RunInfo]:
     """Every readable run under ``runs_dir``, oldest first (newest first with ``newest_first``)."""
     infos = []
-    for run_dir in run_dirs(runs_dir):
+    dirs = run_dirs(runs_dir)
+    jobs = ask_slurm(job_id for d in dirs if (job_id := recorded_job(d)) is not None)
+    for run_dir in dirs:
         try:
-            info = read_run_info(run_dir)
+            info = read_run_info(run_dir, jobs=jobs)
         except OSError as error:  # one unreadable run must not hide the others
             logger.warning("skipping %s: %s", run_dir, error)
             continue

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("overrides", nargs="*", help="Dotted overrides, e.g. train.max_steps=2000 to train longer.")
     entry.add_run_flags(resume, with_help=False)
 
-    ls = sub.add_parser("ls", help="List runs.")
+    ls = sub.add_parser("ls", help="List runs (a Slurm run with its job's state, asked of scontrol once).")
     ls.add_argument("--runs-dir", help="Runs root (default: $XAX_RUNS_DIR or ./runs).")
     ls.add_argument("--json", action="store_true", help="Print a JSON list instead of a table.")
 

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from xaxengine.catalog import engine_alive, find_run, list_runs, read_run_info
 from xaxengine.event_file import FollowedFile
@@ -23,7 +24,11 @@ IDLE_EXIT_S = 3.0  # a follower of a run whose engine is gone ends after this lo
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    """``xaxengine ls [--runs-dir D] [--json]``: every run, oldest first, as a table or a JSON list."""
+    """``xaxengine ls [--runs-dir D] [--json]``: every run, oldest first, as a table or a JSON list.
+
+    A Slurm run's row ends with its job as Slurm sees it (``job 12 PENDING (Priority)``; only ``job 12`` where Slurm
+    cannot be asked); in JSON its ``slurm`` holds ``job_id``, ``state``, ``reason``, ``nodes`` (null elsewhere).
+    """
     runs = list_runs(resolve_runs_dir(args.runs_dir))
     if args.json:
         sys.stdout.write(json.dumps([r.to_dict() for r in runs]) + "\n")
@@ -31,7 +36,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows = [f"{'RUN':<22} {'TASK':<34} {'STATE':<12} {'STEP':>8} {'LOSS':>10}  DIR"]
     for r in runs:
         loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
-        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}")
+        slurm = f"  {r.slurm.describe()}" if r.slurm is not None else ""
+        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}{slurm}")
     sys.stdout.write("\n".join(rows) + "\n")
     return EXIT_OK
 
@@ -48,7 +54,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     try:
         followed = FollowedFile(run_dir / EVENTS_FILE, reader)
     except FileNotFoundError:
-        raise RunError(f"{run_dir}: no {EVENTS_FILE}") from None
+        raise RunError(f"{run_dir}: no {EVENTS_FILE}{_slurm_said(run_dir)}") from None
     state: object = None
     start: Event = {}
     idle_since = time.monotonic()
@@ -77,6 +83,14 @@ def cmd_tail(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         followed.close()
+
+
+def _slurm_said(run_dir: Path) -> str:
+    """``; Slurm job 12 PENDING (Priority)`` for a Slurm run (what Slurm says of its job), else nothing."""
+    info = read_run_info(run_dir)
+    if info is None or info.slurm is None:
+        return ""
+    return f"; {info.reason or 'Slurm ' + info.slurm.describe()}"
 
 
 def cmd_signal(args: argparse.Namespace, signum: int) -> int:

@@ -19,6 +19,7 @@ class Batch:
         returncode: Exit status of the command, when it ended.
         link: The connection changed: ``"connected"``, ``"reconnecting ..."`` or ``"lost: ..."`` (None: unchanged).
         engine_gone: The run's engine is gone without a final status (the run is ``dead``).
+        status: ``(state, reason)`` that no event says: what Slurm says of a run its engine does not run here.
     """
 
     events: list[Event] = field(default_factory=list)
@@ -28,6 +29,7 @@ class Batch:
     returncode: int | None = None
     link: str | None = None
     engine_gone: bool = False
+    status: tuple[str, str | None] | None = None
 
 
 class BatchChannel:

@@ -82,6 +82,8 @@ class RunSession:
         self.state.bad_lines += batch.bad_lines
         if batch.engine_gone and not self.state.finished:
             self.state.status = DEAD  # the same word the picker and `xaxengine ls` use
+        if batch.status is not None and not self.state.finished:
+            self.state.status, self.state.reason = batch.status  # Slurm's word: pending, or failed (NODE_FAIL...)
         if batch.link is not None and self.remote is not None:
             self.link = batch.link
         now = time.time()

@@ -22,6 +22,7 @@ from typing import IO, Protocol
 from xaxengine.catalog import engine_alive
 from xaxengine.event_file import FollowedFile
 from xaxengine.protocol import TERMINAL_STATES, Event, LineReader
+from xaxtui.catalog import SlurmWatch
 from xaxtui.channel import Batch, BatchChannel
 
 CHUNK = 1 << 16
@@ -141,7 +142,7 @@ class FileTailSource(EventSource):
     A file truncated or replaced while followed (log rotation, ``: > events.jsonl``, deleted and recreated) is read
     again from the start; ``seq`` deduplication keeps every event once. When the run's engine is gone without a final
     status (the catalogue's liveness rule, asked every :attr:`liveness_s` at the end of the file) a batch with
-    ``engine_gone`` says so, once per engine.
+    ``engine_gone`` says so, once per engine; for a Slurm run Slurm's word decides instead (:class:`SlurmWatch`).
     """
 
     def __init__(
@@ -174,6 +175,7 @@ class FileTailSource(EventSource):
         self._start: Event = {}
         self._gone_reported = False
         self._asked = 0.0
+        self.slurm = SlurmWatch(self.path.parent)
 
     def _note(self, events: list[Event]) -> None:
         for ev in events:
@@ -183,16 +185,25 @@ class FileTailSource(EventSource):
             elif ev["kind"] == "run_start":
                 self._start = ev
 
-    def _engine_gone(self) -> bool:
-        """Whether to report, now, that the engine is gone without a final status (asked at most every liveness_s)."""
+    def _engine_gone(self) -> Batch | None:
+        """The batch saying the engine is gone without a final status, or what Slurm says (asked every liveness_s)."""
         if self._gone_reported or self._status is None or self._status in TERMINAL_STATES:
-            return False
+            return None
         if time.monotonic() - self._asked < self.liveness_s:
-            return False
+            return None
         self._asked = time.monotonic()
         alive = engine_alive(self.path.parent, self._start.get("pid"), self._start.get("host"))
+        decides, said = self.slurm.news(self._status) if alive is not True else (False, None)
+        if decides:
+            return Batch(status=said) if said is not None else None
         self._gone_reported = alive is False
-        return self._gone_reported
+        return Batch(engine_gone=True) if self._gone_reported else None
+
+    def _await_file(self, emit: Emit) -> None:
+        """Waits one poll for the file; a Slurm job that has not written an event says what Slurm says (pending)."""
+        if (said := self.slurm.news(None)[1]) is not None:
+            emit(Batch(status=said))
+        time.sleep(self.poll_s)
 
     def produce(self, emit: Emit) -> None:
         """Reads whole groups of chunks per batch while catching up, then polls."""
@@ -203,7 +214,7 @@ class FileTailSource(EventSource):
                     if not self.path.exists():
                         if not self.follow:
                             break
-                        time.sleep(self.poll_s)
+                        self._await_file(emit)
                         continue
                     f = FollowedFile(self.path, self.reader)
                 events: list[Event] = []
@@ -216,8 +227,8 @@ class FileTailSource(EventSource):
                     break
                 elif f.check():
                     continue
-                elif self._engine_gone():
-                    emit(Batch(engine_gone=True))
+                elif (gone := self._engine_gone()) is not None:
+                    emit(gone)
                 else:
                     time.sleep(self.poll_s)
         finally:

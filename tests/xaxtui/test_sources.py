@@ -189,3 +189,39 @@ async def test_a_launched_engine_killed_without_a_final_status_is_dead():
         session.apply(batch)
     assert session.returncode == -signal.SIGKILL and session.state.step == 1
     assert session.state.status == "dead"
+
+
+def _slurm_run(root: Path, run_id: str, job_id: str, status: str | None = None) -> Path:
+    """A Slurm run dir; with ``status``, one status event and a lock nobody holds (the engine is not here)."""
+    run_dir = root / "mnist" / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / "slurm_job").write_text(f"{job_id}\n")
+    if status:
+        (run_dir / "events.jsonl").write_bytes(encode(make_event(0, "status", t=1.0, state=status, step=3)))
+        (run_dir / "lock").write_text("1\n")
+    return run_dir
+
+
+async def _follow(run_dir: Path, seconds: float) -> tuple[list[Batch], RunSession]:
+    source = FileTailSource(run_dir / "events.jsonl", poll_s=0.01, liveness_s=0.05)
+    session = RunSession(str(run_dir), run_dir.name, source, run_dir=run_dir)
+    asyncio.get_running_loop().call_later(seconds, source.close)
+    batches = await _collect(source, timeout=seconds + 10)  # ends once closed
+    for batch in batches:
+        session.apply(batch)
+    return batches, session
+
+
+async def test_a_followed_slurm_run_says_what_slurm_says_where_its_engine_is_not_seen(fake_slurm, tmp_path: Path):
+    fake_slurm.answer("pending")
+    batches, session = await _follow(_slurm_run(tmp_path, "queued", "3"), 0.5)  # no events yet
+    assert [b.status for b in batches if b.status] == [("pending", "Slurm job 3 PENDING (Priority)")]
+    assert (session.state.status, session.state.reason) == ("pending", "Slurm job 3 PENDING (Priority)")
+    assert fake_slurm.calls() == ["show job --oneliner 3"]  # asked once in 0.5 s, not at every poll
+    batches, session = await _follow(_slurm_run(tmp_path, "elsewhere", "1", "running"), 0.5)
+    assert not any(b.engine_gone or b.status for b in batches) and session.state.status == "running"
+    fake_slurm.answer("node_fail")
+    batches, session = await _follow(_slurm_run(tmp_path, "crashed", "5", "running"), 0.5)
+    assert [b.status for b in batches if b.status] == [("failed", "Slurm job 5 NODE_FAIL (NodeDown)")]
+    assert not any(b.engine_gone for b in batches)
+    assert (session.state.status, session.state.reason) == ("failed", "Slurm job 5 NODE_FAIL (NodeDown)")

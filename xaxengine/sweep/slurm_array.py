@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from xaxengine.runs import SLURM_JOB_FILE
 from xaxengine.slurm_jobs import JobState, job_task_states
 from xaxengine.task.launchers.slurm import SlurmError, engine_command, submit
 
@@ -128,14 +127,6 @@ def submit_sweep_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     notes.write(f"Submitted batch job {job_id}\nsweep dir: {sweep_dir}\n")
     notes.flush()
     return follow_array(job_id, sweep_dir, err) if args.wait else 0
-
-
-def recorded_array(sweep_dir: Path) -> str | None:
-    """The job id of the array a sweep folder records, or None for a sweep not submitted to Slurm."""
-    try:
-        return (sweep_dir / SLURM_JOB_FILE).read_text().strip() or None
-    except OSError:
-        return None
 
 
 def follow_array(job_id: str, sweep_dir: Path, err: TextIO, poll_s: float = 1.0) -> int:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from xaxtui.catalog import RunInfo, scan_runs
+from xaxtui.catalog import PENDING, RunInfo, scan_runs
 from xaxtui.keys import bindings
 from xaxtui.messages import AddRemoteRequested, CompareRequested, EditConfigRequested, OpenRunRequested, RemotesChanged
 from xaxtui.remote import RemoteError, RemoteHost
@@ -69,7 +69,9 @@ class PickerScreen(ScopedScreen):
         self.query_one(RunsTable).show_runs(message.runs)
         live = sum(r.alive for r in message.runs)
         where = ", ".join([str(self.runs_dir), *(h.target.label for h in self.remotes)])
+        pending = sum(r.state == PENDING for r in message.runs)
         title = f"[b]runs[/b] in {where}   {len(message.runs)} runs, {live} live"
+        title += f", {pending} pending in Slurm" if pending else ""
         if message.errors:
             title += f"   [red]{message.errors[0]}[/red]"
         for error in set(message.errors) - self._errors:

@@ -18,6 +18,7 @@ STATUS_STYLES = {
     "compiling": "cyan",
     "starting": "cyan",
     "dead": "bold red",
+    "pending": "magenta",  # a Slurm run whose job waits in the queue
 }
 
 

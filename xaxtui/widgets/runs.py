@@ -1,4 +1,8 @@
-"""The runs table of the picker: status, last step, last loss; space marks runs to compare."""
+"""The runs table of the picker: status, last step, last loss; space marks runs to compare.
+
+Once a Slurm run is listed, a ``slurm`` column shows each Slurm run's job as Slurm sees it: ``job 12 PENDING
+(Priority)``, ``job 12 RUNNING on node[1-2]``, ``job 12 NODE_FAIL`` (only ``job 12`` where Slurm cannot be asked).
+"""
 
 import time
 
@@ -35,13 +39,17 @@ class RunsTable(DataTable):
         self.clear()
         self.runs = {r.key: r for r in runs}
         self.selected &= set(self.runs)
+        if any(r.slurm for r in runs) and "slurm" not in self.columns:
+            self.add_column("slurm", key="slurm")  # after the rows are cleared: every row gets the cell
         rows = []
         for r in runs:
             state = Text(r.state + (" ●" if r.alive else ""), style=STATUS_STYLES.get(r.state, ""))
             loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_t))
             run_id = Text(r.run_id, style=run_color(r.run_id))
-            row = (self._mark(r.key), r.task, run_id, state, str(r.step), loss, started)
+            row: tuple[str | Text, ...] = (self._mark(r.key), r.task, run_id, state, str(r.step), loss, started)
+            if "slurm" in self.columns:
+                row += (_slurm_cell(r),)
             self.add_row(*row, key=r.key)
             rows.append(row)
         fit_columns(self, rows)
@@ -64,3 +72,10 @@ class RunsTable(DataTable):
             return
         self.selected ^= {key}
         self.update_cell(key, "mark", self._mark(key))
+
+
+def _slurm_cell(run: RunInfo) -> Text:
+    """The run's job as Slurm sees it, coloured by the state it gives the run."""
+    if run.slurm is None:
+        return Text("")
+    return Text(run.slurm.describe(), style=STATUS_STYLES.get(run.state, ""))

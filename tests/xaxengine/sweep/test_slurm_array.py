@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from tests.conftest import REPO, run_engine
-from xaxengine.slurm_jobs import parse_job_line
+from xaxengine.slurm_jobs import array_task_state
 from xaxengine.sweep.slurm_array import SweepArray, array_script
 
 ARRAY_TASK = (
@@ -36,11 +36,12 @@ def test_the_script_runs_one_joining_driver_per_array_task(tmp_path: Path):
 
 
 def test_an_array_task_record_is_named_job_underscore_task():
-    state = parse_job_line(ARRAY_TASK, "12")
+    state = array_task_state(ARRAY_TASK)
+    assert state is not None
     assert (state.job_id, state.state, state.nodes) == ("12_1", "RUNNING", "node1")
     assert state.describe() == "job 12_1 RUNNING on node1"
-    pending = parse_job_line(ARRAY_TASK.replace("ArrayTaskId=1", "ArrayTaskId=1-2").replace("RUNNING", "PENDING"), "12")
-    assert pending.describe() == "job 12_1-2 PENDING"
+    pending = array_task_state(ARRAY_TASK.replace("ArrayTaskId=1", "ArrayTaskId=1-2").replace("RUNNING", "PENDING"))
+    assert pending is not None and pending.describe() == "job 12_1-2 PENDING"
 
 
 def test_the_command_writes_the_script_and_creates_a_joinable_sweep(tmp_path: Path):

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from xaxengine.protocol import TERMINAL_STATES, Kind, LineReader, State, encode
 from xaxengine.runs import EVENTS_FILE, SLURM_JOB_FILE, RunError, lock_held
-from xaxengine.slurm_jobs import ACTIVE, job_state, slurm_tool
+from xaxengine.slurm_jobs import ACTIVE, job_state, recorded_job, slurm_tool
 from xaxengine.task.launchers.child import mark_failed
 
 EXIT_FOR_STATUS = {State.FINISHED: 0, State.INTERRUPTED: 143, State.FAILED: 1}
@@ -25,15 +25,6 @@ def record_job(run_dir: Path, job_id: str) -> None:
     """Writes the job id into the run directory (created if the job has not started yet)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / SLURM_JOB_FILE).write_text(f"{job_id}\n")
-
-
-def recorded_job(run_dir: Path) -> str | None:
-    """The Slurm job id a run dir records, or None for a run that was not submitted to Slurm."""
-    try:
-        text = (run_dir / SLURM_JOB_FILE).read_text().strip()
-    except OSError:
-        return None
-    return text or None
 
 
 def signal_job(run_dir: Path, signum: int) -> str | None:
