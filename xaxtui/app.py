@@ -23,10 +23,12 @@ from xaxtui.messages import (
     LaunchRequested,
     OpenLaunchRequested,
     OpenRunRequested,
+    OpenSweepRequested,
     RemotesChanged,
     ResumeRequested,
     RunUpdated,
     ShowRunsRequested,
+    ShowSweepsRequested,
     SourceReady,
     StopRequested,
 )
@@ -37,6 +39,8 @@ from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
+from xaxtui.screens.sweep import SweepScreen
+from xaxtui.screens.sweeps import SweepsScreen
 from xaxtui.session import RunSession
 from xaxtui.sessions import Continuation, SessionManager, Severity, runs_dir_for
 from xaxtui.sources import EventSource
@@ -176,6 +180,14 @@ class XaxTui(App[None]):
     @on(ShowRunsRequested)
     def _show_runs_requested(self) -> None:
         self.action_open_picker()
+
+    @on(ShowSweepsRequested)
+    def _show_sweeps_requested(self) -> None:
+        self.push_screen(SweepsScreen(self.runs_dir))
+
+    @on(OpenSweepRequested)
+    def _open_sweep_requested(self, message: OpenSweepRequested) -> None:
+        self.push_screen(SweepScreen(message.sweep_dir))
 
     @on(AddRemoteRequested)
     def _add_remote_requested(self, message: AddRemoteRequested) -> None:

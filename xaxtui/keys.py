@@ -14,8 +14,9 @@ class Key:
         key: Key or comma-separated keys.
         description: Short text for the footer, help and palette.
         show: Whether the footer shows it.
-        scope: ``"app"`` or the screen it belongs to (``"run"``, ``"picker"``, ``"config"``, ``"launch"``, and the
-            dialogs ``"help"``, ``"quit"``, ``"prompt"``). Each screen declares its scope as ``KEY_SCOPE``.
+        scope: ``"app"`` or the screen it belongs to (``"run"``, ``"picker"``, ``"sweeps"``, ``"sweep"``, ``"config"``,
+            ``"launch"``, and the dialogs ``"help"``, ``"quit"``, ``"prompt"``). Each screen declares its scope as
+            ``KEY_SCOPE``.
     """
 
     action: str
@@ -44,6 +45,12 @@ KEYS: tuple[Key, ...] = (
     Key("refresh", "r", "Refresh", scope="picker"),
     Key("new_run", "n", "New run", scope="picker"),
     Key("add_remote", "a", "Add remote", show=False, scope="picker"),
+    Key("show_sweeps", "w", "Sweeps", scope="picker"),
+    Key("open_sweep", "enter", "Open", scope="sweeps"),
+    Key("refresh", "r", "Refresh", scope="sweeps"),
+    Key("back", "escape", "Back", scope="sweeps"),
+    Key("open_trial", "enter", "Open trial", scope="sweep"),
+    Key("back", "escape", "Back", scope="sweep"),
     Key("save", "ctrl+s", "Save", scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="config"),
     Key("back", "escape", "Back", show=False, scope="config"),
@@ -61,6 +68,8 @@ SCOPES = {
     "app": "Everywhere",
     "run": "Run view",
     "picker": "Run picker",
+    "sweeps": "Sweep list",
+    "sweep": "Sweep view",
     "config": "Config editor",
     "launch": "Launch",
     "help": "Help",

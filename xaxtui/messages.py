@@ -70,6 +70,18 @@ class ShowRunsRequested(Message):
     """Show the run picker (unless it is already on top)."""
 
 
+class ShowSweepsRequested(Message):
+    """Show the list of sweeps under the runs dir."""
+
+
+class OpenSweepRequested(Message):
+    """Open the sweep view of one sweep folder (``RUNS_DIR/sweeps/<sweep_id>``)."""
+
+    def __init__(self, sweep_dir: Path) -> None:
+        super().__init__()
+        self.sweep_dir = sweep_dir
+
+
 class OpenLaunchRequested(Message):
     """Open the launch screen for a task file."""
 

@@ -13,6 +13,8 @@ RUN_A = RUNS / "mnist" / "20261125-060000-a1b2"
 RUN_B = RUNS / "mnist" / "20261125-070000-c3d4"
 TASK = FIXTURES / "tasks" / "tiny.toml"
 FAKE_ENGINE = FIXTURES / "fake_engine.py"
+SWEEP_RUNS = FIXTURES / "recorded_sweep"  # a real 6-trial sweep's folder and trial runs, paths as on /shared/runs
+SWEEP_DIR = SWEEP_RUNS / "sweeps" / "digits-20261201-125258-3929"
 
 
 @pytest.fixture(autouse=True)

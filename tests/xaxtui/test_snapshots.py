@@ -11,19 +11,23 @@ import os
 import pytest
 from textual.widgets import Input, Static, TextArea
 
-from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, TASK, wait_for
+from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, SWEEP_DIR, SWEEP_RUNS, TASK, wait_for
 from xaxtui.app import XaxTui
+from xaxtui.messages import OpenSweepRequested
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
+from xaxtui.screens.sweep import SweepScreen
+from xaxtui.widgets.best_curve import BestCurve
 from xaxtui.widgets.charts import ChartPane
 from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.config_form import ConfigForm
 from xaxtui.widgets.logs import LogPane
 from xaxtui.widgets.runs import RunsTable
 from xaxtui.widgets.stats import StatsPane
+from xaxtui.widgets.trials import TrialsTable
 
 SIZE = (100, 32)
 
@@ -161,3 +165,25 @@ class TestOtherScreens:
             await pilot.pause()
 
         assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=SIZE, run_before=run_before)
+
+
+class TestSweepView:
+    def test_sweep_view(self, snap_compare):
+        """A finished 6-trial sweep: the trials table (trial 4 starred, trial 2 pruned) and the best-so-far curve."""
+
+        async def run_before(pilot) -> None:
+            app = pilot.app
+
+            def drawn(app) -> bool:
+                screen = app.screen
+                return (
+                    isinstance(screen, SweepScreen)
+                    and screen.reads_shown >= 1
+                    and screen.query_one(TrialsTable).row_count == 6
+                    and screen.query_one(BestCurve).fits_size
+                )
+
+            app.post_message(OpenSweepRequested(_rel(SWEEP_DIR)))
+            await _settle(pilot, drawn)
+
+        assert snap_compare(XaxTui(_rel(SWEEP_RUNS)), terminal_size=SIZE, run_before=run_before)

@@ -223,6 +223,8 @@ def sweep_summary(sweep_dir: Path) -> dict[str, object]:
         status = json.loads((sweep_dir / "status.json").read_text())
     except (OSError, ValueError):
         status = {}
+    if not isinstance(status, dict):  # garbled: valid JSON but not the driver's object
+        status = {}
     alive = bool(_live_workers(sweep_dir))
     state = "running" if alive else str(status.get("state", "created"))
     if state == "running" and not alive:

@@ -10,7 +10,14 @@ from textual.widgets import DataTable, Footer, Static
 
 from xaxtui.catalog import PENDING, RunInfo, scan_runs
 from xaxtui.keys import bindings
-from xaxtui.messages import AddRemoteRequested, CompareRequested, EditConfigRequested, OpenRunRequested, RemotesChanged
+from xaxtui.messages import (
+    AddRemoteRequested,
+    CompareRequested,
+    EditConfigRequested,
+    OpenRunRequested,
+    RemotesChanged,
+    ShowSweepsRequested,
+)
 from xaxtui.remote import RemoteError, RemoteHost
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.screens.dialogs import PathPrompt
@@ -122,3 +129,7 @@ class PickerScreen(ScopedScreen):
                 self.post_message(AddRemoteRequested(answer))
 
         self.app.push_screen(PathPrompt("remote runs: [user@]host[:port][:/path/to/runs]", ""), added)
+
+    def action_show_sweeps(self) -> None:
+        """Shows the sweeps under the runs dir."""
+        self.post_message(ShowSweepsRequested())

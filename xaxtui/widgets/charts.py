@@ -20,7 +20,12 @@ from xaxtui.state import RunState
 from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter
 
 PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#48dbfb", "#ff9ff3")
-PHASE_STYLES = {"train": PALETTE[0], "valid": PALETTE[1]}
+PHASE_STYLES = {
+    "train": PALETTE[0],
+    "valid": PALETTE[1],
+    "best": PALETTE[2],
+    "trial": PALETTE[0],
+}  # sweep view: best, trial
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 MAX_CHARTS = 4
 MAX_GAPS = 64

@@ -1,4 +1,4 @@
-"""DataTable helpers shared by the checkpoint history and the run picker."""
+"""DataTable helpers shared by the tables of the views (checkpoints, runs, sweeps, trials)."""
 
 from collections.abc import Sequence
 
@@ -20,3 +20,10 @@ def fit_columns(table: DataTable, rows: Sequence[Sequence[str | Text]]) -> None:
     for column, cells in zip(table.ordered_columns, zip(*rows, strict=False), strict=False):
         widths = [c.cell_len if isinstance(c, Text) else cell_len(c) for c in cells]
         column.content_width = max(column.content_width, *widths)
+
+
+def cursor_row_key(table: DataTable) -> str | None:
+    """The key of the row under the table's cursor (None when the table is empty)."""
+    if not table.row_count:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
