@@ -1,7 +1,9 @@
 """The sweep view: one sweep's trials table and best-so-far curve, read from its ``status.json`` every second.
 
-Enter on a trial opens its run in the run view. A missing, partial or garbled ``status.json`` shows a one-line
-notice (the driver rewrites the file every second, so the next read usually shows the sweep again).
+Enter on a trial opens its run in the run view; ``s`` stops the trial under the cursor (``xaxengine stop RUN``: it
+checkpoints and stops) and ``x`` stops the sweep (``xaxengine sweep stop``: its drivers stop their trials, which
+checkpoint; ``xaxengine sweep --resume`` continues it). A missing, partial or garbled ``status.json`` shows a
+one-line notice (the driver rewrites the file every second, so the next read usually shows the sweep again).
 """
 
 from pathlib import Path
@@ -12,6 +14,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
+from xaxtui import engine
 from xaxtui.keys import bindings
 from xaxtui.messages import OpenRunRequested
 from xaxtui.screens.base import ScopedScreen
@@ -95,6 +98,29 @@ class SweepScreen(ScopedScreen):
             self.notify(f"trial {trial.number} has no run dir with events here yet", severity="warning")
             return
         self.post_message(OpenRunRequested(run_dir))
+
+    def action_stop_trial(self) -> None:
+        """Stops the engine of the trial under the cursor."""
+        trial = self.query_one(TrialsTable).current_trial()
+        run_dir = trial_run_dir(self.sweep, trial) if trial is not None and self.sweep is not None else None
+        if trial is None or run_dir is None:
+            self.notify("no trial with a run dir under the cursor", severity="warning")
+            return
+        self._engine_call(f"trial {trial.number}", "stop", str(run_dir))
+
+    def action_stop_sweep(self) -> None:
+        """Stops the sweep's drivers (they stop their trials, which checkpoint)."""
+        self._engine_call("the sweep", "sweep", "stop", str(self.sweep_dir))
+
+    @work(thread=True, exit_on_error=False, group="sweep-stop")
+    def _engine_call(self, what: str, *args: str) -> None:
+        """Runs ``xaxengine ARGS`` off the UI thread and says how it went in one notification."""
+        try:
+            said = engine.call(*args).strip().splitlines()
+        except engine.EngineError as error:
+            self.app.call_from_thread(self.notify, f"stopping {what}: {error}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, said[-1] if said else f"stopping {what}")
 
     def action_back(self) -> None:
         """Goes back to the previous screen."""

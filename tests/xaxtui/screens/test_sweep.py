@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from textual.widgets import Static
@@ -12,7 +13,7 @@ from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.screens.sweep import SweepScreen
 from xaxtui.screens.sweeps import SweepsScreen
-from xaxtui.sweeps import best_so_far
+from xaxtui.sweeps import best_so_far, trial_run_dir
 from xaxtui.widgets.best_curve import BestCurve, history_state
 from xaxtui.widgets.sweeps import SweepsTable
 from xaxtui.widgets.trials import TrialsTable
@@ -159,3 +160,32 @@ async def test_odd_values_and_a_trial_without_a_run_never_crash_the_view(tmp_pat
             await pilot.press("enter")  # no run dir with events here: a warning, the view stays
             assert isinstance(app.screen, SweepScreen)
             await pilot.press("down")
+
+
+async def test_s_stops_the_trial_under_the_cursor_and_x_stops_the_sweep(tmp_path, monkeypatch):
+    calls = tmp_path / "calls.jsonl"
+    recorder = tmp_path / "engine.py"
+    recorder.write_text(
+        "import json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "print('sent SIGTERM to ' + sys.argv[-1])\n"
+    )
+    monkeypatch.setenv("XAX_ENGINE_CMD", f"{sys.executable} {recorder}")
+    sweep_dir = _copy(tmp_path)
+    app = XaxTui(sweep_dir.parent.parent)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _sweep_view(pilot)
+        trial = screen.query_one(TrialsTable).current_trial()
+        assert trial is not None and screen.sweep is not None
+        run_dir = trial_run_dir(screen.sweep, trial)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: calls.exists() and len(calls.read_text().splitlines()) == 1)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: len(calls.read_text().splitlines()) == 2)
+        await wait_for(pilot, lambda: len(app._notifications) >= 2)
+        said = [n.message for n in app._notifications]
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
+        ["stop", str(run_dir)],
+        ["sweep", "stop", str(sweep_dir)],
+    ]
+    assert said[-2:] == [f"sent SIGTERM to {run_dir}", f"sent SIGTERM to {sweep_dir}"]
