@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 
 from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
+from xaxtui.loglines import echoes_event, engine_text, event_line
 
 RECENT_POINTS = 4096
 MAX_BUCKETS = 2048
 STATS_POINTS = 3600
 LOG_LINES = 2000
+ECHO_WINDOW = 256  # recent unmatched event lines and engine lines kept to find the other copy of a message
 NAN = math.nan
 RATE_SMOOTHING = 0.9
 _RATE_WINDOWS = 64
@@ -184,8 +186,14 @@ class RunState:
         gpus: Per-GPU history keyed by index.
         checkpoints: ``checkpoint`` events, oldest first.
         kept: Steps still on disk according to the latest checkpoint event.
-        logs: ``(t, level, message)`` tuples, oldest first.
+        logs: ``(t, level, message)`` tuples, oldest first: the lines of ``log``, ``status``, ``checkpoint`` and
+            ``checkpoint_failed`` events (:func:`~xaxtui.loglines.event_line`), engine stderr lines that are not
+            echoes of events, and the TUI's own notes.
         logs_total: Log lines ever added (views use it to append only new ones).
+        logs_rewrites: Bumped when a line already in ``logs`` was taken out (an engine line whose event came
+            later); a view then draws ``logs`` again from the start.
+        echo_events: Texts of recent event lines no engine line has matched yet.
+        echo_lines: Recent engine lines (entries of ``logs``) no event line has matched yet.
         timing: Values of the latest step-time breakdown (``scalars`` of phase ``timing``).
         compiles: Latest ``compile`` event per compiled function name.
         recent: Full-resolution points kept per series.
@@ -215,6 +223,9 @@ class RunState:
     kept: list[int] = field(default_factory=list)
     logs: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     logs_total: int = 0
+    logs_rewrites: int = 0
+    echo_events: deque[str] = field(default_factory=lambda: deque(maxlen=ECHO_WINDOW), repr=False)
+    echo_lines: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=ECHO_WINDOW), repr=False)
     timing: dict[str, Any] = field(default_factory=dict)
     compiles: dict[str, Event] = field(default_factory=dict)
     recent: int = RECENT_POINTS
@@ -287,18 +298,21 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
     if kind == "stats":
         _fold_stats(state, ev)
     elif kind == "log":
-        state.logs.append((ev["t"], str(ev.get("level", "info")), str(ev.get("message", ""))))
-        state.logs_total += 1
+        _add_event_line(state, ev)
     elif kind == "status":
         state.status = str(ev.get("state", "unknown"))
         state.reason = ev.get("reason")
         if isinstance(ev.get("step"), int):
             state.step, state.step_seq = ev["step"], ev["seq"]
+        _add_event_line(state, ev)
     elif kind == "compile":
         state.compiles[str(ev.get("name", ""))] = ev
     elif kind == "checkpoint":
         state.checkpoints.append(ev)
         state.kept = list(ev.get("kept") or [])
+        _add_event_line(state, ev)
+    elif kind == "checkpoint_failed":
+        _add_event_line(state, ev)
     elif kind == "run_start":
         state.run_start = ev
         state.status, state.reason = "starting", None
@@ -480,7 +494,48 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
 
 
 def add_log(state: RunState, t: float, level: str, message: str) -> RunState:
-    """Adds a log line that did not come as an event (engine stderr, TUI notices)."""
+    """Adds a line of the TUI's own (a launch's command, an exit status) as it is."""
     state.logs.append((t, level, message))
     state.logs_total += 1
+    return state
+
+
+def _add_event_line(state: RunState, ev: Event) -> None:
+    """Adds an event's line; an engine line already shown with the same text is taken out (the event wins)."""
+    line = event_line(ev)
+    if line is None:
+        return
+    level, text = line
+    for entry in reversed(state.echo_lines):
+        if entry[2] == text:
+            state.echo_lines.remove(entry)
+            try:
+                state.logs.remove(entry)
+                state.logs_rewrites += 1
+            except ValueError:  # already fell off the bounded log
+                pass
+            break
+    else:
+        state.echo_events.append(text)
+    state.logs.append((ev.get("t", NAN), level, text))
+    state.logs_total += 1
+
+
+def add_engine_line(state: RunState, t: float, level: str, message: str) -> RunState:
+    """Adds a human line from the engine's stderr (or a source's note) unless it echoes an event.
+
+    The leading time and level are stripped; a line that is the engine's own rendering of an event, or the text of
+    an event line already added, is dropped (the event's line shows it); a later event line with the same text
+    takes this line out again (:func:`_add_event_line`).
+    """
+    text = engine_text(message)
+    if not text.strip() or echoes_event(text):
+        return state
+    if text in state.echo_events:
+        state.echo_events.remove(text)
+        return state
+    entry = (t, level, text)
+    state.logs.append(entry)
+    state.logs_total += 1
+    state.echo_lines.append(entry)
     return state
