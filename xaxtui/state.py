@@ -21,13 +21,11 @@ from typing import Any
 import numpy as np
 
 from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
-from xaxtui.loglines import echoes_event, engine_text, event_line
+from xaxtui.loglines import Entry, LogBook, merge_step_lines
 
 RECENT_POINTS = 4096
 MAX_BUCKETS = 2048
 STATS_POINTS = 3600
-LOG_LINES = 2000
-ECHO_WINDOW = 256  # recent unmatched event lines and engine lines kept to find the other copy of a message
 NAN = math.nan
 RATE_SMOOTHING = 0.9
 _RATE_WINDOWS = 64
@@ -186,14 +184,9 @@ class RunState:
         gpus: Per-GPU history keyed by index.
         checkpoints: ``checkpoint`` events, oldest first.
         kept: Steps still on disk according to the latest checkpoint event.
-        logs: ``(t, level, message)`` tuples, oldest first: the lines of ``log``, ``status``, ``checkpoint`` and
-            ``checkpoint_failed`` events (:func:`~xaxtui.loglines.event_line`), engine stderr lines that are not
-            echoes of events, and the TUI's own notes.
-        logs_total: Log lines ever added (views use it to append only new ones).
-        logs_rewrites: Bumped when a line already in ``logs`` was taken out (an engine line whose event came
-            later); a view then draws ``logs`` again from the start.
-        echo_events: Texts of recent event lines no engine line has matched yet.
-        echo_lines: Recent engine lines (entries of ``logs``) no event line has matched yet.
+        book: The log pane's lines (:class:`~xaxtui.loglines.LogBook`): one per ``log``, ``status``,
+            ``checkpoint`` and ``checkpoint_failed`` event and a step line now and then, engine stderr lines that
+            are not echoes of events, and the TUI's own notes (``logs``, ``logs_total`` and ``logs_rewrites``).
         timing: Values of the latest step-time breakdown (``scalars`` of phase ``timing``).
         compiles: Latest ``compile`` event per compiled function name.
         recent: Full-resolution points kept per series.
@@ -221,14 +214,25 @@ class RunState:
     gpus: dict[int, GpuHistory] = field(default_factory=dict)
     checkpoints: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
     kept: list[int] = field(default_factory=list)
-    logs: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
-    logs_total: int = 0
-    logs_rewrites: int = 0
-    echo_events: deque[str] = field(default_factory=lambda: deque(maxlen=ECHO_WINDOW), repr=False)
-    echo_lines: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=ECHO_WINDOW), repr=False)
+    book: LogBook = field(default_factory=LogBook)
     timing: dict[str, Any] = field(default_factory=dict)
     compiles: dict[str, Event] = field(default_factory=dict)
     recent: int = RECENT_POINTS
+
+    @property
+    def logs(self) -> deque[Entry]:
+        """``(t, level, message)`` lines of the log pane, oldest first."""
+        return self.book.lines
+
+    @property
+    def logs_total(self) -> int:
+        """Log lines ever added (views use it to append only new ones)."""
+        return self.book.total
+
+    @property
+    def logs_rewrites(self) -> int:
+        """Bumped when a line already shown was taken out (a view then draws ``logs`` again)."""
+        return self.book.rewrites
 
     @property
     def run_id(self) -> str:
@@ -298,21 +302,21 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
     if kind == "stats":
         _fold_stats(state, ev)
     elif kind == "log":
-        _add_event_line(state, ev)
+        state.book.add_event(ev)
     elif kind == "status":
         state.status = str(ev.get("state", "unknown"))
         state.reason = ev.get("reason")
         if isinstance(ev.get("step"), int):
             state.step, state.step_seq = ev["step"], ev["seq"]
-        _add_event_line(state, ev)
+        state.book.add_event(ev)
     elif kind == "compile":
         state.compiles[str(ev.get("name", ""))] = ev
     elif kind == "checkpoint":
         state.checkpoints.append(ev)
         state.kept = list(ev.get("kept") or [])
-        _add_event_line(state, ev)
+        state.book.add_event(ev)
     elif kind == "checkpoint_failed":
-        _add_event_line(state, ev)
+        state.book.add_event(ev)
     elif kind == "run_start":
         state.run_start = ev
         state.status, state.reason = "starting", None
@@ -421,27 +425,36 @@ def _fold_train_rates(state: RunState, train: list[Event]) -> None:
             state.steps_per_s_smooth = rate if math.isnan(old) else RATE_SMOOTHING * old + (1 - RATE_SMOOTHING) * rate
 
 
-def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
-    """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase."""
-    n_scalars = kinds.count("scalars")
-    if n_scalars == len(events):
-        scalars = events
-    else:
-        others = sorted(i for kind in set(kinds) if kind != "scalars" for i in _positions(kinds, kind))
-        for i in others:
-            _fold_other(state, events[i], kinds[i])
-        scalars = [ev for ev, kind in zip(events, kinds, strict=True) if kind == "scalars"] if n_scalars else []
-    if not scalars:
-        return
+def _by_phase(scalars: list[Event]) -> dict[str, list[Event]]:
     try:
         phases = list(map(_PHASE, scalars))
     except KeyError:
         phases = [ev.get("phase", "train") for ev in scalars]
     if phases.count(phases[0]) == len(phases):
-        by_phase = {phases[0]: scalars}
-    else:
-        by_phase = {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+        return {phases[0]: scalars}
+    return {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+
+
+def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
+    """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase.
+
+    The step lines of the log pane go between the other kinds' lines in ``seq`` order.
+    """
+    n_scalars = kinds.count("scalars")
+    scalars = (
+        events if n_scalars == len(events) else [ev for ev, k in zip(events, kinds, strict=True) if k == "scalars"]
+    )
+    by_phase = _by_phase(scalars) if scalars else {}
     timing = by_phase.pop(TIMING_PHASE, None)
+    step_lines = state.book.step_lines(by_phase, state.max_steps) if by_phase else []
+    if n_scalars != len(events):
+        others = sorted(i for kind in set(kinds) if kind != "scalars" for i in _positions(kinds, kind))
+        for i in others:
+            if step_lines:
+                step_lines = merge_step_lines(state.book, step_lines, events[i]["seq"])
+            _fold_other(state, events[i], kinds[i])
+    if step_lines:
+        merge_step_lines(state.book, step_lines, math.inf)
     if timing:  # the step-time breakdown: the header shows the latest; it is not charted
         state.timing = timing[-1].get("values") or {}
     for phase, batch in by_phase.items():
@@ -495,47 +508,11 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
 
 def add_log(state: RunState, t: float, level: str, message: str) -> RunState:
     """Adds a line of the TUI's own (a launch's command, an exit status) as it is."""
-    state.logs.append((t, level, message))
-    state.logs_total += 1
+    state.book.add(t, level, message)
     return state
 
 
-def _add_event_line(state: RunState, ev: Event) -> None:
-    """Adds an event's line; an engine line already shown with the same text is taken out (the event wins)."""
-    line = event_line(ev)
-    if line is None:
-        return
-    level, text = line
-    for entry in reversed(state.echo_lines):
-        if entry[2] == text:
-            state.echo_lines.remove(entry)
-            try:
-                state.logs.remove(entry)
-                state.logs_rewrites += 1
-            except ValueError:  # already fell off the bounded log
-                pass
-            break
-    else:
-        state.echo_events.append(text)
-    state.logs.append((ev.get("t", NAN), level, text))
-    state.logs_total += 1
-
-
 def add_engine_line(state: RunState, t: float, level: str, message: str) -> RunState:
-    """Adds a human line from the engine's stderr (or a source's note) unless it echoes an event.
-
-    The leading time and level are stripped; a line that is the engine's own rendering of an event, or the text of
-    an event line already added, is dropped (the event's line shows it); a later event line with the same text
-    takes this line out again (:func:`_add_event_line`).
-    """
-    text = engine_text(message)
-    if not text.strip() or echoes_event(text):
-        return state
-    if text in state.echo_events:
-        state.echo_events.remove(text)
-        return state
-    entry = (t, level, text)
-    state.logs.append(entry)
-    state.logs_total += 1
-    state.echo_lines.append(entry)
+    """Adds a human line from the engine's stderr (or a source's note) unless it echoes an event (see LogBook)."""
+    state.book.add_engine(t, level, message)
     return state

@@ -53,3 +53,33 @@ def test_stderr_lines_that_are_no_event_stay_and_echoes_go():
         add_engine_line(state, 2000.0, "error", line)
     add_engine_line(state, 2000.0, "error", "ValueError: bad")
     assert _texts(state) == ["status running at step 0", "Traceback", "ValueError: bad"]
+
+
+def _stream(n: int = 100) -> list[dict]:
+    events = [_ev(0, "run_start", run_id="r", max_steps=n)]
+    for step in range(1, n + 1):
+        events.append(_ev(len(events), "scalars", step=step, phase="train", values={"loss": 1 / step}))
+        if step % 25 == 0:
+            events.append(_ev(len(events), "scalars", step=step, phase="valid", values={"loss": 2 / step}))
+            events.append(_ev(len(events), "checkpoint", step=step, bytes=1e6, save_s=0.1))
+    return [*events, _ev(len(events), "status", state="finished", step=n)]
+
+
+def test_step_lines_are_the_same_however_the_events_are_batched():
+    events = _stream()
+    whole = fold(RunState(), events)
+    piecewise = RunState()
+    for start in range(0, len(events), 7):
+        fold(piecewise, events[start : start + 7])
+    assert list(whole.logs) == list(piecewise.logs)
+    texts = _texts(whole)
+    assert texts[:2] == ["step 1 train loss=1", "step 5 train loss=0.2"]  # every max_steps // 20 steps
+    assert sum(t.startswith("step ") and " train " in t for t in texts) == 21
+    assert texts.index("step 25 valid loss=0.08") < texts.index("checkpoint at step 25 (1.0 MB, 0.10s)")
+    assert texts[-1] == "status finished at step 100"
+
+
+def test_odd_scalars_get_no_crash():
+    state = fold(RunState(), [_ev(0, "scalars", phase="train", values=None)])
+    fold(state, [_ev(2, "scalars", step=3, phase="train", values={"loss": None, "flag": True})])
+    assert _texts(state) == ["step 3 train loss=nan flag=nan"]

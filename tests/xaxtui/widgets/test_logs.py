@@ -96,6 +96,7 @@ async def test_a_reopened_run_shows_what_its_launched_view_showed(task_copy: Pat
     reopened = await _reopen(run_dir)
     assert any(message(line).startswith("checkpoint at step 100 (") for line in reopened), reopened
     assert any(message(line) == "status finished at step 200" for line in reopened), reopened
+    assert any(message(line).startswith("step 100 train loss=") for line in reopened), reopened
     assert reopened == event_lines(launched)
 
 
