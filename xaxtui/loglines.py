@@ -1,12 +1,14 @@
 """What the log pane says: one rendering of a run's events, whether they came from a pipe or ``events.jsonl``.
 
-A ``log``, ``status``, ``checkpoint`` or ``checkpoint_failed`` event becomes one line (:func:`event_line`). A
-launched engine also writes human lines on stderr: the same ``log`` messages (prefixed with a time and a level) and
-its own renderings of status, checkpoint and step events. Those are echoes of events and are dropped
-(:func:`engine_text` strips the prefix, :func:`echoes_event` spots the renderings; :mod:`xaxtui.state` drops a line
-equal to an event's); every other stderr line (a traceback, a startup error) is kept. No textual, no jax.
+A ``log``, ``status``, ``checkpoint`` or ``checkpoint_failed`` event becomes one line (:func:`event_line`), and a
+``scalars`` event now and then a step line (:meth:`LogBook.step_lines`). A launched engine also writes human lines
+on stderr: the same ``log`` messages (prefixed with a time and a level) and its own renderings of status,
+checkpoint and step events. Those are echoes of events and are dropped (:func:`engine_text` strips the prefix,
+:func:`echoes_event` spots the renderings, :class:`LogBook` drops a line equal to an event's in either arrival
+order); every other stderr line (a traceback, a startup error) is kept. No textual, no jax.
 """
 
+import math
 import re
 from bisect import bisect_left
 from collections import deque
@@ -98,7 +100,7 @@ def event_line(ev: dict[str, Any]) -> Line | None:
 
 def _step_of(ev: dict[str, Any]) -> float:
     step = ev.get("step")
-    return step if isinstance(step, int | float) else -1
+    return step if isinstance(step, int | float) and math.isfinite(step) else -1
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """One line per shown event, and engine stderr lines that echo an event dropped whichever arrives first."""
 
+import math
+
 from xaxtui.loglines import echoes_event, engine_text, event_line
 from xaxtui.state import RunState, add_engine_line, fold
 
@@ -81,5 +83,6 @@ def test_step_lines_are_the_same_however_the_events_are_batched():
 
 def test_odd_scalars_get_no_crash():
     state = fold(RunState(), [_ev(0, "scalars", phase="train", values=None)])
+    state.book.step_lines({"train": [_ev(1, "scalars", step=float("nan")), _ev(1, "scalars", step=math.inf)]}, None)
     fold(state, [_ev(2, "scalars", step=3, phase="train", values={"loss": None, "flag": True})])
     assert _texts(state) == ["step 3 train loss=nan flag=nan"]
