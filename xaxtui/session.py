@@ -9,7 +9,7 @@ from xaxengine.catalog import DEAD
 from xaxtui.channel import Batch, BatchChannel
 from xaxtui.remote import RemoteHost
 from xaxtui.sources import CommandSource, EventSource
-from xaxtui.state import RunState, add_log, fold
+from xaxtui.state import RunState, add_engine_line, add_log, fold
 
 
 @dataclass
@@ -88,7 +88,7 @@ class RunSession:
             self.link = batch.link
         now = time.time()
         for level, message in batch.logs:
-            add_log(self.state, now, level, message)
+            add_engine_line(self.state, now, level, message)
         if self.run_dir is None and self.state.run_start.get("run_dir"):
             self.run_dir = Path(self.state.run_start["run_dir"])
         if self.state.run_id and self.label.startswith("launch"):

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
+from xaxtui.loglines import Entry, LogBook, merge_step_lines
 
 RECENT_POINTS = 4096
 MAX_BUCKETS = 2048
 STATS_POINTS = 3600
-LOG_LINES = 2000
 NAN = math.nan
 RATE_SMOOTHING = 0.9
 _RATE_WINDOWS = 64
@@ -184,8 +184,9 @@ class RunState:
         gpus: Per-GPU history keyed by index.
         checkpoints: ``checkpoint`` events, oldest first.
         kept: Steps still on disk according to the latest checkpoint event.
-        logs: ``(t, level, message)`` tuples, oldest first.
-        logs_total: Log lines ever added (views use it to append only new ones).
+        book: The log pane's lines (:class:`~xaxtui.loglines.LogBook`): one per ``log``, ``status``,
+            ``checkpoint`` and ``checkpoint_failed`` event and a step line now and then, engine stderr lines that
+            are not echoes of events, and the TUI's own notes (``logs``, ``logs_total`` and ``logs_rewrites``).
         timing: Values of the latest step-time breakdown (``scalars`` of phase ``timing``).
         compiles: Latest ``compile`` event per compiled function name.
         recent: Full-resolution points kept per series.
@@ -213,11 +214,25 @@ class RunState:
     gpus: dict[int, GpuHistory] = field(default_factory=dict)
     checkpoints: deque[Event] = field(default_factory=lambda: deque(maxlen=1000))
     kept: list[int] = field(default_factory=list)
-    logs: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
-    logs_total: int = 0
+    book: LogBook = field(default_factory=LogBook)
     timing: dict[str, Any] = field(default_factory=dict)
     compiles: dict[str, Event] = field(default_factory=dict)
     recent: int = RECENT_POINTS
+
+    @property
+    def logs(self) -> deque[Entry]:
+        """``(t, level, message)`` lines of the log pane, oldest first."""
+        return self.book.lines
+
+    @property
+    def logs_total(self) -> int:
+        """Log lines ever added (views use it to append only new ones)."""
+        return self.book.total
+
+    @property
+    def logs_rewrites(self) -> int:
+        """Bumped when a line already shown was taken out (a view then draws ``logs`` again)."""
+        return self.book.rewrites
 
     @property
     def run_id(self) -> str:
@@ -287,18 +302,21 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
     if kind == "stats":
         _fold_stats(state, ev)
     elif kind == "log":
-        state.logs.append((ev["t"], str(ev.get("level", "info")), str(ev.get("message", ""))))
-        state.logs_total += 1
+        state.book.add_event(ev)
     elif kind == "status":
         state.status = str(ev.get("state", "unknown"))
         state.reason = ev.get("reason")
         if isinstance(ev.get("step"), int):
             state.step, state.step_seq = ev["step"], ev["seq"]
+        state.book.add_event(ev)
     elif kind == "compile":
         state.compiles[str(ev.get("name", ""))] = ev
     elif kind == "checkpoint":
         state.checkpoints.append(ev)
         state.kept = list(ev.get("kept") or [])
+        state.book.add_event(ev)
+    elif kind == "checkpoint_failed":
+        state.book.add_event(ev)
     elif kind == "run_start":
         state.run_start = ev
         state.status, state.reason = "starting", None
@@ -407,27 +425,36 @@ def _fold_train_rates(state: RunState, train: list[Event]) -> None:
             state.steps_per_s_smooth = rate if math.isnan(old) else RATE_SMOOTHING * old + (1 - RATE_SMOOTHING) * rate
 
 
-def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
-    """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase."""
-    n_scalars = kinds.count("scalars")
-    if n_scalars == len(events):
-        scalars = events
-    else:
-        others = sorted(i for kind in set(kinds) if kind != "scalars" for i in _positions(kinds, kind))
-        for i in others:
-            _fold_other(state, events[i], kinds[i])
-        scalars = [ev for ev, kind in zip(events, kinds, strict=True) if kind == "scalars"] if n_scalars else []
-    if not scalars:
-        return
+def _by_phase(scalars: list[Event]) -> dict[str, list[Event]]:
     try:
         phases = list(map(_PHASE, scalars))
     except KeyError:
         phases = [ev.get("phase", "train") for ev in scalars]
     if phases.count(phases[0]) == len(phases):
-        by_phase = {phases[0]: scalars}
-    else:
-        by_phase = {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+        return {phases[0]: scalars}
+    return {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+
+
+def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
+    """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase.
+
+    The step lines of the log pane go between the other kinds' lines in ``seq`` order.
+    """
+    n_scalars = kinds.count("scalars")
+    scalars = (
+        events if n_scalars == len(events) else [ev for ev, k in zip(events, kinds, strict=True) if k == "scalars"]
+    )
+    by_phase = _by_phase(scalars) if scalars else {}
     timing = by_phase.pop(TIMING_PHASE, None)
+    step_lines = state.book.step_lines(by_phase, state.max_steps) if by_phase else []
+    if n_scalars != len(events):
+        others = sorted(i for kind in set(kinds) if kind != "scalars" for i in _positions(kinds, kind))
+        for i in others:
+            if step_lines:
+                step_lines = merge_step_lines(state.book, step_lines, events[i]["seq"])
+            _fold_other(state, events[i], kinds[i])
+    if step_lines:
+        merge_step_lines(state.book, step_lines, math.inf)
     if timing:  # the step-time breakdown: the header shows the latest; it is not charted
         state.timing = timing[-1].get("values") or {}
     for phase, batch in by_phase.items():
@@ -480,7 +507,12 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
 
 
 def add_log(state: RunState, t: float, level: str, message: str) -> RunState:
-    """Adds a log line that did not come as an event (engine stderr, TUI notices)."""
-    state.logs.append((t, level, message))
-    state.logs_total += 1
+    """Adds a line of the TUI's own (a launch's command, an exit status) as it is."""
+    state.book.add(t, level, message)
+    return state
+
+
+def add_engine_line(state: RunState, t: float, level: str, message: str) -> RunState:
+    """Adds a human line from the engine's stderr (or a source's note) unless it echoes an event (see LogBook)."""
+    state.book.add_engine(t, level, message)
     return state
