@@ -343,8 +343,8 @@ class SweepDriver:
         """
         mine = {run.number for run in self.running.values()}
         for t in self.study.get_trials(deepcopy=False):
-            if t.state == TrialState.WAITING or t.number in mine:
-                continue
+            if t.state == TrialState.WAITING or t.number in mine or _over_budget(t):
+                continue  # an over-budget trial was asked and failed at once: never one of the sweep's trials
             row = self.rows.get(t.number)
             if row is not None and row.state == t.state.name.lower():
                 continue  # already known (and this driver's own rows keep their start and end times)
@@ -408,6 +408,10 @@ class SweepDriver:
         if stopped:
             lines.append(f"continue with: xaxengine sweep --resume {self.sweep_dir}")
         return lines
+
+
+def _over_budget(trial: optuna.trial.FrozenTrial) -> bool:
+    return str(trial.user_attrs.get("reason", "")).startswith("over budget")
 
 
 def _cpu_seconds() -> float:

@@ -97,8 +97,8 @@ def submit_sweep_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
         raise SlurmError("--wait follows a submitted job: add --submit")
     if args.workers < 1:
         raise SlurmError(f"--workers must be at least 1, got {args.workers}")
-    if args.gpus_per_node and args.nodes != 1:
-        raise SlurmError("with --sweep, give --gpus-per-node for one worker's node (each worker is one task)")
+    if args.nodes != 1 or args.tasks_per_node != 1:
+        raise SlurmError("with --sweep each worker is one task on one node: --nodes and --tasks-per-node do not apply")
     _, meta, sweep_dir = create_sweep(Path(args.sweep), args.runs_dir, args.storage, joinable=True)
     job = SweepArray(
         sweep_id=meta.sweep_id,

@@ -1,4 +1,8 @@
-"""The trials table of the sweep view: a row per trial (state, step, objective, params, reason, run), best starred."""
+"""The trials table of the sweep view: a row per trial (state, step, objective, params, reason, run), best starred.
+
+Rows are sorted by objective, best first by the sweep's direction; trials without a value (running, failed,
+pruned before reporting) follow in trial order.
+"""
 
 from pathlib import Path
 
@@ -36,7 +40,7 @@ class TrialsTable(DataTable):
         self.trials = {str(t.number): t for t in sweep.rows}
         best = sweep.best.number if sweep.best is not None else None
         rows = []
-        for t in sweep.rows:
+        for t in sorted_by_objective(sweep):
             bold = "bold" if t.number == best else ""
             row = (
                 Text(f"{'★' if t.number == best else ' '}{t.number}", style=bold),
@@ -57,3 +61,9 @@ class TrialsTable(DataTable):
         """The trial under the cursor."""
         key = cursor_row_key(self)
         return self.trials.get(key) if key is not None else None
+
+
+def sorted_by_objective(sweep: SweepStatus) -> list[TrialInfo]:
+    """The sweep's trials, best objective first (ties and trials without a value by trial number)."""
+    sign = -1.0 if sweep.maximize else 1.0
+    return sorted(sweep.rows, key=lambda t: (t.value is None, sign * (t.value or 0.0), t.number))

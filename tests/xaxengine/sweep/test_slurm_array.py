@@ -61,6 +61,7 @@ def test_bad_sweep_array_requests_are_one_line_each(tmp_path: Path):
         ("--workers", "0"): "--workers must be at least 1, got 0",
         ("tasks/mnist.toml",): "give no task file or run id",
         ("--wait",): "--wait follows a submitted job: add --submit",
+        ("--nodes", "2"): "--nodes and --tasks-per-node do not apply",
     }
     for extra, message in cases.items():
         done = run_engine("slurm", "--sweep", "tasks/mnist.sweep.toml", *extra, "--runs-dir", str(tmp_path))

@@ -69,6 +69,10 @@ async def test_the_sweep_view_shows_every_trial_the_best_and_a_rising_best_so_fa
         assert states == ["complete", "complete", "pruned", "complete", "complete", "complete"]
         assert str(table.get_row("4")[0]) == "★4" and str(table.get_row("4")[3]) == "0.91406"
         assert str(table.get_row("2")[5]) == "pruned at step 40" and str(table.get_row("2")[6]).endswith("-t002")
+        order = [str(table.get_row_at(i)[0]).strip("★ ") for i in range(table.row_count)]
+        values = [t.value for t in screen.sweep.rows] if screen.sweep is not None else []
+        ranked = sorted((n for n, v in enumerate(values) if v is not None), key=lambda n: (-(values[n] or 0.0), n))
+        assert order == [str(n) for n in ranked] + ["2"] and order[0] == "4"  # best first, no value last
         title = _text(screen, "#sweep-title")
         assert "finished  6/6 done  valid/accuracy ↑  best 0.91406 (trial 4)" in title
         assert not screen.query_one("#sweep-notice", Static).display
