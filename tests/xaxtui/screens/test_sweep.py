@@ -72,7 +72,8 @@ async def test_the_sweep_view_shows_every_trial_the_best_and_a_rising_best_so_fa
         order = [str(table.get_row_at(i)[0]).strip("★ ") for i in range(table.row_count)]
         values = [t.value for t in screen.sweep.rows] if screen.sweep is not None else []
         ranked = sorted((n for n, v in enumerate(values) if v is not None), key=lambda n: (-(values[n] or 0.0), n))
-        assert order == [str(n) for n in ranked] + ["2"] and order[0] == "4"  # best first, no value last
+        unknown = [n for n, v in enumerate(values) if v is None]
+        assert order == [str(n) for n in ranked + unknown] and order[:3] == ["4", "1", "0"]  # best first
         title = _text(screen, "#sweep-title")
         assert "finished  6/6 done  valid/accuracy ↑  best 0.91406 (trial 4)" in title
         assert not screen.query_one("#sweep-notice", Static).display
@@ -114,8 +115,10 @@ async def test_enter_on_a_trial_opens_its_run_in_the_run_view():
     app = XaxTui(SWEEP_RUNS)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _sweep_view(pilot)
-        await pilot.press("down", "down", "down", "down")  # trial 4, the best
-        assert screen.query_one(TrialsTable).current_trial().number == 4
+        assert screen.query_one(TrialsTable).current_trial().number == 4  # the best comes first
+        await pilot.press("down", "down")  # trial 0, third by accuracy
+        assert screen.query_one(TrialsTable).current_trial().number == 0
+        await pilot.press("up", "up")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
         run = app.screen
