@@ -47,7 +47,8 @@ def test_a_queued_run_lists_pending_a_cancelled_one_failed_and_a_started_one_its
     try:
         assert jobs[0].isdigit(), blocker
         jobs.append(_submit(runs, "queued"))
-        row = _until(runs, "queued", lambda r: r["slurm"]["state"] == "PENDING")
+        # right after sbatch the job pends with no reason yet (the scheduler gives one at its next pass)
+        row = _until(runs, "queued", lambda r: r["slurm"]["state"] == "PENDING" and bool(r["slurm"]["reason"]))
         assert (row["state"], row["alive"], row["slurm"]["job_id"]) == ("pending", False, jobs[1])
         assert row["reason"] in (f"Slurm job {jobs[1]} PENDING (Resources)", f"Slurm job {jobs[1]} PENDING (Priority)")
         assert not (runs / "mnist" / "queued" / "events.jsonl").exists()
