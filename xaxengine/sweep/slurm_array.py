@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from xaxengine.slurm_jobs import JobState, job_task_states
-from xaxengine.task.launchers.slurm import SlurmError, engine_command, submit
+from xaxengine.task.launchers.slurm import SlurmError, engine_command, sbatch_options, submit
 
 
 @dataclass
@@ -53,16 +53,15 @@ def array_script(job: SweepArray) -> str:
         f"#SBATCH --array=0-{job.workers - 1}",
         "#SBATCH --ntasks=1",
     ]
-    if job.cpus_per_task:
-        lines.append(f"#SBATCH --cpus-per-task={job.cpus_per_task}")
-    if job.gpus_per_worker:
-        lines.append(f"#SBATCH --gpus={job.gpus_per_worker}")
-    if job.partition:
-        lines.append(f"#SBATCH --partition={job.partition}")
-    if job.time:
-        lines.append(f"#SBATCH --time={job.time}")
-    if job.signal:
-        lines.append(f"#SBATCH --signal={job.signal}")
+    lines += sbatch_options(
+        {
+            "cpus-per-task": job.cpus_per_task,
+            "gpus": job.gpus_per_worker,
+            "partition": job.partition,
+            "time": job.time,
+            "signal": job.signal,
+        }
+    )
     lines += ["#SBATCH --no-requeue", "#SBATCH --open-mode=append"]
     lines.append(f"#SBATCH --output={job.runs_dir.resolve() / 'slurm'}/%x-%A_%a.out")
     engine = job.engine or engine_command()

@@ -119,16 +119,15 @@ def slurm_script(job: SlurmJob) -> str:
         f"#SBATCH --nodes={job.nodes}",
         f"#SBATCH --ntasks-per-node={job.tasks_per_node}",
     ]
-    if job.gpus_per_node:
-        lines.append(f"#SBATCH --gpus-per-node={job.gpus_per_node}")
-    if job.cpus_per_task:
-        lines.append(f"#SBATCH --cpus-per-task={job.cpus_per_task}")
-    if job.partition:
-        lines.append(f"#SBATCH --partition={job.partition}")
-    if job.time:
-        lines.append(f"#SBATCH --time={job.time}")
-    if job.signal:
-        lines.append(f"#SBATCH --signal={job.signal}")
+    lines += sbatch_options(
+        {
+            "gpus-per-node": job.gpus_per_node,
+            "cpus-per-task": job.cpus_per_task,
+            "partition": job.partition,
+            "time": job.time,
+            "signal": job.signal,
+        }
+    )
     lines.append("#SBATCH --requeue" if job.requeue else "#SBATCH --no-requeue")
     lines += ["#SBATCH --open-mode=append", f"#SBATCH --output={job.runs_dir.resolve() / 'slurm'}/%x-%j.out"]
     engine = job.engine or engine_command()
@@ -155,6 +154,11 @@ def slurm_script(job: SlurmJob) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def sbatch_options(options: dict[str, object]) -> list[str]:
+    """``#SBATCH --NAME=VALUE`` for each option that is set (not 0, not empty), in the order given."""
+    return [f"#SBATCH --{name}={value}" for name, value in options.items() if value]
 
 
 def write_script(job: SlurmJob, path: Path | None = None) -> Path:
