@@ -44,6 +44,7 @@ _NAMES: dict[str, str] = {
     "TrainState": "xaxengine.task.mixins.train",
     "build_optimizer": "xaxengine.task.mixins.train",
     "StepState": "xaxengine.task.mixins.step_context",
+    "ModelsState": "xaxengine.task.mixins.custom_step",
     "Hook": "xaxengine.task.mixins.hooks",
     # log helpers (the log_* methods themselves are on the task)
     "image_grid": "xaxengine.task.loggers.media",
@@ -79,6 +80,7 @@ __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "TrainState",
     "build_optimizer",
     "StepState",
+    "ModelsState",
     "Hook",
     "image_grid",
     "to_uint8_image",

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
+from xaxengine.task.mixins.custom_step import CustomStepMixin
 from xaxengine.task.mixins.dataloaders import Columns
 from xaxengine.task.mixins.sharding import Placement
 from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_eval_step, summarize, zero_sums
@@ -20,7 +21,7 @@ class Validator:
 
     def __init__(
         self,
-        task: SupervisedMixin[Any],
+        task: SupervisedMixin[Any] | CustomStepMixin[Any],
         placement: Placement,
         compile_step: CompileFn,
         static: PyTree,
