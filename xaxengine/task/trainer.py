@@ -35,7 +35,14 @@ from xaxengine.task.mixins.custom_step import CustomStepMixin
 from xaxengine.task.mixins.gpu_stats import GPUStats
 from xaxengine.task.mixins.hooks import Hook, HookFn, HookRegistry
 from xaxengine.task.mixins.process import process_info
-from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, configure_debugging, peak_flops, trace_window
+from xaxengine.task.mixins.profiling import (
+    ProfilerTrace,
+    compiled_cost,
+    compiled_memory,
+    configure_debugging,
+    peak_flops,
+    trace_window,
+)
 from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.stopping import BestCheckpoint, EarlyStop, FinishRequest, time_budget_hook
@@ -273,6 +280,7 @@ class Trainer:
             name=name,
             compile_s=seconds,
             **cost,
+            **compiled_memory(compiled),
             peak_flops=self.ctx.peak_flops,
             device_kind=jax.devices()[0].device_kind,
             num_devices=len(self.ctx.placement.devices),
