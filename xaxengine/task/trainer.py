@@ -53,6 +53,7 @@ from xaxengine.task.mixins.supervised import (
     summarize,
     zero_sums,
 )
+from xaxengine.task.mixins.threads import set_background_nice
 from xaxengine.task.mixins.train import TrainState, init_opt_state
 from xaxengine.task.mixins.train_step import (
     check_hooks_per_call,
@@ -129,6 +130,7 @@ class Trainer:
     def run(self) -> int:
         """Trains, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
         task, options = self.task, self.ctx.options
+        set_background_nice(self.config.process.background_nice)  # before the logger and sampler threads start
         task.prepare_run_dir(options.resume_dir)
         lock = RunLock(task.run_dir)
         primary = jax.process_index() == 0  # only process 0 holds the lock and writes config and events
