@@ -85,7 +85,7 @@ def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False, nice: i
     from xaxengine.config import build_config
     from xaxengine.launch_config import RunOptions
     from xaxengine.protocol import read_events
-    from xaxengine.task.mixins.threads import thread_cpu_seconds
+    from xaxengine.threads import thread_cpu_seconds
 
     clocks: dict[str, float] = {}
 

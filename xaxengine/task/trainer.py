@@ -53,7 +53,6 @@ from xaxengine.task.mixins.supervised import (
     summarize,
     zero_sums,
 )
-from xaxengine.task.mixins.threads import set_background_nice
 from xaxengine.task.mixins.train import TrainState, init_opt_state
 from xaxengine.task.mixins.train_step import (
     check_hooks_per_call,
@@ -64,6 +63,7 @@ from xaxengine.task.mixins.train_step import (
 )
 from xaxengine.task.run_context import LoopState, RunContext, StepsInFlight
 from xaxengine.task.validator import Validator
+from xaxengine.threads import set_background_nice
 
 logger = logging.getLogger("xaxengine")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from xaxengine.protocol import Event, EventWriter
-from xaxengine.task.mixins.threads import lower_this_thread
+from xaxengine.threads import lower_this_thread
 
 logger = logging.getLogger(__name__)
 

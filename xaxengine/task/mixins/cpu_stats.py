@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import psutil
 
-from xaxengine.task.mixins.threads import lower_this_thread
+from xaxengine.threads import lower_this_thread
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest
 from xaxengine.protocol import EventWriter, Kind
 from xaxengine.task.loggers.base import EventBus
 from xaxengine.task.mixins.cpu_stats import StatsSampler
-from xaxengine.task.mixins.threads import set_background_nice, thread_cpu_seconds
+from xaxengine.threads import set_background_nice, thread_cpu_seconds
 
 
 def _priority() -> int:
