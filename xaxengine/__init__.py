@@ -51,6 +51,9 @@ _NAMES: dict[str, str] = {
     # running
     "launch": "xaxengine.entry",
     "run_task_main": "xaxengine.entry",
+    # a trained run, back without training
+    "load_ckpt": "xaxengine.task.load",
+    "load_task": "xaxengine.task.load",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
@@ -84,6 +87,8 @@ __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "to_uint8_image",
     "launch",
     "run_task_main",
+    "load_ckpt",
+    "load_task",
 ]
 
 
