@@ -20,6 +20,7 @@ _NAMES: dict[str, str] = {
     # tasks and their configs
     "Task": "xaxengine.task.task",
     "SupervisedTask": "xaxengine.task.task",
+    "Script": "xaxengine.task.script",
     "Config": "xaxengine.config.sections",
     "SupervisedConfig": "xaxengine.config.sections",
     "TrainConfig": "xaxengine.config.sections",
@@ -59,6 +60,7 @@ _NAMES: dict[str, str] = {
 __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "Task",
     "SupervisedTask",
+    "Script",
     "Config",
     "SupervisedConfig",
     "TrainConfig",

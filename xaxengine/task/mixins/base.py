@@ -30,6 +30,8 @@ USER_HOOKS = frozenset(
         "compute_metrics",
         "log_heavy",
         "get_hooks",
+        "log_valid_step",
+        "run_script",
     }
 )
 
