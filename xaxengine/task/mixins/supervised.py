@@ -74,6 +74,17 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         """Logs expensive things (images, histograms, samples) every ``log_heavy_every_n_steps``; runs on host."""
         del model, batch, step
 
+    def log_valid_step(
+        self, model: PyTree, batch: dict[str, np.ndarray], output: Any, metrics: dict[str, float], step: int
+    ) -> None:
+        """Sees the first validation batch of each validation: the batch, the model's output and the batch's metrics.
+
+        All on the host (numpy; ``metrics`` as floats, ``loss`` included), after the validation's means are logged;
+        log predictions here (``log_labeled_images``, ``log_text``). Overriding it costs one extra forward pass on
+        that batch per validation (compiled once, as ``valid_outputs``); without an override nothing runs.
+        """
+        del model, batch, output, metrics, step
+
     def compute_gradients(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> PyTree:
         """Gradients of the training loss on a host batch, for ``log_heavy`` (histograms of grads).
 
