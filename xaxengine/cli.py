@@ -103,8 +103,7 @@ def _print_run_help(toml: str | None) -> None:
     lines = [
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
         "                     [--resume RUN [--from best]] [--init-from RUN[:best]] [--layout L] [--num-devices N]",
-        "                     [--num-processes N]",
-        "                     [--profile-steps START:END] [--debug-nans]",
+        "                     [--num-processes N] [--profile-steps START:END] [--debug-nans]",
         "       xaxengine run --resume RUN [section.field=value ...]",
         "",
         'Trains the task named by `task = "module:Class"` in TASK.toml. Overrides use dotted field names.',

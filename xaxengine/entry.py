@@ -127,6 +127,11 @@ def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
     try:
         if args.resume:
             return resume(args.resume, args)
+        if args.from_checkpoint != "latest":
+            raise ConfigError(
+                f"--from {args.from_checkpoint} picks the checkpoint of --resume RUN (for a new run: "
+                "--init-from RUN:best)"
+            )
         init_from = init_from_run(args)
         config_cls = task_cls.config_class
         config = build_config(config_cls, {}, source=f"{spec} defaults", overrides=flag_overrides(args.overrides, args))

@@ -83,3 +83,26 @@ def test_no_best_checkpoint_is_one_line(runs_dir):
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["5"]  # untouched
     proc = run_engine("run", "tasks/mnist.toml", "--from", "best", "--runs-dir", str(runs_dir))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--init-from RUN:best" in proc.stderr
+
+
+def test_python_m_resume_from_best_and_the_refusal_without_resume(best_run, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, engine_env
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(best_run, run_dir)
+
+    def module(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tasks.mnist", *args], cwd=REPO, env=engine_env(),
+                              capture_output=True, text=True, timeout=240, check=False)  # fmt: skip
+
+    proc = module("--resume", str(run_dir), "--from", "best", "train.max_steps=20")
+    assert proc.returncode == 0, proc.stderr
+    starts = [e for e in events(run_dir) if e["kind"] == "run_start"]
+    assert starts[-1]["resumed_from_step"] == 10
+    proc = module("--from", "best", "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--init-from RUN:best" in proc.stderr
+    assert not (tmp_path / "runs").exists()
