@@ -93,17 +93,17 @@ class Script[ConfigT: Config](LoggerMixin[ConfigT]):
         lock.acquire()
         self.open_loggers(options.events_to_stdout, None)
         self.write_resolved_config()
-        handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-        if self.config.process.handle_signals:
-            for signum in STOP_SIGNALS:
-                signal.signal(signum, _stop)
         cpu = CPUStats()
 
         def emit_stats() -> None:
             self.bus.emit(Kind.STATS, **cpu.sample(), gpus=[], process=0)
 
         sampler = StatsSampler(emit_stats, self.config.stats.interval_s)
+        handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
         try:
+            if self.config.process.handle_signals:  # inside the try: a stop from here on ends the run interrupted
+                for signum in STOP_SIGNALS:
+                    signal.signal(signum, _stop)
             self.emit_status(State.STARTING, 0)
             self.bus.emit(
                 Kind.RUN_START,
