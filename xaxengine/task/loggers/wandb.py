@@ -88,7 +88,7 @@ class WandbBackend:
         elif kind == Kind.IMAGE:
             media = wandb.Image(str(self.run_dir / event["path"]))
         elif kind == Kind.VIDEO:
-            media = wandb.Video(str(self.run_dir / event["path"]), fps=event.get("fps"), format="gif")
+            media = wandb.Video(str(self.run_dir / event["path"]), format="gif")  # the GIF holds its frame rate
         elif kind == Kind.TEXT:
             media = wandb.Table(columns=["step", "text"], data=[[self.step, str(event.get("text"))]])
         elif kind == Kind.MESH:
