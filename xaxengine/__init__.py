@@ -20,6 +20,7 @@ _NAMES: dict[str, str] = {
     # tasks and their configs
     "Task": "xaxengine.task.task",
     "SupervisedTask": "xaxengine.task.task",
+    "Script": "xaxengine.task.script",
     "Config": "xaxengine.config.sections",
     "SupervisedConfig": "xaxengine.config.sections",
     "TrainConfig": "xaxengine.config.sections",
@@ -52,11 +53,15 @@ _NAMES: dict[str, str] = {
     # running
     "launch": "xaxengine.entry",
     "run_task_main": "xaxengine.entry",
+    # a trained run, back without training
+    "load_ckpt": "xaxengine.task.load",
+    "load_task": "xaxengine.task.load",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "Task",
     "SupervisedTask",
+    "Script",
     "Config",
     "SupervisedConfig",
     "TrainConfig",
@@ -86,6 +91,8 @@ __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "to_uint8_image",
     "launch",
     "run_task_main",
+    "load_ckpt",
+    "load_task",
 ]
 
 

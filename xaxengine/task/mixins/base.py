@@ -32,6 +32,8 @@ USER_HOOKS = frozenset(
         "get_hooks",
         "train_step",
         "valid_step",
+        "log_valid_step",
+        "run_script",
     }
 )
 

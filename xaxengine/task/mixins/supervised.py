@@ -67,6 +67,17 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         """Whether validation has a step to run: always, from ``get_output`` and ``compute_loss``."""
         return True
 
+    def log_valid_step(
+        self, model: PyTree, batch: dict[str, np.ndarray], output: Any, metrics: dict[str, float], step: int
+    ) -> None:
+        """Sees the first validation batch of each validation: the batch, the model's output and the batch's metrics.
+
+        All on the host (numpy; ``metrics`` as floats, ``loss`` included), after the validation's means are logged;
+        log predictions here (``log_labeled_images``, ``log_text``). Overriding it costs one extra forward pass on
+        that batch per validation (compiled once, as ``valid_outputs``); without an override nothing runs.
+        """
+        del model, batch, output, metrics, step
+
     def compute_gradients(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> PyTree:
         """Gradients of the training loss on a host batch, for ``log_heavy`` (histograms of grads).
 
@@ -146,19 +157,31 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
 
         return train_update
 
-    def make_eval_update(self, static: PyTree) -> Callable[..., tuple[Metrics, Array]]:
-        """Builds ``evaluate(params, columns, idx, key, step) -> (metrics, finite)`` for one validation batch."""
+    def make_eval_outputs(self, static: PyTree) -> Callable[..., tuple[Any, Metrics]]:
+        """Builds ``outputs(params, columns, idx, key, step) -> (output, metrics)`` of one validation batch."""
 
-        def eval_update(
-            params: PyTree, columns: dict[str, Array], idx: Array, key: PRNGKeyArray, step: Array
-        ) -> tuple[Metrics, Array]:
+        def eval_outputs(
+            params: PyTree, columns: dict[str, Array], idx: Array | None, key: PRNGKeyArray, step: Array
+        ) -> tuple[Any, Metrics]:
             batch = gather(columns, idx)
             ctx = StepState(step=step, phase="valid")
             output_key, loss_key = jax.random.split(key)
             model = eqx.combine(params, static)
             output = self.get_output(model, batch, ctx, output_key)
             loss = self.compute_loss(model, batch, output, ctx, loss_key)
-            return {LOSS: loss, **self.compute_metrics(model, batch, output, loss, ctx)}, jnp.isfinite(loss)
+            return output, {LOSS: loss, **self.compute_metrics(model, batch, output, loss, ctx)}
+
+        return eval_outputs
+
+    def make_eval_update(self, static: PyTree) -> Callable[..., tuple[Metrics, Array]]:
+        """Builds ``evaluate(params, columns, idx, key, step) -> (metrics, finite)`` for one validation batch."""
+        outputs = self.make_eval_outputs(static)
+
+        def eval_update(
+            params: PyTree, columns: dict[str, Array], idx: Array, key: PRNGKeyArray, step: Array
+        ) -> tuple[Metrics, Array]:
+            metrics = outputs(params, columns, idx, key, step)[1]
+            return metrics, jnp.isfinite(metrics[LOSS])
 
         return eval_update
 
