@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from xaxengine.data.pool_stats import CountedMaker, PoolCounters, PoolStats
 from xaxengine.data.transforms import SKIP_REASON, SKIPPED, BatchMaker, HostBatch
 from xaxengine.task.mixins.sharding import Placement
 
@@ -101,7 +102,11 @@ class GrainLoader:
         per_epoch = maker.batches_per_epoch
         self.next_batch = int(state.get("epoch", 0)) * per_epoch + int(state.get("offset", 0)) // maker.batch_size
         self.skipped = int(state.get("skipped", 0))
-        dataset = grain.MapDataset.range(self.next_batch, self.next_batch + num_batches + 1).map(maker)
+        self.counters = PoolCounters(max(num_workers, 1))
+        self.taken = 0
+        self.pool = PoolStats(self.counters, num_workers, prefetch, lambda: self.taken)
+        counted = CountedMaker(maker, self.counters, self.next_batch, maker.batch_size)
+        dataset = grain.MapDataset.range(self.next_batch, self.next_batch + num_batches + 1).map(counted)
         iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=max(prefetch, 1)))
         if num_workers > 0:
             _mark_flags_parsed()
@@ -112,6 +117,7 @@ class GrainLoader:
 
     def _fetch(self) -> tuple[Any, ...]:
         batch = dict(next(self._iterator))
+        self.taken += 1
         skipped = int(batch.pop(SKIPPED, 0))
         reason = batch.pop(SKIP_REASON, None)
         if skipped:
@@ -141,11 +147,16 @@ class GrainLoader:
         offset = slot * self.maker.batch_size
         return {"kind": self.kind, "epoch": epoch, "offset": offset, "skipped": self.skipped}
 
+    def pool_stats(self) -> dict[str, Any]:
+        """The worker pool's rate, busy share and ready batches since the last call (``stats`` events' ``data``)."""
+        return {"path": self.kind, **self.pool.sample()}
+
     def close(self) -> None:
         """Stops the worker processes."""
         close = getattr(self._iterator, "close", None)
         if close is not None:
             close()
+        self.counters.remove()
 
 
 def host_batch_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -87,6 +87,9 @@ class IteratorLoader:
         if callable(close):
             close()
 
+    def pool_stats(self) -> None:
+        """No pool the engine can see: the iterator builds its batches itself."""
+
 
 class StreamBatches:
     """Batches of a streaming dataset: seeded shuffle buffer per epoch, per-example transform, resumable position.

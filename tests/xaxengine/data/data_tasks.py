@@ -1,5 +1,6 @@
 """Digit tasks over each input path: a per-sample augmentation (Grain workers), a stream, an iterator."""
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ class DataTaskConfig(MnistConfig):
     """Digits plus test switches."""
 
     fail_index: int = xax.field(-1, help="The transform raises on this example index (-1: never).")
+    step_sleep_s: float = xax.field(0.0, help="A hook sleeps this long after every step (a loop slower than data).")
 
 
 def digits_with_index(phase: str, valid_fraction: float) -> Any:
@@ -30,6 +32,11 @@ class AugmentedDigitsTask(MnistTask):
 
     def get_dataset(self, phase: str) -> Any:
         return digits_with_index(phase, self.config.valid_fraction)
+
+    def get_hooks(self) -> list[xax.Hook]:
+        if not self.config.step_sleep_s:
+            return []
+        return [xax.Hook(lambda *_: time.sleep(self.config.step_sleep_s), every_n_steps=1, name="slow loop")]
 
     def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         if int(example["index"]) == self.config.fail_index:
