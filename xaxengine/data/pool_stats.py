@@ -1,11 +1,11 @@
 """What the Grain worker pool does: batches built per second, time busy, and batches ready ahead of the loop.
 
 Each worker adds to its own row of a small file-backed table (``np.memmap``, ``MAP_SHARED``) after building a batch:
-``[batches, examples, build_ns]``. Worker ``w`` of ``n`` builds batches ``first + w, first + w + n, ...`` (Grain's
-slicing), so the row follows from the batch number and no worker writes another's row; no lock, no shared-memory
-segment to leak. The trainer's stats thread reads the table once a second (:meth:`PoolStats.sample`): the batches
-built since the last sample give the pool's rate and how busy its workers were, and built minus taken by the loop
-is the queue depth (batches ready before the loop asks for them).
+``[batches, examples, build_ns, pid]`` (the pid is written once, when the worker starts). Worker ``w`` of ``n``
+builds batches ``first + w, first + w + n, ...`` (Grain's slicing), so the row follows from the batch number and no
+worker writes another's row; no lock, no shared-memory segment to leak. The trainer's stats thread reads the table
+once a second (:meth:`PoolStats.sample`): the batches built since the last sample give the pool's rate and how busy
+its workers were, and built minus taken by the loop is the queue depth (batches ready before the loop asks).
 """
 
 import os
@@ -18,7 +18,8 @@ import numpy as np
 
 from xaxengine.data.transforms import HostBatch
 
-_FIELDS = 3  # batches, examples, build_ns
+_FIELDS = 4  # batches, examples, build_ns, pid
+_PID = 3
 
 
 class PoolCounters:
@@ -51,9 +52,17 @@ class PoolCounters:
         table[row, 1] += examples
         table[row, 2] += build_ns
 
+    def set_pid(self, row: int, pid: int) -> None:
+        """Notes the process id of worker ``row`` (its first act)."""
+        self.table()[row, _PID] = pid
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids, by worker index (those that started)."""
+        return [int(pid) for pid in np.asarray(self.table())[:, _PID] if pid > 0]
+
     def totals(self) -> np.ndarray:
         """``[batches, examples, build_ns]`` summed over the workers."""
-        return np.asarray(self.table()).sum(axis=0)
+        return np.asarray(self.table())[:, :_PID].sum(axis=0)
 
     def remove(self) -> None:
         """Deletes the file (the workers are gone by then)."""
