@@ -74,7 +74,7 @@ class GrainLoader:
         self.counters = PoolCounters(max(num_workers, 1))
         self.taken = 0
         self.pool = PoolStats(self.counters, num_workers, prefetch, lambda: self.taken)
-        counted = CountedMaker(maker, self.counters, self.next_batch, maker.batch_size)
+        counted = CountedMaker(maker, self.counters, self.next_batch, maker.local_size)
         dataset = grain.MapDataset.range(self.next_batch, self.next_batch + num_batches + 1).map(counted)
         iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=max(prefetch, 1)))
         if num_workers > 0:
@@ -104,7 +104,7 @@ class GrainLoader:
                 f"data.on_error=skip: skipped {skipped} example(s) in batch {self.next_batch} ({self.skipped} "
                 f"so far){': ' + str(reason) if reason is not None else ''}"
             )
-        return self.placement.put_batch(batch)
+        return self.placement.put_batch(batch, self.maker.batch_size)
 
     def example(self) -> tuple[Any, ...]:
         """The first batch (kept, and handed out by the first :meth:`next`)."""

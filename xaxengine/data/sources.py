@@ -79,7 +79,14 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     if len(dataset) < cfg.batch_size:
         raise ValueError(f"train dataset has {len(dataset)} rows, fewer than data.batch_size={cfg.batch_size}")
     maker = BatchMaker(
-        dataset, cfg.batch_size, seed, cfg.shuffle, transform, batch_transform, skip_errors=cfg.on_error == "skip"
+        dataset,
+        cfg.batch_size,
+        seed,
+        cfg.shuffle,
+        transform,
+        batch_transform,
+        skip_errors=cfg.on_error == "skip",
+        rows=placement.local_rows(cfg.batch_size),  # multi_process: this process's shard of each batch only
     )
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
     return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)

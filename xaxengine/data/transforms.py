@@ -80,6 +80,8 @@ class BatchMaker:
         transform: ``transform(example, rng) -> example`` or None.
         batch_transform: ``batch_transform(batch, rng) -> batch`` or None.
         skip_errors: Replace an example whose transform raises by another row of the batch (counted), else fail.
+        rows: The rows of each global batch this process builds (``multi_process``: its own shard; the other
+            processes read the rest), all of them by default.
     """
 
     source: Any
@@ -89,22 +91,25 @@ class BatchMaker:
     transform: Callable[[Example, np.random.Generator], Example] | None
     batch_transform: Callable[[HostBatch, np.random.Generator], HostBatch] | None
     skip_errors: bool
+    rows: slice = slice(None)
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
         self.batches_per_epoch = len(self.source) // self.batch_size
+        self.local_size = len(range(self.batch_size)[self.rows])
         self._order_epoch, self._order = -1, np.zeros(0, np.int32)
 
     def indices(self, batch_number: int) -> tuple[int, np.ndarray]:
-        """The epoch and the example indices of batch ``batch_number`` (each epoch's partial batch is dropped)."""
+        """The epoch and the example indices of global batch ``batch_number`` (an epoch's partial batch is dropped)."""
         epoch, slot = divmod(batch_number, self.batches_per_epoch)
         if epoch != self._order_epoch:
             self._order_epoch, self._order = epoch, epoch_order(len(self.source), self.seed, epoch, self.shuffle)
         return epoch, self._order[slot * self.batch_size : (slot + 1) * self.batch_size]
 
     def __call__(self, batch_number: int) -> HostBatch:
-        """Reads, transforms and stacks batch ``batch_number``."""
+        """Reads, transforms and stacks this process's rows of batch ``batch_number``."""
         epoch, indices = self.indices(int(batch_number))
+        indices = indices[self.rows]
         skipped = 0
         if self.transform is None and _is_hf_dataset(self.source):
             batch: HostBatch = table_columns(

@@ -1,8 +1,10 @@
 """Digit tasks over each input path: a per-sample augmentation (Grain workers), a stream, an iterator."""
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ class DataTaskConfig(MnistConfig):
     """Digits plus test switches."""
 
     fail_index: int = xax.field(-1, help="The transform raises on this example index (-1: never).")
+    record_dir: str = xax.field("", help="The transform appends each example index to rank<XAX_PROCESS_ID>.txt here.")
     step_sleep_s: float = xax.field(0.0, help="A hook sleeps this long after every step (a loop slower than data).")
 
 
@@ -41,6 +44,10 @@ class AugmentedDigitsTask(MnistTask):
     def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         if int(example["index"]) == self.config.fail_index:
             raise ValueError("unreadable image")
+        if self.config.record_dir:  # the launcher sets XAX_PROCESS_ID per rank; Grain workers inherit it
+            rank = os.environ.get("XAX_PROCESS_ID", "0")
+            with open(Path(self.config.record_dir) / f"rank{rank}.txt", "a") as f:
+                f.write(f"{int(example['index'])}\n")
         image = example["image"]
         if rng.random() < 0.5:
             image = image[:, ::-1]
