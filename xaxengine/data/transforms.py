@@ -6,12 +6,13 @@ per epoch, its rows from the epoch's seeded permutation (the same order as the i
 workers there are, or on where a run was resumed.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from xaxengine.data.padding import PaddingError, pad_example
 from xaxengine.task.mixins.dataloaders import table_columns
 
 Example = dict[str, Any]
@@ -41,11 +42,18 @@ def epoch_order(size: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(size).astype(np.int32)
 
 
-def read_rows(source: Any, indices: np.ndarray) -> list[Example]:
-    """Reads examples by index: a ``datasets.Dataset`` in one Arrow slice, any other source one ``[i]`` at a time."""
+def read_rows(source: Any, indices: np.ndarray, ragged: Collection[str] = ()) -> list[Example]:
+    """Reads examples by index: a ``datasets.Dataset`` in one Arrow slice, any other source one ``[i]`` at a time.
+
+    ``ragged`` columns (``data.pad_to``'s) may differ in length between rows: they are read row by row.
+    """
     if _is_hf_dataset(source):
-        columns = table_columns(source.with_format("arrow")[indices.tolist()], source.column_names)
-        return [{k: v[i] for k, v in columns.items()} for i in range(len(indices))]
+        table = source.with_format("arrow")[indices.tolist()]
+        columns: dict[str, Any] = table_columns(table, [n for n in source.column_names if n not in ragged])
+        for name in ragged:
+            if name in source.column_names:
+                columns[name] = [np.asarray(value) for value in table.column(name).to_pylist()]
+        return [{k: columns[k][i] for k in source.column_names} for i in range(len(indices))]
     rows = []
     for index in indices.tolist():
         row = source[index]
@@ -53,8 +61,16 @@ def read_rows(source: Any, indices: np.ndarray) -> list[Example]:
     return rows
 
 
-def stack(rows: list[Example], indices: np.ndarray) -> HostBatch:
-    """Stacks examples into columns; a column whose shape changes gets one line naming it and the example."""
+def stack(rows: list[Example], indices: np.ndarray, pad_to: Mapping[str, int] | None = None) -> HostBatch:
+    """Stacks examples into columns; a column whose shape changes gets one line naming it and the example.
+
+    Columns of ``pad_to`` are padded first, each with its ``<column>_mask`` (:mod:`xaxengine.data.padding`).
+    """
+    if pad_to:
+        try:
+            rows = [pad_example(row, index, pad_to) for row, index in zip(rows, indices.tolist(), strict=True)]
+        except PaddingError as error:
+            raise DataError(str(error)) from None
     batch: HostBatch = {}
     for name in rows[0]:
         first = np.shape(rows[0][name])
@@ -82,6 +98,7 @@ class BatchMaker:
         skip_errors: Replace an example whose transform raises by another row of the batch (counted), else fail.
         rows: The rows of each global batch this process builds (``multi_process``: its own shard; the other
             processes read the rest), all of them by default.
+        pad_to: Variable-length columns padded to a fixed length, each with a ``<column>_mask`` (``data.pad_to``).
     """
 
     source: Any
@@ -92,6 +109,7 @@ class BatchMaker:
     batch_transform: Callable[[HostBatch, np.random.Generator], HostBatch] | None
     skip_errors: bool
     rows: slice = slice(None)
+    pad_to: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
@@ -111,15 +129,15 @@ class BatchMaker:
         epoch, indices = self.indices(int(batch_number))
         indices = indices[self.rows]
         skipped = 0
-        if self.transform is None and _is_hf_dataset(self.source):
+        if self.transform is None and not self.pad_to and _is_hf_dataset(self.source):
             batch: HostBatch = table_columns(
                 self.source.with_format("arrow")[indices.tolist()], self.source.column_names
             )
         else:
-            rows = read_rows(self.source, indices)
+            rows = read_rows(self.source, indices, self.pad_to)
             if self.transform is not None:
                 rows, skipped = self._transform_rows(rows, indices, epoch)
-            batch = stack(rows, indices)
+            batch = stack(rows, indices, self.pad_to)
         if self.batch_transform is not None:
             try:
                 batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))

@@ -81,3 +81,23 @@ class IteratorDigitsTask(MnistTask):
                     yield {"image": images[chosen], "label": labels[chosen]}
 
         return batches()
+
+
+class RaggedDigitsTask(MnistTask):
+    """Each flattened digit cut to a random length of 32 to 64 pixels: variable-length examples for ``data.pad_to``.
+
+    Logs ``mask_frac``, the share of real (unpadded) positions the step saw in ``image_mask``.
+    """
+
+    def get_dataset(self, phase: str) -> Any:
+        return digits_with_index(phase, self.config.valid_fraction)
+
+    def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        pixels = np.asarray(example["image"], np.float32).reshape(-1)
+        return {**example, "image": pixels[: int(rng.integers(32, 65))]}
+
+    def compute_metrics(self, model, batch, output, loss, state) -> dict[str, Any]:
+        metrics = super().compute_metrics(model, batch, output, loss, state)
+        if "image_mask" in batch:
+            metrics["mask_frac"] = batch["image_mask"].mean()
+        return metrics
