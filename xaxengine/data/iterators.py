@@ -9,7 +9,7 @@ Resume guarantees (``docs/data.md``):
   resumed by replaying the epoch's consumed examples (exact; the replay reads them again).
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -87,6 +87,9 @@ class IteratorLoader:
         if callable(close):
             close()
 
+    def pool_stats(self) -> None:
+        """No pool the engine can see: the iterator builds its batches itself."""
+
 
 class StreamBatches:
     """Batches of a streaming dataset: seeded shuffle buffer per epoch, per-example transform, resumable position.
@@ -103,10 +106,11 @@ class StreamBatches:
         buffer_size: int,
         transform: Callable[[Example, np.random.Generator], Example] | None,
         state: dict[str, Any],
+        pad_to: Mapping[str, int] | None = None,
     ) -> None:
-        """Opens the stream at ``state`` (replaying the epoch's consumed examples)."""
+        """Opens the stream at ``state`` (replaying the epoch's consumed examples); ``pad_to``: ``data.pad_to``."""
         self.dataset, self.batch_size, self.seed, self.buffer_size = dataset, batch_size, seed, buffer_size
-        self.transform = transform
+        self.transform, self.pad_to = transform, pad_to
         self.epoch, self.examples = int(state.get("epoch", 0)), int(state.get("examples", 0))
         self._open(skip=self.examples)
 
@@ -143,7 +147,7 @@ class StreamBatches:
             rows.append(row)
         indices = np.arange(self.examples, self.examples + self.batch_size)
         self.examples += self.batch_size
-        return stack(rows, indices)
+        return stack(rows, indices, self.pad_to)
 
     def get_state(self) -> dict[str, Any]:
         """The position after the batches drawn so far."""

@@ -33,6 +33,10 @@ class Loader(Protocol):
         """Stops workers and threads, if any."""
         ...
 
+    def pool_stats(self) -> dict[str, Any] | None:
+        """The worker pool's rate and queue depth for ``stats`` events (None: no pool on this path)."""
+        ...
+
 
 def position_from_state(state: dict[str, Any]) -> LoaderPosition:
     """The ``(epoch, offset)`` position of a saved loader state (older checkpoints hold only these two keys)."""
@@ -63,3 +67,6 @@ class InMemoryLoader:
 
     def close(self) -> None:
         """Nothing to stop."""
+
+    def pool_stats(self) -> None:
+        """No worker pool: batches are gathered by index in the step."""

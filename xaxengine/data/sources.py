@@ -3,8 +3,9 @@
 - ``get_data_iterator("train")`` returning an iterator: :class:`IteratorLoader`.
 - ``datasets.IterableDataset`` (streaming): :class:`StreamBatches` through :class:`IteratorLoader`.
 - Grain ``IterDataset``: its iterator (exact state) through :class:`IteratorLoader`.
-- ``datasets.Dataset`` that fits ``data.host_max_bytes``, with no ``transform`` / ``batch_transform`` and
-  ``data.loader`` not ``grain``: the in-memory fast path (on the device when it fits ``data.device_max_bytes``).
+- ``datasets.Dataset`` that fits ``data.host_max_bytes``, with no ``transform`` / ``batch_transform``, no
+  ``data.pad_to`` and ``data.loader`` not ``grain``: the in-memory fast path (on the device when it fits
+  ``data.device_max_bytes``).
 - Otherwise (a larger or transformed ``datasets.Dataset``, a Grain ``MapDataset``, any ``__len__`` /
   ``__getitem__`` source): :class:`GrainLoader`.
 """
@@ -56,7 +57,8 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     dataset = task.get_dataset("train")
     transform = TaskHook(task, "transform") if overrides(task, "transform") else None
     if isinstance(dataset, datasets.IterableDataset):
-        stream = StreamBatches(dataset, cfg.batch_size, seed, cfg.shuffle_buffer if cfg.shuffle else 0, transform, {})
+        buffer = cfg.shuffle_buffer if cfg.shuffle else 0
+        stream = StreamBatches(dataset, cfg.batch_size, seed, buffer, transform, {}, cfg.pad_to)
         return IteratorLoader(stream, placement, state)
     if isinstance(dataset, grain.IterDataset):
         return IteratorLoader(iter(dataset), placement, state)
@@ -79,13 +81,24 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     if len(dataset) < cfg.batch_size:
         raise ValueError(f"train dataset has {len(dataset)} rows, fewer than data.batch_size={cfg.batch_size}")
     maker = BatchMaker(
-        dataset, cfg.batch_size, seed, cfg.shuffle, transform, batch_transform, skip_errors=cfg.on_error == "skip"
+        dataset,
+        cfg.batch_size,
+        seed,
+        cfg.shuffle,
+        transform,
+        batch_transform,
+        skip_errors=cfg.on_error == "skip",
+        rows=placement.local_rows(cfg.batch_size),  # multi_process: this process's shard of each batch only
+        pad_to=dict(cfg.pad_to),
     )
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
     return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)
 
 
 def _fast_path(loader: str, transform: Any, batch_transform: Any, dataset: Any, cfg: Any) -> bool:
+    if cfg.pad_to and loader == "memory":
+        raise ValueError("data.pad_to pads examples on the Grain path; set data.loader = 'auto' or 'grain'")
     if loader != "auto":
         return loader == "memory"
-    return transform is None and batch_transform is None and dataset_nbytes(dataset) <= cfg.host_max_bytes
+    plain = transform is None and batch_transform is None and not cfg.pad_to
+    return plain and dataset_nbytes(dataset) <= cfg.host_max_bytes

@@ -6,12 +6,13 @@ per epoch, its rows from the epoch's seeded permutation (the same order as the i
 workers there are, or on where a run was resumed.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from xaxengine.data.padding import PaddingError, pad_example
 from xaxengine.task.mixins.dataloaders import table_columns
 
 Example = dict[str, Any]
@@ -41,11 +42,18 @@ def epoch_order(size: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(size).astype(np.int32)
 
 
-def read_rows(source: Any, indices: np.ndarray) -> list[Example]:
-    """Reads examples by index: a ``datasets.Dataset`` in one Arrow slice, any other source one ``[i]`` at a time."""
+def read_rows(source: Any, indices: np.ndarray, ragged: Collection[str] = ()) -> list[Example]:
+    """Reads examples by index: a ``datasets.Dataset`` in one Arrow slice, any other source one ``[i]`` at a time.
+
+    ``ragged`` columns (``data.pad_to``'s) may differ in length between rows: they are read row by row.
+    """
     if _is_hf_dataset(source):
-        columns = table_columns(source.with_format("arrow")[indices.tolist()], source.column_names)
-        return [{k: v[i] for k, v in columns.items()} for i in range(len(indices))]
+        table = source.with_format("arrow")[indices.tolist()]
+        columns: dict[str, Any] = table_columns(table, [n for n in source.column_names if n not in ragged])
+        for name in ragged:
+            if name in source.column_names:
+                columns[name] = [np.asarray(value) for value in table.column(name).to_pylist()]
+        return [{k: columns[k][i] for k in source.column_names} for i in range(len(indices))]
     rows = []
     for index in indices.tolist():
         row = source[index]
@@ -53,8 +61,16 @@ def read_rows(source: Any, indices: np.ndarray) -> list[Example]:
     return rows
 
 
-def stack(rows: list[Example], indices: np.ndarray) -> HostBatch:
-    """Stacks examples into columns; a column whose shape changes gets one line naming it and the example."""
+def stack(rows: list[Example], indices: np.ndarray, pad_to: Mapping[str, int] | None = None) -> HostBatch:
+    """Stacks examples into columns; a column whose shape changes gets one line naming it and the example.
+
+    Columns of ``pad_to`` are padded first, each with its ``<column>_mask`` (:mod:`xaxengine.data.padding`).
+    """
+    if pad_to:
+        try:
+            rows = [pad_example(row, index, pad_to) for row, index in zip(rows, indices.tolist(), strict=True)]
+        except PaddingError as error:
+            raise DataError(str(error)) from None
     batch: HostBatch = {}
     for name in rows[0]:
         first = np.shape(rows[0][name])
@@ -80,6 +96,9 @@ class BatchMaker:
         transform: ``transform(example, rng) -> example`` or None.
         batch_transform: ``batch_transform(batch, rng) -> batch`` or None.
         skip_errors: Replace an example whose transform raises by another row of the batch (counted), else fail.
+        rows: The rows of each global batch this process builds (``multi_process``: its own shard; the other
+            processes read the rest), all of them by default.
+        pad_to: Variable-length columns padded to a fixed length, each with a ``<column>_mask`` (``data.pad_to``).
     """
 
     source: Any
@@ -89,32 +108,36 @@ class BatchMaker:
     transform: Callable[[Example, np.random.Generator], Example] | None
     batch_transform: Callable[[HostBatch, np.random.Generator], HostBatch] | None
     skip_errors: bool
+    rows: slice = slice(None)
+    pad_to: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
         self.batches_per_epoch = len(self.source) // self.batch_size
+        self.local_size = len(range(self.batch_size)[self.rows])
         self._order_epoch, self._order = -1, np.zeros(0, np.int32)
 
     def indices(self, batch_number: int) -> tuple[int, np.ndarray]:
-        """The epoch and the example indices of batch ``batch_number`` (each epoch's partial batch is dropped)."""
+        """The epoch and the example indices of global batch ``batch_number`` (an epoch's partial batch is dropped)."""
         epoch, slot = divmod(batch_number, self.batches_per_epoch)
         if epoch != self._order_epoch:
             self._order_epoch, self._order = epoch, epoch_order(len(self.source), self.seed, epoch, self.shuffle)
         return epoch, self._order[slot * self.batch_size : (slot + 1) * self.batch_size]
 
     def __call__(self, batch_number: int) -> HostBatch:
-        """Reads, transforms and stacks batch ``batch_number``."""
+        """Reads, transforms and stacks this process's rows of batch ``batch_number``."""
         epoch, indices = self.indices(int(batch_number))
+        indices = indices[self.rows]
         skipped = 0
-        if self.transform is None and _is_hf_dataset(self.source):
+        if self.transform is None and not self.pad_to and _is_hf_dataset(self.source):
             batch: HostBatch = table_columns(
                 self.source.with_format("arrow")[indices.tolist()], self.source.column_names
             )
         else:
-            rows = read_rows(self.source, indices)
+            rows = read_rows(self.source, indices, self.pad_to)
             if self.transform is not None:
                 rows, skipped = self._transform_rows(rows, indices, epoch)
-            batch = stack(rows, indices)
+            batch = stack(rows, indices, self.pad_to)
         if self.batch_transform is not None:
             try:
                 batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))

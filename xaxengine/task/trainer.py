@@ -198,10 +198,14 @@ class Trainer:
     def emit_stats(self) -> None:
         """Samples CPU and GPU statistics and emits ``stats`` events (called by the sampler thread).
 
+        On the Grain path ``data`` holds the worker pool's rate, busy share and queue depth (``docs/protocol.md``).
         In multi-process runs, ranks other than 0 write their sample to ``RUN_DIR/.stats/`` instead, and rank 0 emits
         one event per rank (``process`` = rank) from those files.
         """
         sample = {**self.cpu_stats.sample(), "gpus": self.gpu_stats.sample()}
+        pool = self.loader.pool_stats() if self.loader is not None else None
+        if pool is not None:
+            sample["data"] = pool
         rank = jax.process_index()
         if rank:
             write_rank_stats(self.task.run_dir, rank, sample)

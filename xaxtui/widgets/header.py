@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from xaxengine.protocol import TIMING_FRACTIONS
+from xaxtui.data_advice import data_bound_advice
 from xaxtui.state import RunState
 
 STATUS_STYLES = {
@@ -49,7 +50,8 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
         text.append(f"  {extra}", style="yellow")
     if state.data_bound:
         wait = state.timing[TIMING_FRACTIONS["data"]]
-        text.append(f"  DATA-BOUND {100 * wait:.0f}% data wait", style="bold yellow")
+        advice = data_bound_advice(state.pool, state.run_start)
+        text.append(f"  DATA-BOUND {100 * wait:.0f}% data wait: {advice}", style="bold yellow")
     end = state.last_t if state.finished or now is None else now
     elapsed = end - state.first_t if not math.isnan(state.first_t) else math.nan
     max_steps = state.max_steps

@@ -1,7 +1,10 @@
 """Digit tasks over each input path: a per-sample augmentation (Grain workers), a stream, an iterator."""
 
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,8 @@ class DataTaskConfig(MnistConfig):
     """Digits plus test switches."""
 
     fail_index: int = xax.field(-1, help="The transform raises on this example index (-1: never).")
+    record_dir: str = xax.field("", help="The transform appends each example index to rank<XAX_PROCESS_ID>.txt here.")
+    step_sleep_s: float = xax.field(0.0, help="A hook sleeps this long after every step (a loop slower than data).")
 
 
 def digits_with_index(phase: str, valid_fraction: float) -> Any:
@@ -31,9 +36,18 @@ class AugmentedDigitsTask(MnistTask):
     def get_dataset(self, phase: str) -> Any:
         return digits_with_index(phase, self.config.valid_fraction)
 
+    def get_hooks(self) -> list[xax.Hook]:
+        if not self.config.step_sleep_s:
+            return []
+        return [xax.Hook(lambda *_: time.sleep(self.config.step_sleep_s), every_n_steps=1, name="slow loop")]
+
     def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         if int(example["index"]) == self.config.fail_index:
             raise ValueError("unreadable image")
+        if self.config.record_dir:  # the launcher sets XAX_PROCESS_ID per rank; Grain workers inherit it
+            rank = os.environ.get("XAX_PROCESS_ID", "0")
+            with open(Path(self.config.record_dir) / f"rank{rank}.txt", "a") as f:
+                f.write(f"{int(example['index'])}\n")
         image = example["image"]
         if rng.random() < 0.5:
             image = image[:, ::-1]
@@ -67,3 +81,23 @@ class IteratorDigitsTask(MnistTask):
                     yield {"image": images[chosen], "label": labels[chosen]}
 
         return batches()
+
+
+class RaggedDigitsTask(MnistTask):
+    """Each flattened digit cut to a random length of 32 to 64 pixels: variable-length examples for ``data.pad_to``.
+
+    Logs ``mask_frac``, the share of real (unpadded) positions the step saw in ``image_mask``.
+    """
+
+    def get_dataset(self, phase: str) -> Any:
+        return digits_with_index(phase, self.config.valid_fraction)
+
+    def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        pixels = np.asarray(example["image"], np.float32).reshape(-1)
+        return {**example, "image": pixels[: int(rng.integers(32, 65))]}
+
+    def compute_metrics(self, model, batch, output, loss, state) -> dict[str, Any]:
+        metrics = super().compute_metrics(model, batch, output, loss, state)
+        if "image_mask" in batch:
+            metrics["mask_frac"] = batch["image_mask"].mean()
+        return metrics

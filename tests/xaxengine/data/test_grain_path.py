@@ -1,9 +1,14 @@
 """The Grain path through the real CLI: exact resume after SIGKILL with workers and a transform, bad examples."""
 
+import os
+import signal
+import subprocess
+import time
+
 import psutil
 import pytest
 
-from tests.conftest import run_engine
+from tests.conftest import BIN, REPO, engine_env, run_engine
 from tests.xaxengine.data.kill_resume import events, final_status, kill_after_first_checkpoint, run_dir_of, train_losses
 
 TOML = "tests/xaxengine/data/augment.toml"
@@ -68,3 +73,34 @@ def _cmdline(process: psutil.Process) -> list[str]:
         return process.cmdline()
     except psutil.Error:
         return []
+
+
+def test_a_worker_killed_mid_run_is_named_in_one_line_and_the_run_fails(runs_dir):
+    args = ("train.max_steps=100000", "step_sleep_s=0.02", "checkpoint.save_every_n_steps=0")
+    cmd = [str(BIN / "xaxengine"), "run", TOML, *args, "--runs-dir", str(runs_dir), "--run-id", "oom"]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=engine_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (run_dir := next(runs_dir.glob("*/oom"), None)) or not _running(run_dir):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never started training"
+            time.sleep(0.2)
+        workers = [c for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(_cmdline(c))]
+        assert len(workers) == 2
+        victim = workers[0].pid
+        os.kill(victim, signal.SIGKILL)  # what the OOM killer does
+        _, stderr = proc.communicate(timeout=60)  # never a hang
+    finally:
+        proc.kill()
+    assert proc.returncode == 1
+    status = final_status(run_dir)
+    expected = f"DataError: data worker pid {victim} was killed (signal 9, out of memory?)"
+    assert status["state"] == "failed" and status["reason"].startswith(expected), status
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("xaxengine: error: run failed") and str(victim) in lines[0], lines
+
+
+def _running(run_dir) -> bool:
+    journal = run_dir / "events.jsonl"
+    return journal.exists() and any(e["kind"] == "scalars" for e in events(run_dir))

@@ -8,7 +8,8 @@ over a 1-D mesh ``("data",)`` of every device of the job (all processes):
 - Small datasets stay on the devices as replicated columns; a step then only ships the index batch, sharded
   ``P("data")``, and each device gathers its own rows inside the jitted step (no host gather on the hot path).
   Large datasets stay on the host: each process gathers only its own rows and builds the global batch with
-  ``jax.make_array_from_process_local_data``.
+  ``jax.make_array_from_process_local_data``. On the Grain path each process reads only those rows
+  (:meth:`Placement.local_rows`): no process reads the whole batch.
 - The step's outputs are constrained to the input shardings, so the compiled step can donate its state buffers.
 - Decisions that must be identical on every process (stop, checkpoint now) go through :meth:`Placement.agree`.
 """
@@ -62,8 +63,14 @@ class Placement:
             return columns, idx
         return {k: v[idx] for k, v in columns.items()}, None
 
-    def put_batch(self, batch: Columns) -> tuple[Columns, None]:
+    def local_rows(self, size: int) -> slice:
+        """The rows of a global batch of ``size`` this process reads: all of them in one process."""
+        del size
+        return slice(None)
+
+    def put_batch(self, batch: Columns, size: int | None = None) -> tuple[Columns, None]:
         """The step operands of a host batch (Grain, iterators): ``(batch on the device, None)``."""
+        del size
         return {k: jax.device_put(v) for k, v in batch.items()}, None
 
     def constrain(self, fn: Callable[..., Any], out_shardings: Any) -> Callable[..., Any]:
@@ -179,11 +186,21 @@ class MeshPlacement(Placement):
             return columns, self._global(local, size)
         return {k: self._global(v[local], size) for k, v in columns.items()}, None
 
-    def put_batch(self, batch: Columns) -> tuple[Columns, None]:
-        """A host batch sharded over ``data`` (every process holds the global batch and ships its own rows)."""
-        size = len(next(iter(batch.values())))
-        rows = self._rows(size) if self.multi_process and size % self.num_devices == 0 else slice(None)
-        return {k: self._global(np.asarray(v)[rows], size) for k, v in batch.items()}, None
+    def local_rows(self, size: int) -> slice:
+        """The rows of a global batch of ``size`` this process holds (all of them when the batch is replicated)."""
+        return self._rows(size) if self.multi_process and size % self.num_devices == 0 else slice(None)
+
+    def put_batch(self, batch: Columns, size: int | None = None) -> tuple[Columns, None]:
+        """A host batch sharded over ``data``.
+
+        Without ``size`` every process holds the global batch and ships its own rows; with ``size`` (the global
+        batch size) the batch is already this process's :meth:`local_rows`.
+        """
+        if size is None:
+            size = len(next(iter(batch.values())))
+            rows = self.local_rows(size)
+            return {k: self._global(np.asarray(v)[rows], size) for k, v in batch.items()}, None
+        return {k: self._global(np.asarray(v), size) for k, v in batch.items()}, None
 
     def constrain(self, fn: Callable[..., Any], out_shardings: Any) -> Callable[..., Any]:
         """Constrains ``fn``'s outputs to ``out_shardings`` inside the jitted computation."""
