@@ -1,4 +1,4 @@
-"""The trainer: owns the training loop of a supervised task, its run context and its hook registry.
+"""The trainer: owns the training loop of a task (supervised or with its own step), its context and its hooks.
 
 One run, in order: the run directory, lock, loggers and signal handlers; the initial state (fresh, resumed, or
 ``--init-from``); the datasets; the compiled train step; then the loop, which dispatches one jitted step per
@@ -9,32 +9,27 @@ hook; the loop itself only dispatches, polls the signal flags and asks which hoo
 
 import contextlib
 import logging
-import shutil
 import sys
-import threading
 import time
 import traceback
 from typing import Any
 
 import equinox as eqx
 import jax
-import numpy as np
 
 from xaxengine.config import config_to_dict
 from xaxengine.data.loader import Loader
 from xaxengine.data.sources import open_train_loader
 from xaxengine.exit_codes import EXIT_FAILED, exit_code_for_signal
 from xaxengine.launch_config import RunOptions
-from xaxengine.protocol import TIMING_PHASE, Kind, State
+from xaxengine.protocol import Kind, State
 from xaxengine.rank_stats import RankStatsReader, write_rank_stats
 from xaxengine.runs import STDOUT_FILE, STOP_REASON_FILE, RunLock
 from xaxengine.task.mixins.checkpointing import CheckpointSaveError
 from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
-from xaxengine.task.mixins.custom_step import CustomStepMixin
 from xaxengine.task.mixins.gpu_stats import GPUStats
 from xaxengine.task.mixins.hooks import Hook, HookFn, HookRegistry
-from xaxengine.task.mixins.process import process_info
 from xaxengine.task.mixins.profiling import (
     ProfilerTrace,
     compiled_cost,
@@ -47,63 +42,29 @@ from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.stopping import BestCheckpoint, EarlyStop, FinishRequest, time_budget_hook
 from xaxengine.task.mixins.supervised import (
-    SupervisedMixin,
     accumulating_train_step,
-    non_scalar,
-    summarize,
     zero_sums,
 )
-from xaxengine.task.mixins.train import TrainState, init_opt_state
+from xaxengine.task.mixins.train import TrainState
 from xaxengine.task.mixins.train_step import (
     check_hooks_per_call,
     dtype_policy,
-    initial_ema,
     scanned_steps,
     train_step_flops,
 )
 from xaxengine.task.run_context import LoopState, RunContext, StepsInFlight
+from xaxengine.task.run_setup import (
+    QuietBackgroundErrors,
+    TrainableTask,
+    emit_run_start,
+    initial_state,
+    warn_if_disk_is_low,
+)
+from xaxengine.task.train_log import NonFiniteLossError, TrainLog
 from xaxengine.task.validator import Validator
 from xaxengine.threads import set_background_nice
 
 logger = logging.getLogger("xaxengine")
-
-TrainableTask = SupervisedMixin[Any] | CustomStepMixin[Any]
-
-
-class _QuietBackgroundErrors:
-    """Routes exceptions of background threads to the run's log file while a run lives.
-
-    Orbax's saver threads leave tracebacks behind a failed write; the engine reports the failure itself, in one line.
-    """
-
-    def __init__(self) -> None:
-        self.thread_hook, self.unraisable_hook = threading.excepthook, sys.unraisablehook
-        threading.excepthook = self._thread
-        sys.unraisablehook = self._unraisable
-
-    @staticmethod
-    def _thread(args: threading.ExceptHookArgs) -> None:
-        name = args.thread.name if args.thread else "?"
-        logger.debug("exception in thread %s: %s: %s", name, args.exc_type.__name__, args.exc_value)
-
-    @staticmethod
-    def _unraisable(args: Any) -> None:
-        logger.debug("unraisable exception: %s", args.exc_value)
-
-    def restore(self) -> None:
-        threading.excepthook, sys.unraisablehook = self.thread_hook, self.unraisable_hook
-
-
-class EventWriteError(OSError):
-    """The events file stopped taking lines (full disk, read-only file system): the run ends failed."""
-
-
-class NonFiniteLossError(RuntimeError):
-    """Raised when the loss or gradients became non-finite under ``nan_policy = "stop"``."""
-
-    def __init__(self, first_bad_step: int) -> None:
-        super().__init__(f"non-finite loss or gradient at step {first_bad_step} (nan_policy=stop)")
-        self.last_good_step = first_bad_step - 1
 
 
 class Trainer:
@@ -148,15 +109,15 @@ class Trainer:
         task.emit_status(State.STARTING, 0)
         stats = self.config.stats
         sampler = StatsSampler(self.emit_stats, stats.interval_s) if stats.enabled else None
-        quiet = _QuietBackgroundErrors()
+        quiet = QuietBackgroundErrors()
         try:
             launch = self.config.launch
             self.ctx.placement = make_placement(
                 launch.layout, launch.num_devices, launch.fsdp, launch.fsdp_min_size, self.config.data.batch_size
             )
-            state, static, optimizer, loader_state, restored_step = self._initial_state()
-            self._emit_run_start(restored_step)
-            self._warn_if_disk_is_low(state)
+            state, static, optimizer, loader_state, restored_step = initial_state(task, options, self.ctx.placement)
+            emit_run_start(task, self.ctx.placement, restored_step)
+            warn_if_disk_is_low(task, state)
             if sampler is not None:
                 self.emit_stats()
                 if self.gpu_stats.nvml_error:
@@ -214,63 +175,6 @@ class Trainer:
         self._rank_stats = self._rank_stats or RankStatsReader(self.task.run_dir)
         for other, stats in self._rank_stats.fresh():
             self.task.bus.emit(Kind.STATS, **stats, process=other)
-
-    def _emit_run_start(self, resumed: int | None) -> None:
-        """The first event after ``starting``; ``resumed`` is the step of the checkpoint actually restored."""
-        task, placement = self.task, self.ctx.placement
-        task.bus.emit(
-            Kind.RUN_START,
-            run_id=task.run_dir.name,
-            task=task.task_spec(),
-            run_dir=str(task.run_dir),
-            config=config_to_dict(self.config),
-            layout=placement.layout,
-            devices=[str(d) for d in placement.devices],
-            max_steps=self.config.train.max_steps,
-            resumed_from_step=resumed,
-            **process_info(),
-        )
-
-    def _warn_if_disk_is_low(self, state: TrainState) -> None:
-        """Warns, with the numbers, when the run dir's disk cannot hold the checkpoints this run keeps."""
-        ckpt = self.config.checkpoint
-        if not (ckpt.save_every_n_steps or ckpt.save_every_n_seconds):
-            return
-        state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state) if hasattr(x, "dtype"))
-        needed = state_bytes * (ckpt.max_to_keep + 1)  # the kept ones plus the one being written
-        free = shutil.disk_usage(self.task.run_dir).free
-        if free < needed:
-            self.task.log_message(
-                "warning",
-                f"{self.task.run_dir}: {free / 2**20:.1f} MB free, but {ckpt.max_to_keep} kept checkpoints plus one "
-                f"being written need about {needed / 2**20:.1f} MB ({state_bytes / 2**20:.1f} MB each); saves may fail",
-            )
-
-    def _initial_state(self) -> tuple[TrainState, Any, Any, dict[str, Any], int | None]:
-        """Fresh state, or the newest readable checkpoint (resume), or another run's weights (init-from).
-
-        Returns:
-            The state, the model's static part, the optimizer, the loader state, and the restored step (resume).
-        """
-        task, options, placement = self.task, self.ctx.options, self.ctx.placement
-        if options.resume_dir is not None:
-            abstract, static, optimizer = task.init_state(abstract=True)
-            restored = task.resume_checkpoint(placement.shard_abstract(abstract))
-            if restored is not None:
-                state, meta = restored
-                return state, static, optimizer, dict(meta.get("loader", {})), int(meta.get("step", state.step))
-            task.log_message("warning", "no checkpoint to resume from; starting from step 0")
-        state, static, optimizer = task.init_state()
-        if options.init_from is not None:
-            params = task.init_from_checkpoint(options.init_from, state).params
-            state = TrainState(
-                step=state.step,
-                params=params,
-                opt_state=init_opt_state(optimizer, params),
-                key=state.key,
-                ema=initial_ema(params, self.config.train.ema_decay),
-            )
-        return state, static, optimizer, {}, None
 
     def compile(self, name: str, fn: Any, args: tuple[Any, ...], donate_argnums: tuple[int, ...] = ()) -> Any:
         """Compiles a step function and emits a ``compile`` event (seconds, per-device FLOPs, the device's peak)."""
@@ -396,7 +300,7 @@ class Trainer:
         # Host clocks around the data and step calls; with the breakdown off they are a C builtin returning 0.
         clock = time.perf_counter if self.config.profile.timing else int
         ctx.timer = timer = StepTimer(ctx.step)
-        self.timer_clock = clock
+        self.train_log = TrainLog(self.task, ctx, clock)
         data_s = step_s = 0.0
         in_flight = StepsInFlight(self.config.train.max_steps_in_flight, self.config.train.dispatch_ahead_s)
         steps_per_call = self.config.train.steps_per_call
@@ -481,54 +385,8 @@ class Trainer:
         return bool(signum), scheduled or bool(requested)
 
     def _log_train(self, step: int, model: Any, metrics: Any) -> None:
-        """Fetches and logs the window's train means, then the step-time breakdown of the interval it closes.
-
-        The fetch waits for the steps still queued on the device, so its time counts as step time.
-        """
         del model, metrics
-        ctx, timer, clock, task = self.ctx, self.ctx.timer, self.timer_clock, self.task
-        t0 = clock()
-        if (broken := task.bus.writer.file_error) is not None:
-            raise EventWriteError(f"cannot write events to {broken}")
-        fetched = jax.device_get(self.loop.sums)
-        t1 = clock()
-        timer.seconds["step"] += t1 - t0
-        means, nonfinite, first_bad = summarize(fetched)
-        if nonfinite and self.config.train.nan_policy == "stop":
-            raise NonFiniteLossError(first_bad + 1)
-        timer.seconds["log"] += clock() - t1
-        timing = timer.interval(step, self.config.data.batch_size)
-        t2 = clock()
-        if nonfinite:
-            task.log_message("warning", f"skipped {nonfinite} non-finite update(s), first at step {first_bad + 1}")
-        task.log_scalars(
-            step,
-            "train",
-            means,
-            steps_per_s=timing["steps_per_s"],
-            samples_per_s=timing["samples_per_s"],
-            elapsed_s=ctx.elapsed(),
-        )
-        ctx.remember("train", means)
-        if self.config.profile.timing:
-            task.log_scalars(step, TIMING_PHASE, self._timing_values(timing))
-        for name, values in non_scalar(fetched).items():
-            task.log_histogram(step, f"train/{name}", values)
-        fresh = ctx.placement.replicate(zero_sums({name: np.shape(v) for name, v in fetched.items()}))
-        self.loop = eqx.tree_at(lambda loop: loop.sums, self.loop, fresh)
-        timer.seconds["log"] += clock() - t2
-        if not ctx.placement.multi_process:  # saves finish in lockstep on every process otherwise
-            with timer.phase("checkpoint"):
-                task.poll_pending_save()
-
-    def _timing_values(self, timing: dict[str, float]) -> dict[str, float]:
-        """The interval's breakdown, plus ``compile_s`` (first interval only) and ``mfu`` (FLOPs and peak known)."""
-        values, ctx = dict(timing), self.ctx
-        if ctx.compile_s is not None:
-            values["compile_s"], ctx.compile_s = ctx.compile_s, None
-        if ctx.step_flops and ctx.peak_flops:
-            values["mfu"] = ctx.step_flops * timing["steps_per_s"] / ctx.peak_flops
-        return values
+        self.loop = self.train_log(step, self.loop)
 
     def _add_validation_listeners(self) -> None:
         """Early stopping and the best checkpoint, run after each validation."""
