@@ -51,6 +51,9 @@ KEYS: tuple[Key, ...] = (
     Key("back", "escape", "Back", scope="sweeps"),
     Key("open_trial", "enter", "Open trial", scope="sweep"),
     Key("stop_trial", "s", "Stop trial", scope="sweep"),
+    Key("prune_trial", "p", "Prune", scope="sweep"),
+    Key("raise_parallel", "plus", "Parallel+", scope="sweep"),
+    Key("lower_parallel", "minus", "Parallel-", scope="sweep"),
     Key("stop_sweep", "x", "Stop sweep", scope="sweep"),
     Key("back", "escape", "Back", scope="sweep"),
     Key("save", "ctrl+s", "Save", scope="config"),
@@ -96,7 +99,15 @@ def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str
 
 def display_key(key: str) -> str:
     """A readable form of a key name (``question_mark`` -> ``?``)."""
-    names = {"question_mark": "?", "slash": "/", "space": "space", "escape": "esc", "enter": "enter"}
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "space": "space",
+        "escape": "esc",
+        "enter": "enter",
+        "plus": "+",
+        "minus": "-",
+    }
     return ", ".join(names.get(part, part) for part in key.split(","))
 
 

@@ -24,7 +24,9 @@ from xaxtui.widgets.best_curve import BestCurve
 from xaxtui.widgets.charts import ChartPane
 from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.config_form import ConfigForm
+from xaxtui.widgets.live_curves import LiveCurves
 from xaxtui.widgets.logs import LogPane
+from xaxtui.widgets.param_scatter import ParamScatter
 from xaxtui.widgets.runs import RunsTable
 from xaxtui.widgets.stats import StatsPane
 from xaxtui.widgets.trials import TrialsTable
@@ -169,7 +171,8 @@ class TestOtherScreens:
 
 class TestSweepView:
     def test_sweep_view(self, snap_compare):
-        """A finished 6-trial sweep: the trials table (trial 4 starred, trial 2 pruned) and the best-so-far curve."""
+        """A finished 6-trial sweep: the trials table (trial 4 starred, trial 2 pruned), the best-so-far curve, the
+        live-curves chart with no running trial, and the objective against the log-scale lr (the best starred)."""
 
         async def run_before(pilot) -> None:
             app = pilot.app
@@ -181,6 +184,9 @@ class TestSweepView:
                     and screen.reads_shown >= 1
                     and screen.query_one(TrialsTable).row_count == 6
                     and screen.query_one(BestCurve).fits_size
+                    and screen.query_one(LiveCurves).fits_size
+                    and bool(scatters := list(screen.query(ParamScatter)))
+                    and all(c.fits_size and c.points.x for c in scatters)
                 )
 
             app.post_message(OpenSweepRequested(_rel(SWEEP_DIR)))
