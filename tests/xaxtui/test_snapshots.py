@@ -9,7 +9,7 @@ finished, so nothing on screen depends on the wall clock.
 import os
 
 import pytest
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import DataTable, Input, Select, Static, TabbedContent, TextArea
 
 from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, SWEEP_DIR, SWEEP_RUNS, TASK, wait_for
 from xaxtui.app import XaxTui
@@ -29,6 +29,7 @@ from xaxtui.widgets.logs import LogPane
 from xaxtui.widgets.param_scatter import ParamScatter
 from xaxtui.widgets.runs import RunsTable
 from xaxtui.widgets.stats import StatsPane
+from xaxtui.widgets.sweep_builder import SweepBuilder
 from xaxtui.widgets.trials import TrialsTable
 
 SIZE = (100, 32)
@@ -136,6 +137,27 @@ class TestOtherScreens:
             app = pilot.app
             await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen) and bool(app.screen.query(ConfigForm)))
             await wait_for(pilot, lambda: bool(app.screen.query_one(ConfigForm).query(Input)))
+            _no_blink(app)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+
+        assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
+
+    def test_config_sweep_tab(self, snap_compare):
+        """The sweep tab with one range added (lr, log-uniform around its value) and the next field's suggestion."""
+
+        async def run_before(pilot) -> None:
+            app = pilot.app
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen) and bool(app.screen.query(SweepBuilder)))
+            app.screen.query_one(TabbedContent).active = "sweep-tab"
+            await pilot.pause()
+            app.screen.query_one("#sweep-field", Select).value = "optimizer.lr"
+            await wait_for(pilot, lambda: app.screen.query_one("#sweep-bounds", Input).value == "0.0002, 0.02")
+            await pilot.click("#sweep-add")
+            await wait_for(pilot, lambda: app.screen.query_one("#sweep-ranges", DataTable).row_count == 1)
+            app.screen.query_one("#sweep-field", Select).value = "hidden"
+            await wait_for(pilot, lambda: app.screen.query_one("#sweep-bounds", Input).value == "32, 128")
+            app.screen.query_one("#sweep-add").focus()
             _no_blink(app)
             await pilot.wait_for_scheduled_animations()
             await pilot.pause()
