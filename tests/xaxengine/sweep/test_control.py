@@ -5,10 +5,12 @@ requests land while they run.
 """
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import optuna
+import pytest
 
 from tests.conftest import REPO, engine_env
 from tests.xaxengine.sweep.test_sweep import load_study, only_sweep, run_sweep, sweep_argv, wait_for, write_sweep
@@ -90,3 +92,27 @@ def test_parallel_is_raised_while_the_driver_runs_and_a_trial_is_pruned_by_hand(
     assert [rows[n]["state"] for n in (0, 1)] == ["pruned", "pruned"]
     late = run_sweep("parallel", sweep_dir.name, "3", "--runs-dir", str(runs_dir))
     assert late.returncode == 2 and "no live driver runs this sweep" in late.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["prune"], "sweep prune: give the sweep id or folder and TRIAL"),
+        (["parallel", "SWEEP"], "sweep parallel: give the sweep id or folder and N"),
+        (["parallel", "SWEEP", "two"], "sweep parallel: N must be a whole number, got 'two'"),
+        (["prune", "SWEEP", "t0x"], "sweep prune: TRIAL must be a whole number, got 't0x'"),
+        (["parallel", "SWEEP", "999"], "sweep parallel: N must be between 1 and 256, got 999"),
+        (["prune", "SWEEP", "1"], "no live driver runs this sweep (continue it with --resume)"),
+        (["parallel", "SWEEP", "2"], "no live driver runs this sweep (continue it with --resume)"),
+        (["prune", "nowhere", "1"], "sweep 'nowhere' not found"),
+    ],
+)
+def test_requests_to_a_sweep_without_a_driver_or_with_bad_values_are_one_line_errors(tmp_path, args, error):
+    sweep_dir = tmp_path / "sweeps" / "s-1"
+    shutil.copytree(REPO / "tests/fixtures/recorded_sweep/sweeps/digits-20261201-125258-3929", sweep_dir)
+    argv = [str(sweep_dir) if a == "SWEEP" else a for a in args]
+    done = run_sweep(*argv, "--runs-dir", str(tmp_path))
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert error in line
+    assert not (sweep_dir / "parallel").exists() and not (sweep_dir / "prune").exists()  # nothing was asked
