@@ -5,6 +5,8 @@ with the categories as labels. Trials whose value cannot be drawn (not finite, a
 are counted in the title, never plotted.
 """
 
+import math
+
 import numpy as np
 
 from xaxtui.sweep_space import ParamAxis, Points, scatter_points
@@ -42,27 +44,27 @@ class ParamScatter(MetricChart):
         self.clear()
         self.points = points = scatter_points(sweep, self.axis)
         best = sweep.best.number if sweep.best is not None else None
+        x_scale, y_scale = huge_scale(points.x), huge_scale(points.y)  # values near 1e308 overflow the axes
+        xs_drawn, ys_drawn = [x / x_scale for x in points.x], [y / y_scale for y in points.y]
         groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-        for x, y, trial in zip(points.x, points.y, points.trials, strict=True):
+        for x, y, trial in zip(xs_drawn, ys_drawn, points.trials, strict=True):
             marker = BEST_MARKER if trial.number == best else STATE_MARKERS.get(trial.state, ("·", PALETTE[4]))
             xs, ys = groups.setdefault(marker, ([], []))
             xs.append(x)
             ys.append(y)
-        xs_all = [np.asarray(xs) for xs, _ in groups.values()]
-        ys_all = [np.asarray(ys) for _, ys in groups.values()]
-        scale = self._set_limits(xs_all, ys_all)
-        if points.y and (rise := (max(points.y) - min(points.y)) / scale) > 0:  # keep the top and bottom ones inside
-            self.set_ylimits(min(points.y) / scale - 0.1 * rise, max(points.y) / scale + 0.1 * rise)
+        self._set_limits([np.asarray(xs) for xs, _ in groups.values()], [np.asarray(ys) for _, ys in groups.values()])
+        if ys_drawn and (rise := max(ys_drawn) - min(ys_drawn)) > 0:  # keep the top and bottom markers inside
+            self.set_ylimits(min(ys_drawn) - 0.1 * rise, max(ys_drawn) + 0.1 * rise)
         if self.axis.scale == "choice":
             self.set_xlimits(-0.5, max(0.5, len(self.axis.choices) - 0.5))
             self.set_x_formatter(CategoryFormatter(self.axis.labels()))
         else:
-            if points.x and (span := max(points.x) - min(points.x)) > 0:  # keep the end markers off the frame
-                self.set_xlimits(min(points.x) - 0.05 * span, max(points.x) + 0.05 * span)
-            self.set_x_formatter(LogFormatter() if self.axis.scale == "log" else CompactFormatter())
-        self.set_y_formatter(CompactFormatter(scale))
+            if xs_drawn and (span := max(xs_drawn) - min(xs_drawn)) > 0:  # keep the end markers off the frame
+                self.set_xlimits(min(xs_drawn) - 0.05 * span, max(xs_drawn) + 0.05 * span)
+            self.set_x_formatter(LogFormatter() if self.axis.scale == "log" else CompactFormatter(x_scale))
+        self.set_y_formatter(CompactFormatter(y_scale))
         for (marker, style), (xs, ys) in groups.items():
-            self.scatter(np.asarray(xs), np.asarray(ys) / scale, marker=marker, marker_style=style)
+            self.scatter(np.asarray(xs), np.asarray(ys), marker=marker, marker_style=style)
         title = f"{sweep.objective or 'objective'} vs {self.axis.name}"
         if self.axis.scale == "log":
             title += " (log)"
@@ -72,3 +74,9 @@ class ParamScatter(MetricChart):
             title += " · no values yet"
         self.set_ylabel(title)
         self.set_xlabel("")
+
+
+def huge_scale(values: list[float]) -> float:
+    """The power of ten that values this large are divided by to be drawn (1 unless some exceed 1e300)."""
+    top = max((abs(v) for v in values), default=0.0)
+    return 10.0 ** math.floor(math.log10(top)) if top > 1e300 else 1.0

@@ -210,3 +210,25 @@ async def test_p_prunes_a_running_trial_and_plus_minus_ask_for_another_parallel(
         ["sweep", "parallel", str(sweep_dir), "2"],
         ["sweep", "parallel", str(sweep_dir), "3"],
     ]
+
+
+async def test_extreme_values_are_drawn_without_overflowing_the_axes(tmp_path: Path):
+    sweep_dir = _copy(tmp_path)
+    (sweep_dir / "sweep.toml").unlink()  # no sweep file: every axis is inferred from the values
+
+    def edit(status):
+        for row, (width, value) in zip(status["rows"], [(1e308, -1e308), (-1e308, 1e308), (0, 0.5)] * 2, strict=True):
+            row["params"] = {"width": width, "optimizer.lr": row["params"]["optimizer.lr"]}
+            row["value"] = value
+        status["best"] = status["rows"][1]
+
+    _edit_status(sweep_dir, edit)
+    app = XaxTui(tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _sweep_view(pilot)
+        await wait_for(pilot, lambda: len(_scatters(screen)) == 2)
+        width = _scatters(screen)["width"]
+        assert width.axis.scale == "linear" and len(width.points.x) == 6
+        assert _scatters(screen)["optimizer.lr"].axis.scale == "linear"  # no sweep file says it is a log range
+        await pilot.resize_terminal(80, 30)  # redrawn at another width: still no overflow
+        await wait_for(pilot, lambda: width.fits_size)
