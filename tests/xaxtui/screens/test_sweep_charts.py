@@ -52,6 +52,7 @@ def test_trial_colors_stay_with_their_trial_as_trials_come_and_go():
     later = assign_colors(first, [1, 4], palette)  # 0 ended; 4 prefers b (4 % 3), which 1 holds
     assert later == {1: "b", 4: "c"}
     assert assign_colors(later, [1, 4, 6], palette)[6] == "a"  # the color 0 left is free again
+    assert assign_colors(later, [4], palette) == {4: "c"}  # 1 ended: 4 keeps its color, not the one it prefers
     assert set(assign_colors({}, [0, 3, 6, 9], palette).values()) == {"a", "b", "c"}  # more trials than colors
 
 
@@ -162,6 +163,9 @@ async def test_running_trials_are_overlaid_live_each_in_its_own_lasting_color(tm
         await wait_for(pilot, lambda: sorted(screen.live.tails) == [1, 9])
         assert screen.live.colors == {1: PALETTE[1], 9: PALETTE[2]}  # trial 1 keeps its color
         await wait_for(pilot, lambda: sorted(chart._labels) == ["trial 1", "trial 9"])
+        _edit_status(sweep_dir, running({9}))  # trial 1 ends: trial 9 keeps its color, not the one it prefers
+        await wait_for(pilot, lambda: sorted(screen.live.tails) == [9])
+        assert screen.live.colors == {9: PALETTE[2]}
         _edit_status(sweep_dir, running(set()))
         await wait_for(pilot, lambda: not screen.live.tails and "no running trial" in chart._y_label)
 
