@@ -1,7 +1,8 @@
 """Engine vs a hand-written raw JAX loop on the same MLP: steps/s ratio, time to first step, peak RSS.
 
-Also the engine with its dispatch queue paced (``dispatch_ahead_s = 0.01``, ``max_steps_in_flight = 8``: the
-``paced`` rows; the default is a fixed queue of 2) and the engine with ``train.steps_per_call = 8`` (8 optimizer
+Also the engine with ``process.background_nice = 0`` (its logger and stats threads at the step's priority; the
+default lowers them by 10: the ``background_nice_0`` rows), the CPU share of every thread at the last step
+(``thread_cpu_share_median``), and the engine with ``train.steps_per_call = 8`` (8 optimizer
 steps per compiled call, logging every 56 steps, the multiple of 8 nearest 50) against the same raw
 one-step-per-call loop: the ``steps_per_call_8`` rows.
 
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 T0 = time.time()
 REPO = Path(__file__).resolve().parents[1]
@@ -71,15 +73,25 @@ def run_raw(steps: int) -> dict[str, float]:
     return {"steps_per_s": (steps - 1) / elapsed, "first_step_s": first_step_s}
 
 
-def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False) -> dict[str, float]:
+def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False, nice: int = 10) -> dict[str, Any]:
     """The same model through the engine with JSONL + TensorBoard + plain progress logging and stats sampling.
 
-    ``paced`` queues as many steps as take 10 ms (up to 8) instead of the default fixed queue of 2.
+    ``paced`` queues as many steps as take 10 ms (up to 8) instead of the default fixed queue of 2; ``nice`` is
+    ``process.background_nice`` (the default lowers the logger and stats threads by 10). The result has the CPU
+    seconds of every thread at the last step (``thread_cpu_s``, by thread name; XLA's threads are ``native:*``).
     """
+    import xaxengine as xax
     from bench.mlp_task import BenchConfig, BenchMlpTask
     from xaxengine.config import build_config
     from xaxengine.launch_config import RunOptions
     from xaxengine.protocol import read_events
+    from xaxengine.threads import thread_cpu_seconds
+
+    clocks: dict[str, float] = {}
+
+    class ClockedTask(BenchMlpTask):
+        def get_hooks(self) -> list[Any]:
+            return [xax.Hook(lambda *_: clocks.update(thread_cpu_seconds()), at_end=True, name="thread clocks")]
 
     runs = tempfile.mkdtemp(prefix="xax-bench-")
     config = build_config(
@@ -99,16 +111,17 @@ def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False) -> dict
             "checkpoint": {"save_every_n_steps": 0},
             "logger": {"tensorboard": True, "progress": "plain"},
             "artifacts": {"runs_dir": runs, "run_id": "bench"},
+            "process": {"background_nice": nice},
         },
     )
-    code = BenchMlpTask.launch(config, RunOptions())
+    code = ClockedTask.launch(config, RunOptions())
     assert code == 0, f"engine run failed with {code}"
-    events = list(read_events(Path(runs) / "bench_mlp" / "bench" / "events.jsonl"))
+    events = list(read_events(next(Path(runs).glob("*/bench/events.jsonl"))))
     running_t = next(e["t"] for e in events if e["kind"] == "status" and e["state"] == "running")
     train = [e for e in events if e["kind"] == "scalars" and e["phase"] == "train"]
     first, last = train[0], train[-1]
     steps_per_s = (last["step"] - first["step"]) / (last["t"] - first["t"])
-    return {"steps_per_s": steps_per_s, "first_step_s": running_t - T0 + 1.0 / steps_per_s}
+    return {"steps_per_s": steps_per_s, "first_step_s": running_t - T0 + 1.0 / steps_per_s, "thread_cpu_s": clocks}
 
 
 def worker(mode: str, steps: int) -> None:
@@ -117,7 +130,8 @@ def worker(mode: str, steps: int) -> None:
     if mode == "raw":
         result = run_raw(steps)
     else:
-        result = run_engine(steps, 8 if mode == "engine_k8" else 1, paced=mode == "engine_paced")
+        nice = 0 if mode == "engine_nice0" else 10
+        result = run_engine(steps, 8 if mode == "engine_k8" else 1, paced=mode == "engine_paced", nice=nice)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sys.stdout.write(json.dumps(result) + "\n")
 
@@ -127,7 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--worker", choices=["raw", "engine", "engine_k8", "engine_paced"])
+    parser.add_argument("--worker", choices=["raw", "engine", "engine_nice0", "engine_k8", "engine_paced"])
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "engine_vs_raw.json"))
     args = parser.parse_args()
     if args.worker:
@@ -135,7 +149,7 @@ def main() -> None:
         return
     from bench.alternate import alternate
 
-    variants = {"raw": "raw", "engine": "engine", "engine_k8": "engine_k8", "engine_paced": "engine_paced"}
+    variants = {"raw": "raw", "engine": "engine", "engine_nice0": "engine_nice0", "engine_k8": "engine_k8"}
     samples = alternate(__file__, variants, ["--steps", str(args.steps)], args.repeats)
 
     def median(mode: str, key: str) -> float:
@@ -145,7 +159,22 @@ def main() -> None:
         pairs = zip(samples["raw"], samples[mode], strict=True)
         return [e["steps_per_s"] / r["steps_per_s"] for r, e in pairs]
 
-    ratios, ratios_k8, ratios_paced = ratios_of("engine"), ratios_of("engine_k8"), ratios_of("engine_paced")
+    ratios, ratios_k8, ratios_nice0 = ratios_of("engine"), ratios_of("engine_k8"), ratios_of("engine_nice0")
+
+    def thread_shares(mode: str) -> dict[str, float]:
+        """Median share of the process's CPU seconds per thread (XLA's and libraries' native threads summed)."""
+        per_sample = []
+        for sample in samples[mode]:
+            clocks = sample["thread_cpu_s"]
+            total = sum(clocks.values()) or 1.0
+            shares: dict[str, float] = {}
+            for name, seconds in clocks.items():
+                group = "native (XLA and libraries)" if name.startswith("native:") else name
+                shares[group] = shares.get(group, 0.0) + seconds / total
+            per_sample.append(shares)
+        groups = sorted({group for shares in per_sample for group in shares})
+        return {group: statistics.median(shares.get(group, 0.0) for shares in per_sample) for group in groups}
+
     result = {
         "model": "MLP 784-512-512-10, Adam, batch 128, synthetic 28x28 data on device",
         "steps": args.steps,
@@ -157,15 +186,17 @@ def main() -> None:
         "engine_steps_per_call_8": {k: median("engine_k8", k) for k in ("steps_per_s", "first_step_s", "peak_rss_mb")},
         "steps_per_call_8_ratio_median": statistics.median(ratios_k8),
         "steps_per_call_8_ratio_all": ratios_k8,
-        "paced_ratio_median": statistics.median(ratios_paced),
-        "paced_ratio_all": ratios_paced,
+        "background_nice_0_ratio_median": statistics.median(ratios_nice0),
+        "background_nice_0_ratio_all": ratios_nice0,
+        "thread_cpu_share_median": {"engine": thread_shares("engine"), "engine_nice0": thread_shares("engine_nice0")},
         "first_step_delta_s": median("engine", "first_step_s") - median("raw", "first_step_s"),
         "peak_rss_ratio": median("engine", "peak_rss_mb") / median("raw", "peak_rss_mb"),
         "samples": samples,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    keys = ("steps_per_s_ratio_median", "steps_per_call_8_ratio_median", "paced_ratio_median", "first_step_delta_s")
+    keys = ("steps_per_s_ratio_median", "steps_per_call_8_ratio_median", "background_nice_0_ratio_median")
+    keys += ("first_step_delta_s", "thread_cpu_share_median")
     summary = {k: result[k] for k in keys}
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
 

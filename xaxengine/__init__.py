@@ -20,6 +20,7 @@ _NAMES: dict[str, str] = {
     # tasks and their configs
     "Task": "xaxengine.task.task",
     "SupervisedTask": "xaxengine.task.task",
+    "Script": "xaxengine.task.script",
     "Config": "xaxengine.config.sections",
     "SupervisedConfig": "xaxengine.config.sections",
     "TrainConfig": "xaxengine.config.sections",
@@ -44,6 +45,7 @@ _NAMES: dict[str, str] = {
     "TrainState": "xaxengine.task.mixins.train",
     "build_optimizer": "xaxengine.task.mixins.train",
     "StepState": "xaxengine.task.mixins.step_context",
+    "ModelsState": "xaxengine.task.mixins.custom_step",
     "Hook": "xaxengine.task.mixins.hooks",
     # log helpers (the log_* methods themselves are on the task)
     "image_grid": "xaxengine.task.loggers.media",
@@ -51,11 +53,15 @@ _NAMES: dict[str, str] = {
     # running
     "launch": "xaxengine.entry",
     "run_task_main": "xaxengine.entry",
+    # a trained run, back without training
+    "load_ckpt": "xaxengine.task.load",
+    "load_task": "xaxengine.task.load",
 }
 
 __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "Task",
     "SupervisedTask",
+    "Script",
     "Config",
     "SupervisedConfig",
     "TrainConfig",
@@ -79,11 +85,14 @@ __all__ = [  # noqa: RUF022 (grouped as in _NAMES)
     "TrainState",
     "build_optimizer",
     "StepState",
+    "ModelsState",
     "Hook",
     "image_grid",
     "to_uint8_image",
     "launch",
     "run_task_main",
+    "load_ckpt",
+    "load_task",
 ]
 
 

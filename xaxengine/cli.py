@@ -33,12 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("toml", nargs="?", help="Task file, e.g. tasks/mnist.toml.")
     run.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
     run.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
-    run.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
+    run.add_argument("--init-from", metavar="RUN", help=entry.INIT_FROM_HELP)
+    entry.add_checkpoint_choice(run)
     entry.add_run_flags(run)
 
     resume = sub.add_parser("resume", help="Continue a stopped run in its own directory.")
     resume.add_argument("run", help="Run directory, run id or 'latest'.")
     resume.add_argument("overrides", nargs="*", help="Dotted overrides, e.g. train.max_steps=2000 to train longer.")
+    entry.add_checkpoint_choice(resume)
     entry.add_run_flags(resume, with_help=False)
 
     ls = sub.add_parser("ls", help="List runs (a Slurm run with its job's state, asked of scontrol once).")
@@ -85,6 +87,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "(dotted overrides still apply)"
             )
         return entry.resume(args.resume, args)
+    if args.from_checkpoint != "latest":
+        raise UsageError(
+            f"--from {args.from_checkpoint} picks the checkpoint of --resume RUN (for a new run: --init-from RUN:best)"
+        )
     options = RunOptions(events_to_stdout=args.events == "-", init_from=entry.init_from_run(args))
     return entry.start(Path(args.toml), args.overrides, args, options)
 
@@ -96,8 +102,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _print_run_help(toml: str | None) -> None:
     lines = [
         "usage: xaxengine run TASK.toml [section.field=value ...] [--runs-dir D] [--run-id ID] [--events -]",
-        "                     [--resume RUN] [--init-from RUN] [--layout L] [--num-devices N] [--num-processes N]",
-        "                     [--profile-steps START:END] [--debug-nans]",
+        "                     [--resume RUN [--from best]] [--init-from RUN[:best]] [--layout L] [--num-devices N]",
+        "                     [--num-processes N] [--profile-steps START:END] [--debug-nans]",
         "       xaxengine run --resume RUN [section.field=value ...]",
         "",
         'Trains the task named by `task = "module:Class"` in TASK.toml. Overrides use dotted field names.',

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xaxengine.catalog import find_run
+from xaxengine.checkpoint_choice import CHOICES, init_from_dir, rewind_to_best, split_choice
 from xaxengine.config import ConfigError, build_config, load_run_spec
 from xaxengine.config.build import check_task_class
 from xaxengine.exit_codes import EXIT_BAD_INPUT
@@ -22,6 +23,7 @@ from xaxengine.runs import CONFIG_FILE, RunError, resolve_runs_dir
 from xaxengine.task.launchers import launch as launch_layout
 from xaxengine.task.launchers.runnable import Runnable
 
+INIT_FROM_HELP = "Start from another run's weights: RUN (its latest checkpoint) or RUN:best (fine-tuning)."
 FLAG_FIELDS = {  # run/resume flags that are shorthands for config overrides
     "layout": "launch.layout",
     "num_devices": "launch.num_devices",
@@ -49,11 +51,27 @@ def add_run_flags(parser: argparse.ArgumentParser, with_help: bool = True) -> No
         parser.add_argument("-h", "--help", action="store_true", help="Show this help and the task's config fields.")
 
 
+def add_checkpoint_choice(parser: argparse.ArgumentParser) -> None:
+    """``--from latest|best``: which checkpoint ``resume`` restores (``best``: the one ``keep_best`` kept)."""
+    parser.add_argument(
+        "--from",
+        dest="from_checkpoint",
+        choices=CHOICES,
+        default="latest",
+        help="Resume from the newest checkpoint (latest) or the one checkpoint.keep_best kept (best).",
+    )
+
+
 def resume(run: str, args: argparse.Namespace) -> int:
-    """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``)."""
+    """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``).
+
+    With ``--from best`` the best checkpoint becomes the newest first (see :mod:`xaxengine.checkpoint_choice`).
+    """
     run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
     if not (run_dir / CONFIG_FILE).exists():
         raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
+    if getattr(args, "from_checkpoint", "latest") == "best":
+        sys.stderr.write(f"xaxengine: {rewind_to_best(run_dir)}\n")
     overrides = list(args.overrides)
     keys = {o.partition("=")[0].strip() for o in flag_overrides(overrides, args)}
     if "launch.layout" in keys and "launch.num_devices" not in keys:
@@ -63,8 +81,15 @@ def resume(run: str, args: argparse.Namespace) -> int:
 
 
 def init_from_run(args: argparse.Namespace) -> Path | None:
-    """The run ``--init-from`` names, if any."""
-    return find_run(args.init_from, resolve_runs_dir(args.runs_dir)) if args.init_from else None
+    """The checkpoint folder ``--init-from RUN`` (or ``RUN:best``, ``RUN:latest``) names, if any.
+
+    Raises:
+        RunError: No such run, or ``:best`` of a run without a best checkpoint.
+    """
+    if not args.init_from:
+        return None
+    run, choice = split_choice(args.init_from)
+    return init_from_dir(find_run(run, resolve_runs_dir(args.runs_dir)), choice)
 
 
 def flag_overrides(overrides: Sequence[str], args: argparse.Namespace) -> list[str]:
@@ -95,12 +120,18 @@ def run_task_main(task_cls: Any, argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="Dotted overrides: optimizer.lr=3e-4 train.max_steps=500.")
     parser.add_argument("--resume", metavar="RUN", help="Continue a run (its directory, run id or 'latest').")
-    parser.add_argument("--init-from", metavar="RUN", help="Start from another run's latest weights (fine-tuning).")
+    parser.add_argument("--init-from", metavar="RUN", help=INIT_FROM_HELP)
+    add_checkpoint_choice(parser)
     add_run_flags(parser, with_help=False)
     args = parser.parse_intermixed_args(argv)
     try:
         if args.resume:
             return resume(args.resume, args)
+        if args.from_checkpoint != "latest":
+            raise ConfigError(
+                f"--from {args.from_checkpoint} picks the checkpoint of --resume RUN (for a new run: "
+                "--init-from RUN:best)"
+            )
         init_from = init_from_run(args)
         config_cls = task_cls.config_class
         config = build_config(config_cls, {}, source=f"{spec} defaults", overrides=flag_overrides(args.overrides, args))

@@ -35,6 +35,7 @@ class Kind(StrEnum):
     TEXT = "text"
     DISTRIBUTION = "distribution"
     MESH = "mesh"
+    VIDEO = "video"
     LOG = "log"
     STATUS = "status"
     COMPILE = "compile"

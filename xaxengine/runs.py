@@ -18,6 +18,7 @@ STDOUT_FILE = "stdout.log"
 LOCK_FILE = "lock"
 SLURM_JOB_FILE = "slurm_job"  # the Slurm job id of a run submitted with `xaxengine slurm --submit`
 CHECKPOINTS_DIR = "checkpoints"
+BEST_CHECKPOINT_DIR = "best_checkpoint"  # the one checkpoint checkpoint.keep_best keeps
 TENSORBOARD_DIR = "tensorboard"
 ARTIFACTS_DIR = "artifacts"
 RUNS_DIR_ENV = "XAX_RUNS_DIR"

@@ -39,6 +39,7 @@ KEYS: tuple[Key, ...] = (
     Key("toggle_x_axis", "x", "Step/time", scope="run"),
     Key("cycle_smoothing", "m", "Smooth", scope="run"),
     Key("filter_metrics", "slash", "Filter", scope="run"),
+    Key("zoom_pane", "z", "Zoom pane", scope="run"),
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),
     Key("compare", "C", "Compare", scope="picker"),
@@ -53,9 +54,9 @@ KEYS: tuple[Key, ...] = (
     Key("stop_trial", "s", "Stop trial", scope="sweep"),
     Key("prune_trial", "p", "Prune", scope="sweep"),
     Key("raise_parallel", "plus", "Parallel+", scope="sweep"),
-    Key("lower_parallel", "minus", "Parallel-", scope="sweep"),
+    Key("lower_parallel", "minus", "Parallel-", show=False, scope="sweep"),
     Key("stop_sweep", "x", "Stop sweep", scope="sweep"),
-    Key("back", "escape", "Back", scope="sweep"),
+    Key("back", "escape", "Back", show=False, scope="sweep"),
     Key("save", "ctrl+s", "Save", scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="config"),
     Key("back", "escape", "Back", show=False, scope="config"),
@@ -89,12 +90,38 @@ def keys_for(scope: str) -> list[Key]:
     return [k for k in KEYS if k.scope == scope]
 
 
+SCREEN_SCOPES = frozenset({"run", "picker", "sweeps", "sweep", "config", "launch"})  # full screens, not dialogs
+
+
 def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
-    """Textual bindings for one scope, with ids so keymaps can remap them."""
-    return [
-        Binding(k.key, k.action, k.description, show=k.show, id=f"{k.scope}.{k.action}", priority=k.key == "ctrl+s")
+    """Textual bindings for one scope, with ids so keymaps can remap them.
+
+    A full screen repeats the app's footer keys (``? Help``, ``q Quit``) first, as ``app.`` actions: the footer lists
+    a screen's bindings before the app's, so on a narrow terminal the app's would be the ones cut off.
+    """
+    first = [k for k in keys_for("app") if k.show] if scope in SCREEN_SCOPES else []
+    own = [
+        Binding(k.key, k.action, k.description, show=k.show, id=f"{k.scope}.{k.action}", priority=_priority(k))
         for k in keys_for(scope)
     ]
+    taken = {b.key for b in own}
+    return [
+        *(
+            Binding(k.key, f"app.{k.action}", k.description, id=f"{scope}.app.{k.action}")
+            for k in first
+            if k.key not in taken
+        ),
+        *own,
+    ]
+
+
+def _priority(key: Key) -> bool:
+    """Keys the screen takes before the focused widget: save, and a list screen's enter.
+
+    A table's own ``enter`` binding is hidden from the footer, and the footer lists the focused widget's bindings
+    first, so without priority the picker's footer would never show ``enter Open``.
+    """
+    return key.key == "ctrl+s" or (key.key == "enter" and key.scope in {"picker", "sweeps", "sweep"})
 
 
 def display_key(key: str) -> str:

@@ -35,7 +35,7 @@ _T = operator.itemgetter("t")
 _VALUES = operator.itemgetter("values")
 _KIND = operator.itemgetter("kind")
 _PHASE = operator.itemgetter("phase")
-_ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh"})
+_ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh", "video"})
 DATA_BOUND_FRAC = 0.2  # a run that waits for data more than this fraction of the time is flagged data-bound
 
 

@@ -352,6 +352,10 @@ def check_task_class(task_cls: Any, spec: str) -> None:
             f"{name}({', '.join(list(inspect.signature(getattr(task_cls, name)).parameters)[1:])})" for name in missing
         )
         raise ConfigError(f"task {spec!r}: {task_cls.__qualname__} does not implement {hooks}")
+    problem = getattr(task_cls, "definition_problem", None)
+    message = problem() if callable(problem) else None
+    if message:
+        raise ConfigError(f"task {spec!r}: {message}")
     misplaced = misplaced_section_fields(config_cls)
     if misplaced:
         name, dotted = misplaced[0]

@@ -245,10 +245,17 @@ class GPUStatsConfig:
 
 @dataclass(kw_only=True)
 class ProcessConfig:
-    """Signal handling."""
+    """Signal handling and the priority of the engine's own threads."""
 
     handle_signals: bool = field(
         True, help="Catch SIGINT/SIGTERM (finish the step, checkpoint, exit) and SIGUSR1 (checkpoint now)."
+    )
+    background_nice: int = field(
+        10,
+        ge=0,
+        le=19,
+        help="Niceness the engine's logger and stats threads add to themselves, so on a busy machine they never take "
+        "a core from the step (they still run when one is idle); 0 = the step's priority.",
     )
 
 

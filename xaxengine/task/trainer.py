@@ -31,10 +31,18 @@ from xaxengine.runs import STDOUT_FILE, STOP_REASON_FILE, RunLock
 from xaxengine.task.mixins.checkpointing import CheckpointSaveError
 from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
+from xaxengine.task.mixins.custom_step import CustomStepMixin
 from xaxengine.task.mixins.gpu_stats import GPUStats
 from xaxengine.task.mixins.hooks import Hook, HookFn, HookRegistry
 from xaxengine.task.mixins.process import process_info
-from xaxengine.task.mixins.profiling import ProfilerTrace, compiled_cost, configure_debugging, peak_flops, trace_window
+from xaxengine.task.mixins.profiling import (
+    ProfilerTrace,
+    compiled_cost,
+    compiled_memory,
+    configure_debugging,
+    peak_flops,
+    trace_window,
+)
 from xaxengine.task.mixins.sharding import make_placement
 from xaxengine.task.mixins.step_context import StepTimer
 from xaxengine.task.mixins.stopping import BestCheckpoint, EarlyStop, FinishRequest, time_budget_hook
@@ -45,7 +53,7 @@ from xaxengine.task.mixins.supervised import (
     summarize,
     zero_sums,
 )
-from xaxengine.task.mixins.train import TrainState
+from xaxengine.task.mixins.train import TrainState, init_opt_state
 from xaxengine.task.mixins.train_step import (
     check_hooks_per_call,
     dtype_policy,
@@ -55,8 +63,11 @@ from xaxengine.task.mixins.train_step import (
 )
 from xaxengine.task.run_context import LoopState, RunContext, StepsInFlight
 from xaxengine.task.validator import Validator
+from xaxengine.threads import set_background_nice
 
 logger = logging.getLogger("xaxengine")
+
+TrainableTask = SupervisedMixin[Any] | CustomStepMixin[Any]
 
 
 class _QuietBackgroundErrors:
@@ -96,9 +107,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 class Trainer:
-    """Trains one supervised task in this process (one rank of a multi-process job)."""
+    """Trains one task in this process (one rank of a multi-process job): supervised, or with its own train step."""
 
-    def __init__(self, task: SupervisedMixin[Any], options: RunOptions, registry: HookRegistry | None = None) -> None:
+    def __init__(self, task: TrainableTask, options: RunOptions, registry: HookRegistry | None = None) -> None:
         """Binds the trainer to a task; nothing is written until :meth:`run`.
 
         Args:
@@ -119,6 +130,7 @@ class Trainer:
     def run(self) -> int:
         """Trains, writing the run directory; returns the exit code (0, 1, 130 or 143)."""
         task, options = self.task, self.ctx.options
+        set_background_nice(self.config.process.background_nice)  # before the logger and sampler threads start
         task.prepare_run_dir(options.resume_dir)
         lock = RunLock(task.run_dir)
         primary = jax.process_index() == 0  # only process 0 holds the lock and writes config and events
@@ -250,7 +262,7 @@ class Trainer:
             state = TrainState(
                 step=state.step,
                 params=params,
-                opt_state=optimizer.init(params),
+                opt_state=init_opt_state(optimizer, params),
                 key=state.key,
                 ema=initial_ema(params, self.config.train.ema_decay),
             )
@@ -270,6 +282,7 @@ class Trainer:
             name=name,
             compile_s=seconds,
             **cost,
+            **compiled_memory(compiled),
             peak_flops=self.ctx.peak_flops,
             device_kind=jax.devices()[0].device_kind,
             num_devices=len(self.ctx.placement.devices),
@@ -286,7 +299,7 @@ class Trainer:
             task.log_message("info", "loading datasets")
             seed, steps_left = self.config.train.seed, self.config.train.max_steps - ctx.step
             self.loader = loader = open_train_loader(task, placement, seed, loader_state, steps_left)
-            valid_columns, valid_size = task.load_columns("valid")
+            valid_columns, valid_size = task.load_columns("valid") if task.validates() else ({}, 0)
             valid_columns = placement.put_columns(valid_columns)
         state = placement.put_state(state)
         task.log_message("info", placement.describe(state))
@@ -295,7 +308,9 @@ class Trainer:
 
         task.emit_status(State.COMPILING, ctx.step)
         loop, step_fn = self._compile_train_step(state, static, optimizer, loader)
-        self.validator = Validator(task, placement, self.compile, static, valid_columns, valid_size)
+        self.validator = (
+            Validator(task, placement, self.compile, static, valid_columns, valid_size) if valid_size else None
+        )
         self._register_hooks()
         task.emit_status(State.RUNNING, ctx.step)
         return self._loop(loop, step_fn, loader)
@@ -335,7 +350,7 @@ class Trainer:
         """The engine's own hooks, in the order they run after a step, then the task's (:meth:`get_hooks`)."""
         cfg, ckpt, hooks = self.config.train, self.config.checkpoint, self.hooks
         self.log_hook = hooks.add(Hook(self._log_train, every_n_steps=cfg.log_every_n_steps, at_end=True))
-        if cfg.valid_every_n_steps or cfg.valid_every_n_seconds:
+        if (cfg.valid_every_n_steps or cfg.valid_every_n_seconds) and self.validator is not None:
             hooks.add(
                 Hook(
                     self._validate,
@@ -529,6 +544,7 @@ class Trainer:
     def _validate(self, step: int, model: Any, metrics: Any) -> None:
         del metrics
         with self.ctx.timer.phase("valid"):
+            assert self.validator is not None  # registered only when the task validates
             means = self.validator.run(self._eval_params(), step)
             self.task.log_scalars(step, "valid", means, elapsed_s=self.ctx.elapsed())
             self.ctx.remember("valid", means)
@@ -545,7 +561,7 @@ class Trainer:
         if self.config.train.eval_with_ema:
             model = eqx.combine(self._eval_params(), self.loop.static)
         with self.ctx.timer.phase("log"):
-            self.task.log_heavy(model, self.validator.host_batch(), step)
+            self.task.log_heavy(model, self.validator.host_batch() if self.validator else {}, step)
 
     def _profile(self, step: int, model: Any, metrics: Any) -> None:
         """Opens the trace window at its first step and closes it at its last."""

@@ -1,16 +1,27 @@
-"""Validation: the validation set run through a lazily compiled, accumulating eval step; the means are logged."""
+"""Validation: the validation set run through a lazily compiled, accumulating eval step; the means are logged.
+
+A task that overrides ``log_valid_step`` also gets the first batch's output and metrics on the host, from one more
+compiled forward pass over that batch (``valid_outputs``) with the same key as the eval step's first batch.
+"""
 
 from collections.abc import Callable
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import PyTree
+from jaxtyping import Array, PRNGKeyArray, PyTree
 
+from xaxengine.task.mixins.custom_step import CustomStepMixin
 from xaxengine.task.mixins.dataloaders import Columns
 from xaxengine.task.mixins.sharding import Placement
-from xaxengine.task.mixins.supervised import SupervisedMixin, accumulating_eval_step, summarize, zero_sums
+from xaxengine.task.mixins.supervised import (
+    SupervisedMixin,
+    accumulating_eval_step,
+    summarize,
+    zero_sums,
+)
 
 CompileFn = Callable[[str, Any, tuple[Any, ...]], Any]
 
@@ -20,7 +31,7 @@ class Validator:
 
     def __init__(
         self,
-        task: SupervisedMixin[Any],
+        task: SupervisedMixin[Any] | CustomStepMixin[Any],
         placement: Placement,
         compile_step: CompileFn,
         static: PyTree,
@@ -41,6 +52,8 @@ class Validator:
         self.static, self.columns = static, columns
         self.batches = task.valid_index_batches(size)
         self.step_fn: Any = None
+        self.outputs_fn: Any = None
+        self.wants_outputs = isinstance(task, SupervisedMixin) and overrides(task, "log_valid_step")
         self.key = placement.replicate(jax.random.PRNGKey(task.config.train.seed + 1))
 
     def host_batch(self) -> dict[str, np.ndarray]:
@@ -68,4 +81,31 @@ class Validator:
             key = placement.replicate(jax.random.fold_in(self.key, i))
             sums = self.step_fn(params, sums, *placement.step_data(self.columns, idx, on_device), key, step_array)
         means, _, _ = summarize(jax.device_get(sums))
+        if self.wants_outputs:
+            first = placement.step_data(self.columns, self.batches[0], on_device)
+            self._log_first_batch(params, first, placement.replicate(jax.random.fold_in(self.key, 0)), step_array)
         return means
+
+    def _log_first_batch(self, params: PyTree, data: tuple[Any, ...], key: PRNGKeyArray, step: Array) -> None:
+        """Calls the task's ``log_valid_step`` with the first batch, its output and its metrics, on the host."""
+        task = self.task
+        assert isinstance(task, SupervisedMixin)  # wants_outputs says so
+        if self.outputs_fn is None:
+            self.outputs_fn = self.compile_step(
+                "valid_outputs", task.make_eval_outputs(self.static), (params, *data, key, step)
+            )
+        output, metrics = self.outputs_fn(params, *data, key, step)
+        if self.placement.multi_process:  # rows live on every process: gather the whole batch everywhere
+            from jax.experimental import multihost_utils
+
+            output, metrics = multihost_utils.process_allgather((output, metrics), tiled=True)
+        output, metrics = jax.device_get((output, metrics))
+        model = eqx.combine(params, self.static)
+        values = {name: float(np.mean(value)) for name, value in metrics.items()}
+        task.log_valid_step(model, self.host_batch(), output, values, int(step))
+
+
+def overrides(task: object, name: str) -> bool:
+    """Whether the task's class (not the engine) defines the hook ``name``."""
+    owner = next((c for c in type(task).__mro__ if name in c.__dict__), None)
+    return owner is not None and not owner.__module__.startswith("xaxengine.")

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
@@ -100,7 +100,7 @@ class LaunchScreen(ScopedScreen):
 
     def compose(self) -> ComposeResult:
         """Layouts, inputs, launch button."""
-        with Vertical(id="launch-box"):
+        with VerticalScroll(id="launch-box"):  # at 80x24 the overrides and the button are below the fold
             yield Static(f"[b]launch[/b] {self.task_path}")
             if self.remotes:
                 yield Label("where")

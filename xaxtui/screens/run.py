@@ -75,6 +75,14 @@ class RunScreen(ScopedScreen):
         self.set_interval(CLOCK_S, self._tick_clock)
         self.call_after_refresh(self.request_redraw)
 
+    def action_zoom_pane(self) -> None:
+        """Fills the screen with the focused pane (the logs when none has focus), or back to the layout."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        pane = self.focused or self.query_one("#logs", LogPane)
+        self.maximize(pane, container=False)
+
     @property
     def versions(self) -> tuple[int, ...]:
         """How many batches each session has folded."""

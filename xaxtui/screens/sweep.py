@@ -10,6 +10,7 @@ sweep (``xaxengine sweep stop``; ``xaxengine sweep --resume`` continues it). A m
 the sweep again).
 """
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,20 @@ from xaxtui.widgets.trials import TrialsTable
 POLL_S = 1.0  # the driver rewrites status.json every second
 LIVE_DRAW_S = 0.25  # the live curves are redrawn at most this often
 MAX_SCATTERS = 4
+CHART_ROW_MIN = 10  # rows a chart needs to be worth its place; fewer fit: the charts go side by side instead
+
+
+class ChartGrid(Grid):
+    """The sweep view's charts: as many rows of them as fit :data:`CHART_ROW_MIN` each, the columns to hold them all."""
+
+    def on_resize(self) -> None:
+        """Lays the charts out for the new size."""
+        self.lay_out()
+
+    def lay_out(self) -> None:
+        """Sets the number of columns from the charts and the height."""
+        rows = max(1, self.size.height // CHART_ROW_MIN)
+        self.styles.grid_size_columns = max(1, math.ceil(len(self.children) / rows))
 
 
 class SweepRead(Message):
@@ -75,7 +90,7 @@ class SweepScreen(ScopedScreen):
         yield Static(id="sweep-title")
         yield Static(id="sweep-notice")
         yield TrialsTable(id="trials")
-        with Grid(id="sweep-charts"):
+        with ChartGrid(id="sweep-charts"):
             yield BestCurve(id="best-curve")
             yield LiveCurves(id="live-curves")
         yield Footer()
@@ -125,7 +140,7 @@ class SweepScreen(ScopedScreen):
 
     async def _show_scatters(self, sweep: SweepStatus, axes: list[ParamAxis]) -> None:
         axes = axes[:MAX_SCATTERS]
-        grid = self.query_one("#sweep-charts", Grid)
+        grid = self.query_one(ChartGrid)
         if axes != self.axes:
             self.axes = axes
             await grid.query(ParamScatter).remove()
@@ -133,6 +148,7 @@ class SweepScreen(ScopedScreen):
             for chart in charts:
                 chart.border_title = chart.axis.name
             await grid.mount_all(charts)
+            grid.lay_out()
         for chart in grid.query(ParamScatter):
             chart.show(sweep)
 

@@ -11,7 +11,7 @@ from tests.xaxtui.conftest import SWEEP_DIR, SWEEP_RUNS, wait_for
 from tests.xaxtui.screens.test_sweep import SIZE, _sweep_view, _text
 from xaxtui.app import XaxTui
 from xaxtui.live_trials import assign_colors
-from xaxtui.screens.sweep import SweepScreen
+from xaxtui.screens.sweep import CHART_ROW_MIN, ChartGrid, SweepScreen
 from xaxtui.widgets.axes import CategoryFormatter
 from xaxtui.widgets.charts import PALETTE
 from xaxtui.widgets.live_curves import LiveCurves
@@ -236,3 +236,17 @@ async def test_extreme_values_are_drawn_without_overflowing_the_axes(tmp_path: P
         assert _scatters(screen)["optimizer.lr"].axis.scale == "linear"  # no sweep file says it is a log range
         await pilot.resize_terminal(80, 30)  # redrawn at another width: still no overflow
         await wait_for(pilot, lambda: width.fits_size)
+
+
+async def test_on_a_short_terminal_the_charts_go_side_by_side_to_keep_their_height():
+    app = XaxTui(SWEEP_RUNS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _sweep_view(pilot)
+        await wait_for(pilot, lambda: bool(_scatters(screen)))
+        grid = screen.query_one(ChartGrid)
+        await wait_for(pilot, lambda: grid.styles.grid_size_columns == 3)  # one row of three
+        charts = list(grid.children)
+        await wait_for(pilot, lambda: all(c.region.height >= CHART_ROW_MIN for c in charts))
+        await pilot.resize_terminal(100, 40)  # room for two rows: two columns again
+        await wait_for(pilot, lambda: grid.styles.grid_size_columns == 2)
+        await wait_for(pilot, lambda: len({c.region.y for c in charts}) == 2)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from xaxengine.protocol import Event, EventWriter
+from xaxengine.threads import lower_this_thread
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class EventBus:
         return done.wait(timeout)
 
     def _drain(self) -> None:
+        lower_this_thread()
         stopping = False
         while True:
             if stopping:

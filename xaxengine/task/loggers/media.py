@@ -1,4 +1,4 @@
-"""Encoding of log payloads into artifacts: PNG images, image grids, histograms and PLY meshes.
+"""Encoding of log payloads into artifacts: PNG images, labeled image grids, GIF videos, histograms and PLY meshes.
 
 Pure numpy (and Pillow for PNG); no jax. These run on the event bus's writer thread, never on a training step.
 """
@@ -68,6 +68,72 @@ def write_png(path: Path, image: np.ndarray) -> tuple[int, int]:
     array = to_uint8_image(image)
     Image.fromarray(array).save(path, compress_level=1)
     return int(array.shape[1]), int(array.shape[0])
+
+
+LABEL_MIN_WIDTH = 64  # tiles narrower than this are scaled up (nearest) so that a label fits under them
+LABEL_LINE_PX = 11  # Pillow's default bitmap font is 11 px high
+
+
+def labeled(image: np.ndarray, label: str, lines: int | None = None) -> np.ndarray:
+    """The image (scaled up by a whole factor to at least 64 px wide) above a black strip with ``label`` in white.
+
+    Args:
+        image: HW, HWC or CHW; floats in [0, 1] or uint8.
+        label: The text; a newline starts a new line.
+        lines: Height of the strip in lines (default: the label's), so that tiles of one grid match.
+
+    Returns:
+        A uint8 HWC (RGB) image.
+    """
+    from PIL import Image, ImageDraw
+
+    array = to_uint8_image(image)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    array = array[..., :3]
+    scale = max(1, math.ceil(LABEL_MIN_WIDTH / array.shape[1]))
+    array = np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
+    height = (lines or label.count("\n") + 1) * LABEL_LINE_PX + 4
+    canvas = Image.new("RGB", (array.shape[1], array.shape[0] + height))
+    canvas.paste(Image.fromarray(array), (0, 0))
+    ImageDraw.Draw(canvas).multiline_text((2, array.shape[0] + 2), label, fill=(255, 255, 255), spacing=0)
+    return np.asarray(canvas)
+
+
+def labeled_grid(images: np.ndarray, labels: list[str], ncols: int | None = None) -> np.ndarray:
+    """A grid of images, each with its label drawn under it (see :func:`labeled`).
+
+    Raises:
+        ValueError: As many labels as images are needed.
+    """
+    batch = np.asarray(images)
+    if len(labels) != len(batch):
+        raise ValueError(f"{len(batch)} images but {len(labels)} labels")
+    lines = max(label.count("\n") + 1 for label in labels)
+    return image_grid(np.stack([labeled(im, str(lb), lines) for im, lb in zip(batch, labels, strict=True)]), ncols)
+
+
+def write_gif(path: Path, frames: np.ndarray, fps: float) -> tuple[int, int, int]:
+    """Writes frames as an animated GIF (looping); returns (width, height, number of frames).
+
+    Args:
+        path: The file.
+        frames: THW, THWC or TCHW; floats in [0, 1] or uint8.
+        fps: Frames per second (GIF stores whole hundredths of a second per frame).
+
+    Raises:
+        ValueError: Not a sequence of images, or fps not positive.
+    """
+    from PIL import Image
+
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    array = np.asarray(frames)
+    if array.ndim not in (3, 4) or len(array) == 0:
+        raise ValueError(f"expected frames of shape (T, H, W) or (T, H, W, C), got {array.shape}")
+    images = [Image.fromarray(to_uint8_image(frame)) for frame in array]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+    return images[0].width, images[0].height, len(images)
 
 
 def histogram(values: np.ndarray, bins: int) -> tuple[list[float], list[int]] | None:

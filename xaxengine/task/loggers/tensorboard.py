@@ -1,7 +1,8 @@
-"""TensorBoard backend (tensorboardX): scalars, system stats, histograms, images, text, distributions and meshes.
+"""TensorBoard backend (tensorboardX): scalars, system stats, histograms, images, videos, text, distributions, meshes.
 
 What it writes loads in TensorBoard's own ``EventAccumulator``: scalars as ``PHASE/NAME``, stats as ``system/*``
-at the latest training step, histograms under their name, images from the PNG artifact, text as
+at the latest training step, histograms under their name, images from the PNG artifact, videos as animated GIF
+images (TensorBoard's image plugin plays them), text as
 ``NAME/text_summary``, distributions as ``NAME/mean`` and ``NAME/std``, meshes as the tensors ``NAME_1`` (vertices),
 ``NAME_2`` (faces) and ``NAME_3`` (colors) of TensorBoard's mesh plugin.
 """
@@ -31,6 +32,13 @@ class TensorBoardBackend:
         self.run_dir = run_dir
         self.step = 0
         self.writer = SummaryWriter(logdir=str(log_dir), flush_secs=flush_secs)
+        self._by_kind = {
+            Kind.STATS: self._stats,
+            Kind.HISTOGRAM: self._histogram,
+            Kind.IMAGE: self._image,
+            Kind.MESH: self._mesh,
+            Kind.VIDEO: self._gif,
+        }
 
     def write(self, event: Event) -> None:
         """Converts one protocol event into summaries."""
@@ -43,27 +51,24 @@ class TensorBoardBackend:
             for name, value in (event.get("values") or {}).items():
                 if value is not None:
                     self.writer.add_scalar(f"{phase}/{name}", value, step, walltime=t)
-        elif kind == Kind.STATS:
-            self._stats(event, step)
-        elif kind == Kind.HISTOGRAM:
-            self._histogram(event, step)
-        elif kind == Kind.IMAGE:
-            from PIL import Image
-
-            image = np.asarray(Image.open(self.run_dir / event["path"]).convert("RGB"))
-            self.writer.add_image(event["name"], image, step, dataformats="HWC", walltime=t)
+        elif kind in self._by_kind:
+            self._by_kind[kind](event, step)
         elif kind == Kind.TEXT:
             self.writer.add_text(event["name"], str(event.get("text", "")), step, walltime=t)
         elif kind == Kind.DISTRIBUTION:
             for key in ("mean", "std"):
                 if event.get(key) is not None:
                     self.writer.add_scalar(f"{event['name']}/{key}", event[key], step, walltime=t)
-        elif kind == Kind.MESH:
-            self._mesh(event, step)
 
     def _stats(self, event: Event, step: int) -> None:
         for name, value in system_scalars(event).items():
             self.writer.add_scalar(f"system/{name}", value, step, walltime=event["t"])
+
+    def _image(self, event: Event, step: int) -> None:
+        from PIL import Image
+
+        image = np.asarray(Image.open(self.run_dir / event["path"]).convert("RGB"))
+        self.writer.add_image(event["name"], image, step, dataformats="HWC", walltime=event["t"])
 
     def _histogram(self, event: Event, step: int) -> None:
         edges = np.asarray(event["bins"], dtype=np.float64)
@@ -95,6 +100,19 @@ class TensorBoardBackend:
             global_step=step,
             walltime=event["t"],
         )
+
+    def _gif(self, event: Event, step: int) -> None:
+        """The GIF artifact as an image summary, which TensorBoard's image plugin shows animated.
+
+        This is what tensorboardX's ``add_video`` writes after encoding a GIF with moviepy; the artifact already is
+        one, so its bytes go in as they are (no moviepy needed).
+        """
+        from tensorboardX.proto.summary_pb2 import Summary  # ty: ignore[missing-module-member] (generated)
+
+        gif = (self.run_dir / event["path"]).read_bytes()
+        image = Summary.Image(height=event["height"], width=event["width"], colorspace=3, encoded_image_string=gif)
+        summary = Summary(value=[Summary.Value(tag=event["name"], image=image)])
+        self.writer._get_file_writer().add_summary(summary, step, event["t"])  # no public call takes a raw summary
 
     def close(self) -> None:
         """Flushes and closes the event file."""

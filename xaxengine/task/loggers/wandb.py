@@ -87,6 +87,8 @@ class WandbBackend:
             media = wandb.Histogram(np_histogram=(np.asarray(event["counts"]), np.asarray(event["bins"])))
         elif kind == Kind.IMAGE:
             media = wandb.Image(str(self.run_dir / event["path"]))
+        elif kind == Kind.VIDEO:
+            media = wandb.Video(str(self.run_dir / event["path"]), format="gif")  # the GIF holds its frame rate
         elif kind == Kind.TEXT:
             media = wandb.Table(columns=["step", "text"], data=[[self.step, str(event.get("text"))]])
         elif kind == Kind.MESH:

@@ -45,8 +45,10 @@ class ArtifactsMixin[ConfigT: Config](BaseTask[ConfigT]):
         """
         data = {"task": self.task_spec(), **config_to_dict(self.config)}
         text = tomli_w.dumps(data)
-        owner = next(c for c in type(self).__mro__ if "get_optimizer" in c.__dict__)
-        if not owner.__module__.startswith("xaxengine."):  # the [optimizer] section is not what trains this run
+        owner = next((c for c in type(self).__mro__ if "get_optimizer" in c.__dict__), None)  # a Script has none
+        if owner is not None and not owner.__module__.startswith(
+            "xaxengine."
+        ):  # the [optimizer] section is not what trains this run
             marker = f"# optimizer = custom: {owner.__qualname__}.get_optimizer builds it; [optimizer] is not read\n"
             text = text.replace("\n[optimizer]\n", f"\n{marker}[optimizer]\n", 1)
         atomic_write(self.run_dir / CONFIG_FILE, text, mode=RUN_FILE_MODE)

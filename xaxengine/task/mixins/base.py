@@ -30,6 +30,10 @@ USER_HOOKS = frozenset(
         "compute_metrics",
         "log_heavy",
         "get_hooks",
+        "train_step",
+        "valid_step",
+        "log_valid_step",
+        "run_script",
     }
 )
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import psutil
 
+from xaxengine.threads import lower_this_thread
+
 logger = logging.getLogger(__name__)
 
 
@@ -70,6 +72,7 @@ class StatsSampler:
         self.thread.start()
 
     def _loop(self) -> None:
+        lower_this_thread()
         failed = False
         while not self.stopped.wait(self.interval_s):
             try:

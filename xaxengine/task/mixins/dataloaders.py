@@ -24,6 +24,13 @@ logger = logging.getLogger(__name__)
 Columns = dict[str, Any]
 
 
+def gather(columns: Columns, idx: Any) -> Columns:
+    """Selects the rows ``idx`` of every column (``idx`` None means the columns already are the batch)."""
+    if idx is None:
+        return columns
+    return {k: v[idx] for k, v in columns.items()}
+
+
 @dataclass
 class LoaderPosition:
     """Where the training loader stands: the epoch and the offset of the next batch within it."""

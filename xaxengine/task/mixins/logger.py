@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import sys
+from collections.abc import Sequence
 from typing import IO
 
 import equinox as eqx
@@ -169,16 +170,20 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
             name = jax.tree_util.keystr(path).strip(".").replace("[", "_").replace("]", "").replace(".", "/")
             self.log_histogram(step, f"{prefix}/{name}", np.asarray(leaf))
 
-    def log_image(self, step: int, name: str, image: np.ndarray) -> None:
+    def log_image(self, step: int, name: str, image: np.ndarray, label: str | None = None) -> None:
         """Writes an image as a PNG artifact and emits an ``image`` event.
 
         Args:
             step: Training step.
             name: Tag, e.g. ``samples/digits``.
             image: HW, HWC or CHW; floats in [0, 1] (clipped) or uint8.
+            label: Text drawn under the image (a newline starts another line) and recorded in the event's ``labels``.
         """
         host = np.array(image)
-        self.bus.submit(lambda: self._emit_image(step, name, host))
+        if label is None:
+            self.bus.submit(lambda: self._emit_image(step, name, host))
+        else:
+            self.bus.submit(lambda: self._emit_image(step, name, media.labeled(host, label), [label]))
 
     def log_images(self, step: int, name: str, images: np.ndarray, ncols: int | None = None) -> None:
         """Tiles a batch of images into one grid PNG and emits one ``image`` event.
@@ -192,11 +197,58 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
         host = np.array(images)
         self.bus.submit(lambda: self._emit_image(step, name, media.image_grid(host, ncols)))
 
-    def _emit_image(self, step: int, name: str, image: np.ndarray) -> None:
+    def log_labeled_images(
+        self, step: int, name: str, images: np.ndarray, labels: Sequence[str], ncols: int | None = None
+    ) -> None:
+        """Tiles images into one grid PNG with each label drawn under its image; the event lists the ``labels``.
+
+        Args:
+            step: Training step.
+            name: Tag.
+            images: NHW or NHWC; floats in [0, 1] or uint8.
+            labels: One string per image (a newline starts another line), e.g. prediction and truth on two lines.
+            ncols: Tiles per row; ``ceil(sqrt(N))`` if omitted.
+
+        Raises:
+            ValueError: Not one label per image.
+        """
+        host, texts = np.array(images), [str(label) for label in labels]
+        if len(texts) != len(host):
+            raise ValueError(f"log_labeled_images: {len(host)} images but {len(texts)} labels")
+        self.bus.submit(lambda: self._emit_image(step, name, media.labeled_grid(host, texts, ncols), texts))
+
+    def _emit_image(self, step: int, name: str, image: np.ndarray, labels: list[str] | None = None) -> None:
         path = self.artifact_path(f"images/{_safe(name)}_{step:08d}.png")
         width, height = media.write_png(path, image)
         rel = str(path.relative_to(self.run_dir))
-        self.bus.emit(Kind.IMAGE, step=step, name=name, path=rel, width=width, height=height)
+        extra = {} if labels is None else {"labels": labels}
+        self.bus.emit(Kind.IMAGE, step=step, name=name, path=rel, width=width, height=height, **extra)
+
+    def log_video(self, step: int, name: str, frames: np.ndarray, fps: float = 10.0) -> None:
+        """Writes frames as a looping animated GIF artifact and emits a ``video`` event.
+
+        Args:
+            step: Training step.
+            name: Tag, e.g. ``rollouts/policy``.
+            frames: THW, THWC or TCHW (C in 1, 3, 4); floats in [0, 1] (clipped) or uint8.
+            fps: Frames per second.
+
+        Raises:
+            ValueError: Frames that are not a sequence of images, or fps not positive.
+        """
+        host = np.array(frames)
+        if host.ndim not in (3, 4) or len(host) == 0 or fps <= 0:
+            raise ValueError(f"log_video: expected frames (T, H, W[, C]) and fps > 0, got {host.shape} at {fps} fps")
+
+        def job() -> None:
+            path = self.artifact_path(f"videos/{_safe(name)}_{step:08d}.gif")
+            width, height, count = media.write_gif(path, host, fps)
+            rel = str(path.relative_to(self.run_dir))
+            self.bus.emit(
+                Kind.VIDEO, step=step, name=name, path=rel, width=width, height=height, frames=count, fps=float(fps)
+            )
+
+        self.bus.submit(job)
 
     def log_text(self, step: int, name: str, text: str) -> None:
         """Emits a ``text`` event."""

@@ -59,6 +59,22 @@ def compiled_cost(compiled: Any) -> dict[str, float | None]:
     }
 
 
+def compiled_memory(compiled: Any) -> dict[str, int | None]:
+    """Device memory of one call of a compiled function (per device), from XLA's memory analysis.
+
+    ``temp_bytes`` is the scratch the program needs beyond its inputs and outputs (the activations kept for the
+    backward pass live here, so it is what gradient accumulation shrinks); ``argument_bytes`` and ``output_bytes``
+    are its operands and results. None where the backend has no analysis.
+    """
+    try:
+        analysis = compiled.memory_analysis()
+    except Exception:  # some backends do not implement it
+        analysis = None
+    names = {"temp_bytes": "temp_size_in_bytes", "argument_bytes": "argument_size_in_bytes"}
+    names["output_bytes"] = "output_size_in_bytes"
+    return {key: int(getattr(analysis, attr)) if analysis is not None else None for key, attr in names.items()}
+
+
 def peak_flops(cfg: ProfileConfig) -> float | None:
     """Peak FLOP/s of one device: ``profile.peak_flops``, else the device-kind table, else None."""
     return cfg.peak_flops if cfg.peak_flops > 0 else peak_flops_for(jax.devices()[0].device_kind)

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xaxengine.runs import BEST_CHECKPOINT_DIR
 from xaxengine.task.mixins.hooks import Hook
-
-BEST_CHECKPOINT_DIR = "best_checkpoint"
 
 
 @dataclass

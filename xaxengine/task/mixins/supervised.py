@@ -20,9 +20,9 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from xaxengine.config.sections import Config
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin
-from xaxengine.task.mixins.dataloaders import DataloadersMixin
+from xaxengine.task.mixins.dataloaders import DataloadersMixin, gather
 from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import TrainMixin, TrainState
+from xaxengine.task.mixins.train import NamedOptimizers, Optimizers, TrainMixin, TrainState
 from xaxengine.task.mixins.train_step import (
     Precision,
     accumulated_grads,
@@ -41,13 +41,6 @@ FIRST_BAD_STEP = "_first_bad_step"
 GRAD_NORM = "grad_norm"
 GRAD_NORM_MEASURED = "_grad_norm_measured"
 RESERVED = (COUNT, NONFINITE, FIRST_BAD_STEP)
-
-
-def gather(columns: dict[str, Array], idx: Array | None) -> dict[str, Array]:
-    """Selects the rows ``idx`` of every column (``idx`` None means the columns already are the batch)."""
-    if idx is None:
-        return columns
-    return {k: v[idx] for k, v in columns.items()}
 
 
 class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[ConfigT], DataloadersMixin[ConfigT]):
@@ -70,9 +63,20 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         del model, batch, output, loss, state
         return {}
 
-    def log_heavy(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> None:
-        """Logs expensive things (images, histograms, samples) every ``log_heavy_every_n_steps``; runs on host."""
-        del model, batch, step
+    def validates(self) -> bool:
+        """Whether validation has a step to run: always, from ``get_output`` and ``compute_loss``."""
+        return True
+
+    def log_valid_step(
+        self, model: PyTree, batch: dict[str, np.ndarray], output: Any, metrics: dict[str, float], step: int
+    ) -> None:
+        """Sees the first validation batch of each validation: the batch, the model's output and the batch's metrics.
+
+        All on the host (numpy; ``metrics`` as floats, ``loss`` included), after the validation's means are logged;
+        log predictions here (``log_labeled_images``, ``log_text``). Overriding it costs one extra forward pass on
+        that batch per validation (compiled once, as ``valid_outputs``); without an override nothing runs.
+        """
+        del model, batch, output, metrics, step
 
     def compute_gradients(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> PyTree:
         """Gradients of the training loss on a host batch, for ``log_heavy`` (histograms of grads).
@@ -85,7 +89,7 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
     def make_train_update(
         self,
         static: PyTree,
-        optimizer: optax.GradientTransformation,
+        optimizer: Optimizers,
         skip_nonfinite: bool,
         grad_norm_every: int = 1,
         grad_accum_steps: int = 1,
@@ -99,6 +103,11 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         poison the parameters, so the next loss shows them). ``grad_accum_steps`` and ``precision`` are described
         in :mod:`xaxengine.task.mixins.train_step`.
         """
+        if isinstance(optimizer, NamedOptimizers):
+            raise ValueError(
+                f"{type(self).__name__}.get_optimizer returned a dict, but a SupervisedTask trains one model with one "
+                "optimizer (use optax.multi_transform for per-part settings, or a Task with its own train_step)"
+            )
         dtype, ema_decay = compute_dtype(precision), self.config.train.ema_decay
 
         def train_update(
@@ -148,19 +157,31 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
 
         return train_update
 
-    def make_eval_update(self, static: PyTree) -> Callable[..., tuple[Metrics, Array]]:
-        """Builds ``evaluate(params, columns, idx, key, step) -> (metrics, finite)`` for one validation batch."""
+    def make_eval_outputs(self, static: PyTree) -> Callable[..., tuple[Any, Metrics]]:
+        """Builds ``outputs(params, columns, idx, key, step) -> (output, metrics)`` of one validation batch."""
 
-        def eval_update(
-            params: PyTree, columns: dict[str, Array], idx: Array, key: PRNGKeyArray, step: Array
-        ) -> tuple[Metrics, Array]:
+        def eval_outputs(
+            params: PyTree, columns: dict[str, Array], idx: Array | None, key: PRNGKeyArray, step: Array
+        ) -> tuple[Any, Metrics]:
             batch = gather(columns, idx)
             ctx = StepState(step=step, phase="valid")
             output_key, loss_key = jax.random.split(key)
             model = eqx.combine(params, static)
             output = self.get_output(model, batch, ctx, output_key)
             loss = self.compute_loss(model, batch, output, ctx, loss_key)
-            return {LOSS: loss, **self.compute_metrics(model, batch, output, loss, ctx)}, jnp.isfinite(loss)
+            return output, {LOSS: loss, **self.compute_metrics(model, batch, output, loss, ctx)}
+
+        return eval_outputs
+
+    def make_eval_update(self, static: PyTree) -> Callable[..., tuple[Metrics, Array]]:
+        """Builds ``evaluate(params, columns, idx, key, step) -> (metrics, finite)`` for one validation batch."""
+        outputs = self.make_eval_outputs(static)
+
+        def eval_update(
+            params: PyTree, columns: dict[str, Array], idx: Array, key: PRNGKeyArray, step: Array
+        ) -> tuple[Metrics, Array]:
+            metrics = outputs(params, columns, idx, key, step)[1]
+            return metrics, jnp.isfinite(metrics[LOSS])
 
         return eval_update
 

@@ -1,11 +1,14 @@
 """Training: the train state pytree, the optimizer built from config, and the model/optimizer hooks."""
 
 import abc
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
@@ -30,6 +33,57 @@ class TrainState(eqx.Module):
     opt_state: PyTree
     key: PRNGKeyArray
     ema: PyTree = None  # the fp32 moving average of params under train.ema_decay > 0, else None
+
+
+class NamedOptimizers(Mapping[str, optax.GradientTransformation]):
+    """The optimizers of several models, by model name (``get_optimizer`` returning a dict).
+
+    Hashable by identity, so it can be a static field of the jitted loop state (a dict cannot).
+    """
+
+    def __init__(self, optimizers: Mapping[str, optax.GradientTransformation]) -> None:
+        """Holds a copy of ``optimizers``."""
+        self._by_name = dict(optimizers)
+
+    def __getitem__(self, name: str) -> optax.GradientTransformation:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+Optimizers = optax.GradientTransformation | NamedOptimizers
+
+
+def init_opt_state(optimizer: Optimizers, params: PyTree) -> PyTree:
+    """The optimizer state of ``params``: one state, or a dict of states by model name for named optimizers.
+
+    Raises:
+        ValueError: Named optimizers whose names are not the models' (``get_model`` must return a dict by the same
+            names).
+    """
+    if not isinstance(optimizer, NamedOptimizers):
+        return optimizer.init(params)
+    models = sorted(params) if isinstance(params, Mapping) else []
+    if models != sorted(optimizer):
+        raise ValueError(
+            f"get_optimizer returned optimizers for {sorted(optimizer)}, but get_model returned "
+            f"{'models ' + str(models) if models else 'one model'}; return a dict with the same names from both"
+        )
+    return {name: opt.init(params[name]) for name, opt in optimizer.items()}
+
+
+def task_optimizer(optimizer: Any) -> Optimizers:
+    """``get_optimizer``'s result as the engine carries it (a dict becomes :class:`NamedOptimizers`)."""
+    return NamedOptimizers(optimizer) if isinstance(optimizer, Mapping) else optimizer
 
 
 def build_optimizer(cfg: OptimizerConfig, max_steps: int) -> optax.GradientTransformation:
@@ -70,11 +124,18 @@ class TrainMixin[ConfigT: Config](BaseTask[ConfigT]):
         """The task's own periodic callbacks (see :mod:`xaxengine.task.mixins.hooks`); none by default."""
         return []
 
-    def get_optimizer(self) -> optax.GradientTransformation:
-        """Builds the optimizer; by default from the ``[optimizer]`` section."""
+    def get_optimizer(self) -> optax.GradientTransformation | Mapping[str, optax.GradientTransformation]:
+        """Builds the optimizer; by default from the ``[optimizer]`` section.
+
+        A task with several models (a dict from ``get_model``) may return a dict of optimizers by the same names.
+        """
         return build_optimizer(self.config.optimizer, self.config.train.max_steps)
 
-    def init_state(self, abstract: bool = False) -> tuple[TrainState, PyTree, optax.GradientTransformation]:
+    def log_heavy(self, model: PyTree, batch: dict[str, np.ndarray], step: int) -> None:
+        """Logs expensive things (images, histograms, samples) every ``log_heavy_every_n_steps``; runs on host."""
+        del model, batch, step
+
+    def init_state(self, abstract: bool = False) -> tuple[TrainState, PyTree, Optimizers]:
         """Returns the initial train state, the model's static part and the optimizer.
 
         Args:
@@ -82,14 +143,14 @@ class TrainMixin[ConfigT: Config](BaseTask[ConfigT]):
                 of a checkpoint restore, so resuming never holds two copies of the state.
         """
         model_key, train_key = jax.random.split(jax.random.PRNGKey(self.config.train.seed))
-        optimizer = self.get_optimizer()
+        optimizer = task_optimizer(self.get_optimizer())
 
         def build(params: PyTree) -> TrainState:
             params = stored_params(params, self.config.train.precision)
             return TrainState(
                 step=jnp.zeros((), jnp.int32),
                 params=params,
-                opt_state=optimizer.init(params),
+                opt_state=init_opt_state(optimizer, params),
                 key=train_key,
                 ema=initial_ema(params, self.config.train.ema_decay),
             )

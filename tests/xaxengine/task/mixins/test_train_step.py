@@ -51,6 +51,10 @@ def test_grad_accum_4_equals_unaccumulated_per_step(runs_dir):
         assert sorted(got) == list(range(1, 31))
         np.testing.assert_allclose([got[s] for s in expected], list(expected.values()), rtol=0, atol=1e-5)
     assert train_values(whole, "loss")[30] < train_values(whole, "loss")[1]  # it trained, so equality means something
+    scratch = [
+        next(e["temp_bytes"] for e in read_events(d / "events.jsonl") if e["kind"] == "compile") for d in (whole, micro)
+    ]
+    assert scratch[1] < scratch[0]  # the compile event reports the step's scratch memory, which microbatches shrink
 
 
 def test_steps_per_call_8_equals_one_step_per_call(runs_dir):
