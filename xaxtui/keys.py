@@ -52,8 +52,11 @@ KEYS: tuple[Key, ...] = (
     Key("back", "escape", "Back", scope="sweeps"),
     Key("open_trial", "enter", "Open trial", scope="sweep"),
     Key("stop_trial", "s", "Stop trial", scope="sweep"),
+    Key("prune_trial", "p", "Prune", scope="sweep"),
+    Key("raise_parallel", "plus", "Parallel+", scope="sweep"),
+    Key("lower_parallel", "minus", "Parallel-", show=False, scope="sweep"),
     Key("stop_sweep", "x", "Stop sweep", scope="sweep"),
-    Key("back", "escape", "Back", scope="sweep"),
+    Key("back", "escape", "Back", show=False, scope="sweep"),
     Key("save", "ctrl+s", "Save", scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="config"),
     Key("back", "escape", "Back", show=False, scope="config"),
@@ -123,7 +126,15 @@ def _priority(key: Key) -> bool:
 
 def display_key(key: str) -> str:
     """A readable form of a key name (``question_mark`` -> ``?``)."""
-    names = {"question_mark": "?", "slash": "/", "space": "space", "escape": "esc", "enter": "enter"}
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "space": "space",
+        "escape": "esc",
+        "enter": "enter",
+        "plus": "+",
+        "minus": "-",
+    }
     return ", ".join(names.get(part, part) for part in key.split(","))
 
 

@@ -72,6 +72,7 @@ class SweepStatus:
         rows: Every trial, by number.
         notice: One line saying what was wrong with ``status.json`` ('' when it read fine).
         created_t: When the sweep was created (``sweep.json``; 0 when unreadable).
+        parallel: Trials the driver runs at once, as it last wrote (None when unknown).
     """
 
     sweep_id: str
@@ -85,6 +86,7 @@ class SweepStatus:
     rows: tuple[TrialInfo, ...] = ()
     notice: str = ""
     created_t: float = 0.0
+    parallel: int | None = None
 
     @property
     def maximize(self) -> bool:
@@ -133,6 +135,7 @@ def read_sweep(sweep_dir: Path) -> SweepStatus:
         rows=tuple(sorted(trials, key=lambda t: t.number)),
         notice=notice,
         created_t=_created_t(sweep_dir / META_FILE),
+        parallel=_int(status.get("parallel")),
     )
 
 

@@ -9,7 +9,7 @@ finished, so nothing on screen depends on the wall clock.
 import os
 
 import pytest
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import DataTable, Input, Select, Static, TabbedContent, TextArea
 
 from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, SWEEP_DIR, SWEEP_RUNS, TASK, wait_for
 from xaxtui.app import XaxTui
@@ -24,9 +24,12 @@ from xaxtui.widgets.best_curve import BestCurve
 from xaxtui.widgets.charts import ChartPane
 from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.config_form import ConfigForm
+from xaxtui.widgets.live_curves import LiveCurves
 from xaxtui.widgets.logs import LogPane
+from xaxtui.widgets.param_scatter import ParamScatter
 from xaxtui.widgets.runs import RunsTable
 from xaxtui.widgets.stats import StatsPane
+from xaxtui.widgets.sweep_builder import SweepBuilder
 from xaxtui.widgets.trials import TrialsTable
 
 SIZE = (100, 32)
@@ -140,6 +143,27 @@ class TestOtherScreens:
 
         assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
 
+    def test_config_sweep_tab(self, snap_compare):
+        """The sweep tab with one range added (lr, log-uniform around its value) and the next field's suggestion."""
+
+        async def run_before(pilot) -> None:
+            app = pilot.app
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen) and bool(app.screen.query(SweepBuilder)))
+            app.screen.query_one(TabbedContent).active = "sweep-tab"
+            await pilot.pause()
+            app.screen.query_one("#sweep-field", Select).value = "optimizer.lr"
+            await wait_for(pilot, lambda: app.screen.query_one("#sweep-bounds", Input).value == "0.0002, 0.02")
+            await pilot.click("#sweep-add")
+            await wait_for(pilot, lambda: app.screen.query_one("#sweep-ranges", DataTable).row_count == 1)
+            app.screen.query_one("#sweep-field", Select).value = "hidden"
+            await wait_for(pilot, lambda: app.screen.query_one("#sweep-bounds", Input).value == "32, 128")
+            app.screen.query_one("#sweep-add").focus()
+            _no_blink(app)
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+
+        assert snap_compare(XaxTui(_rel(TASK)), terminal_size=SIZE, run_before=run_before)
+
     def test_launch(self, snap_compare):
         """Layouts after ``xaxengine devices`` failed (the fake engine has no such command): single device only."""
 
@@ -169,7 +193,8 @@ class TestOtherScreens:
 
 class TestSweepView:
     def test_sweep_view(self, snap_compare):
-        """A finished 6-trial sweep: the trials table (trial 4 starred, trial 2 pruned) and the best-so-far curve."""
+        """A finished 6-trial sweep: the trials table (trial 4 starred, trial 2 pruned), the best-so-far curve, the
+        live-curves chart with no running trial, and the objective against the log-scale lr (the best starred)."""
 
         async def run_before(pilot) -> None:
             app = pilot.app
@@ -181,6 +206,9 @@ class TestSweepView:
                     and screen.reads_shown >= 1
                     and screen.query_one(TrialsTable).row_count == 6
                     and screen.query_one(BestCurve).fits_size
+                    and screen.query_one(LiveCurves).fits_size
+                    and bool(scatters := list(screen.query(ParamScatter)))
+                    and all(c.fits_size and c.points.x for c in scatters)
                 )
 
             app.post_message(OpenSweepRequested(_rel(SWEEP_DIR)))

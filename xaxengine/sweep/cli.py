@@ -5,6 +5,8 @@
     xaxengine sweep --join SWEEP --storage URL [--runs-dir DIR]
     xaxengine sweep ls [--runs-dir DIR] [--json]
     xaxengine sweep stop SWEEP [--runs-dir DIR]
+    xaxengine sweep prune SWEEP TRIAL [--runs-dir DIR]   (prune a running trial by hand)
+    xaxengine sweep parallel SWEEP N [--runs-dir DIR]    (the running drivers take up N trials at once)
     xaxengine sweep schema                       (the sweep file's fields as JSON, for forms)
 
 SWEEP is a sweep id (or a prefix of one) under ``RUNS_DIR/sweeps/``, or that folder. Bad input exits 2 with one
@@ -28,14 +30,21 @@ from xaxengine.exit_codes import EXIT_BAD_INPUT
 from xaxengine.runs import SLURM_JOB_FILE, RunError, live_pid, new_run_id, resolve_runs_dir
 from xaxengine.sweep.spec import SweepSpec, load_sweep
 
+RUNNING_STATES = ("launching", "starting", "compiling", "running")  # a status row's states with a live engine
+
 if TYPE_CHECKING:  # the study module imports optuna; `sweep ls` and `sweep stop` do without it
     from xaxengine.sweep.study import SweepMeta
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaxengine sweep", description="Run a hyper-parameter sweep with Optuna.")
-    parser.add_argument("file", nargs="?", help="A *.sweep.toml file (or 'ls', 'schema', 'stop SWEEP').")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        help="A *.sweep.toml file (or 'ls', 'schema', 'stop SWEEP', 'prune SWEEP TRIAL', 'parallel SWEEP N').",
+    )
     parser.add_argument("sweep", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("value", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--resume", metavar="SWEEP", help="Continue a sweep: keep finished trials, resume the rest.")
     parser.add_argument("--join", metavar="SWEEP", help="Add this driver as one more worker of a sweep's study.")
     parser.add_argument(
@@ -69,8 +78,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         if not args.sweep:
             raise ConfigError("sweep stop: give the sweep id or folder")
         return _cmd_stop(args.sweep, args.runs_dir)
-    if args.sweep:
-        raise ConfigError(f"sweep: unexpected argument {args.sweep!r}")
+    if args.file in ("prune", "parallel"):
+        what = "TRIAL" if args.file == "prune" else "N"
+        if not args.sweep or args.value is None:
+            raise ConfigError(f"sweep {args.file}: give the sweep id or folder and {what}")
+        command = _cmd_prune if args.file == "prune" else _cmd_parallel
+        return command(args.sweep, _whole_number(args.file, what, args.value), args.runs_dir)
+    if args.sweep or args.value is not None:
+        raise ConfigError(f"sweep: unexpected argument {args.sweep or args.value!r}")
     if sum(bool(x) for x in (args.file, args.resume, args.join)) != 1:
         raise ConfigError("sweep: give a sweep file, or --resume SWEEP, or --join SWEEP --storage URL")
     if args.join and not args.storage:
@@ -297,4 +312,51 @@ def _stop_array(sweep_dir: Path) -> int:
     if done.returncode:
         raise RunError(f"scancel --signal=TERM {job_id} failed: {(done.stderr or done.stdout).strip()}")
     sys.stdout.write(f"sent TERM to the sweep drivers of Slurm job {job_id} (their trials checkpoint and stop)\n")
+    return 0
+
+
+def _whole_number(command: str, what: str, text: str) -> int:
+    try:
+        return int(text.removeprefix("t"))
+    except ValueError:
+        raise ConfigError(f"sweep {command}: {what} must be a whole number, got {text!r}") from None
+
+
+def _live_sweep(name: str, runs_dir: str | None) -> Path:
+    from xaxengine.sweep.study import find_sweep
+
+    sweep_dir = find_sweep(name, runs_dir)
+    if not _live_workers(sweep_dir):
+        raise RunError(f"{sweep_dir}: no live driver runs this sweep (continue it with --resume)")
+    return sweep_dir
+
+
+def _cmd_prune(name: str, number: int, runs_dir: str | None) -> int:
+    """Asks the driver that runs trial ``number`` to prune it (it checkpoints, ends interrupted, PRUNED)."""
+    from xaxengine.sweep.control import request_prune
+
+    sweep_dir = _live_sweep(name, runs_dir)
+    try:
+        rows = json.loads((sweep_dir / "status.json").read_text()).get("rows", [])
+    except (OSError, ValueError, AttributeError):
+        rows = []
+    states = {r.get("number"): str(r.get("state")) for r in rows if isinstance(r, dict)}
+    if number not in states:
+        raise RunError(f"{sweep_dir}: no trial {number} in this sweep")
+    if states[number] not in RUNNING_STATES:
+        raise RunError(f"{sweep_dir}: trial {number} is {states[number]}, not running")
+    request_prune(sweep_dir, number)
+    sys.stdout.write(f"asked the sweep driver to prune trial {number} (it checkpoints and stops)\n")
+    return 0
+
+
+def _cmd_parallel(name: str, parallel: int, runs_dir: str | None) -> int:
+    """Sets how many trials each live driver of the sweep runs at once (from its next loop, and on --resume)."""
+    from xaxengine.sweep.control import MAX_PARALLEL, request_parallel
+
+    if not 1 <= parallel <= MAX_PARALLEL:
+        raise ConfigError(f"sweep parallel: N must be between 1 and {MAX_PARALLEL}, got {parallel}")
+    sweep_dir = _live_sweep(name, runs_dir)
+    request_parallel(sweep_dir, parallel)
+    sys.stdout.write(f"asked the sweep drivers to run {parallel} trials at once\n")
     return 0

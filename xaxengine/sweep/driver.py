@@ -29,8 +29,9 @@ from optuna.trial import TrialState
 from xaxengine.exit_codes import exit_code_for_signal
 from xaxengine.protocol import TERMINAL_STATES, State
 from xaxengine.runs import CONFIG_FILE, RunLock, live_pid
+from xaxengine.sweep.control import clear_prune, prune_requests, requested_parallel
 from xaxengine.sweep.placement import Slot, make_slots
-from xaxengine.sweep.report import Reporter, TrialRow, format_params, format_value
+from xaxengine.sweep.report import Reporter, TrialRow, format_params, format_value, summary_lines
 from xaxengine.sweep.spec import SweepSpec, grid_size, new_tracker, trial_overrides
 from xaxengine.sweep.study import (
     BEST_FILE,
@@ -106,6 +107,7 @@ class SweepDriver:
                     for run in self.running.values():
                         run.stopping = True
                         run.send(signal.SIGTERM)
+                self._follow_requests()
                 self._poll()
                 if not stopping:
                     self._fill_slots()
@@ -117,7 +119,16 @@ class SweepDriver:
                 self._wait()
             self._reap_draining()
             self._write_status(force=True, state="stopped" if stopping else "finished")
-            self.reporter.close(self._summary(stopping))
+            self.reporter.close(
+                summary_lines(
+                    self.meta.sweep_id,
+                    self.spec.file.objective,
+                    self.rows,
+                    self._best_row(),
+                    self.sweep_dir / BEST_FILE,
+                    stopping,
+                )
+            )
             return exit_code_for_signal(self.stop_signal or signal.SIGTERM) if stopping else 0
         finally:
             for signum, handler in previous.items():
@@ -151,6 +162,23 @@ class SweepDriver:
             raise SystemExit(exit_code_for_signal(signum))
         self.stop_signal = signum
 
+    def _follow_requests(self) -> None:
+        """Takes up a new ``parallel`` and prunes the trials asked for by hand (files in the sweep folder)."""
+        parallel = requested_parallel(self.sweep_dir)
+        if parallel is not None and parallel != len(self.slots):
+            self.reporter.line(f"parallel {len(self.slots)} -> {parallel} (asked in {self.sweep_dir})")
+            self.slots = make_slots(parallel)  # running trials keep their slot until they end
+            self._write_status(force=True)
+        asked = prune_requests(self.sweep_dir)
+        for run in self.running.values():
+            if run.number in asked:
+                clear_prune(self.sweep_dir, run.number)
+                if not (run.pruning or run.stopping):
+                    run.pruning, run.prune_reason = True, f"pruned by hand at step {run.step}"
+                    run.trial.set_user_attr("pruning", True)
+                    run.send(signal.SIGTERM, reason=run.prune_reason)
+                    self.reporter.line(f"trial {run.number} {run.prune_reason}")
+
     def _poll(self) -> None:
         for index, run in list(self.running.items()):
             for step, value in run.read_events(self.spec.objective_phase, self.spec.objective_name):
@@ -182,6 +210,8 @@ class SweepDriver:
         for slot in self.slots:
             if slot.index in self.running:
                 continue
+            if len(self.running) >= len(self.slots):  # parallel was lowered: wait for trials to end
+                return
             if self._orphans:
                 self._launch(slot, *self._orphans.pop(0), resume=True)
                 continue
@@ -280,6 +310,7 @@ class SweepDriver:
         """Records an ended engine in the study (or leaves the trial RUNNING for a later resume)."""
         del self.running[index]
         run.close()
+        clear_prune(self.sweep_dir, run.number)
         self.stats.ends.append((index, time.time()))
         row = self.rows[run.number]
         row.ended_t, row.value = time.time(), run.tracker.value()
@@ -295,7 +326,7 @@ class SweepDriver:
                 what = "never logged" if value is None else f"is {value}"
                 self._tell(run, TrialState.FAIL, None, f"objective {self.spec.file.objective!r} {what}")
         elif run.pruning:
-            self._tell(run, TrialState.PRUNED, None, f"pruned at step {run.step}")
+            self._tell(run, TrialState.PRUNED, None, run.prune_reason or f"pruned at step {run.step}")
         elif run.state == State.INTERRUPTED:
             self._tell(run, TrialState.PRUNED, None, f"stopped by hand at step {run.step}")
         elif code == 2 and run.state == "launching":
@@ -312,7 +343,7 @@ class SweepDriver:
             return
         run.trial.set_user_attr("restarts", restarts + 1)
         self.reporter.line(f"trial {run.number}: engine died (exit {code}); resuming it from its last checkpoint")
-        self._launch(self.slots[index], run.trial, run.params, resume=True)
+        self._launch(run.slot, run.trial, run.params, resume=True)
 
     def _tell(self, run: TrialRun, state: TrialState, value: float | None, reason: str) -> None:
         if reason:
@@ -378,6 +409,7 @@ class SweepDriver:
             "state": state,
             "worker": self.name,
             "trials": self.budget,
+            "parallel": len(self.slots),
             "done": sum(r.state in ("complete", "pruned", "fail") for r in self.rows.values()),
             "objective": self.spec.file.objective,
             "direction": self.spec.file.direction,
@@ -390,24 +422,6 @@ class SweepDriver:
             "updated_t": time.time(),
         }
         write_atomic(self.sweep_dir / STATUS_FILE, json.dumps(status) + "\n")
-
-    def _summary(self, stopped: bool) -> list[str]:
-        counts: dict[str, int] = {}
-        for row in self.rows.values():
-            counts[row.state] = counts.get(row.state, 0) + 1
-        lines = [f"sweep {self.meta.sweep_id} {'stopped' if stopped else 'finished'}: "
-                 + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]  # fmt: skip
-        best = self._best_row()
-        if best is None:
-            lines.append("no trial completed")
-        else:
-            lines.append(f"best trial {best.number}: {self.spec.file.objective}={format_value(best.value)}")
-            lines.append(f"  params  {format_params(best.params)}")
-            lines.append(f"  run     {best.run_dir}")
-            lines.append(f"  config  {self.sweep_dir / BEST_FILE}")
-        if stopped:
-            lines.append(f"continue with: xaxengine sweep --resume {self.sweep_dir}")
-        return lines
 
 
 def _over_budget(trial: optuna.trial.FrozenTrial) -> bool:

@@ -3,6 +3,7 @@
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 REFRESH_S = 0.5
@@ -103,3 +104,24 @@ def _best_text(best: TrialRow | None, objective: str) -> str:
     if best is None:
         return "none yet"
     return f"trial {best.number} {objective}={format_value(best.value)} {format_params(best.params)}"
+
+
+def summary_lines(
+    sweep_id: str, objective: str, rows: dict[int, TrialRow], best: TrialRow | None, best_file: Path, stopped: bool
+) -> list[str]:
+    """The driver's final words: trials per state, the best trial (value, params, run, ``best.toml``), how to go on."""
+    counts: dict[str, int] = {}
+    for row in rows.values():
+        counts[row.state] = counts.get(row.state, 0) + 1
+    lines = [f"sweep {sweep_id} {'stopped' if stopped else 'finished'}: "
+             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]  # fmt: skip
+    if best is None:
+        lines.append("no trial completed")
+    else:
+        lines.append(f"best trial {best.number}: {objective}={format_value(best.value)}")
+        lines.append(f"  params  {format_params(best.params)}")
+        lines.append(f"  run     {best.run_dir}")
+        lines.append(f"  config  {best_file}")
+    if stopped:
+        lines.append(f"continue with: xaxengine sweep --resume {best_file.parent}")
+    return lines

@@ -47,7 +47,8 @@ class TrialRun:
         state: The last ``status`` state read, or ``launching``.
         reason: The reason of that status.
         step: The last step seen in any event.
-        pruning: The driver sent SIGTERM because the pruner said so.
+        pruning: The driver sent SIGTERM because the pruner said so (or someone asked to prune it by hand).
+        prune_reason: Why, when it was asked by hand ('' for the pruner's own).
         stopping: The driver sent SIGTERM because the sweep is stopping.
         started_t: Wall time of the launch.
         reported: Steps already reported to Optuna (a resumed run logs some steps again).
@@ -65,6 +66,7 @@ class TrialRun:
     reason: str = ""
     step: int = 0
     pruning: bool = False
+    prune_reason: str = ""
     stopping: bool = False
     started_t: float = field(default_factory=time.time)
     exit_fd: int | None = None  # a pidfd of the child: readable once it exits (Linux); None elsewhere or adopted

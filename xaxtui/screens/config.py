@@ -1,4 +1,7 @@
-"""The config editor: a form generated from ``xaxengine schema`` and the raw TOML, saved atomically."""
+"""The config editor: a form from ``xaxengine schema``, the raw TOML (saved atomically), and a sweep tab.
+
+The sweep tab turns fields into ranges and writes ``TASK.sweep.toml`` beside the task.
+"""
 
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from xaxtui.messages import OpenLaunchRequested, ShowRunsRequested
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.tomledit import apply_changes, flatten, save_atomic
 from xaxtui.widgets.config_form import ConfigForm, format_value, parse_value
+from xaxtui.widgets.sweep_builder import SweepBuilder
 
 
 class SchemaLoaded(Message):
@@ -46,7 +50,7 @@ def check_text(text: str, fields: list[dict[str, Any]] | None) -> str:
 
 
 class ConfigScreen(ScopedScreen):
-    """Edits one task ``.toml``; ctrl+s saves, ctrl+l goes on to launch."""
+    """Edits one task ``.toml``; ctrl+s saves (on the sweep tab: writes the sweep file), ctrl+l goes on to launch."""
 
     KEY_SCOPE = "config"
     BINDINGS = bindings(KEY_SCOPE)
@@ -60,13 +64,15 @@ class ConfigScreen(ScopedScreen):
         self.save_error = ""
 
     def compose(self) -> ComposeResult:
-        """Status line, tabs (form, TOML), footer."""
+        """Status line, tabs (form, TOML, sweep), footer."""
         yield Static(f"[b]config[/b] {self.path}", id="config-title")
         with TabbedContent(id="config-tabs"):
             with TabPane("Form", id="form-tab"):
                 yield Static("loading schema (xaxengine schema)...", id="form-status")
             with TabPane("TOML", id="toml-tab"):
                 yield TextArea.code_editor(self.text, language="toml", id="toml")
+            with TabPane("Sweep", id="sweep-tab"):
+                yield Static("loading schema (xaxengine schema)...", id="sweep-status")
         yield Static("", id="config-message")
         yield Footer()
 
@@ -85,13 +91,17 @@ class ConfigScreen(ScopedScreen):
     async def on_schema_loaded(self, message: SchemaLoaded) -> None:
         """Builds the form (or says why there is none; the TOML tab still works)."""
         status = self.query_one("#form-status", Static)
+        sweep_status = self.query_one("#sweep-status", Static)
         if message.fields is None:
             status.update(f"[red]no form: {message.error}[/]\nEdit the TOML tab instead.")
+            sweep_status.update(f"[red]no fields to sweep: {message.error}[/]")
             return
         self.fields = message.fields
         status.update(f"{len(message.fields)} fields · ctrl+s saves · fields in red do not parse")
         values = flatten(tomlkit.parse(self.text))
         await self.query_one("#form-tab", TabPane).mount(ConfigForm(message.fields, values, id="config-form"))
+        sweep_status.display = False
+        await self.query_one("#sweep-tab", TabPane).mount(SweepBuilder(self.path, message.fields, id="sweep-builder"))
 
     def notice(self, text: str, error: bool = False) -> None:
         """Shows a one-line message under the tabs."""
@@ -105,7 +115,14 @@ class ConfigScreen(ScopedScreen):
             self.notice("the TOML is valid now · ctrl+s saves")
 
     def action_save(self) -> bool:
-        """Saves the active tab's edits (form fields into the TOML, or the TOML as typed); refuses bad values."""
+        """Saves the active tab's edits (form fields into the TOML, the TOML as typed, or the sweep file)."""
+        if self.query_one(TabbedContent).active == "sweep-tab":
+            builders = self.query(SweepBuilder)
+            return builders.first().write() if builders else False
+        return self.save_task()
+
+    def save_task(self) -> bool:
+        """Saves the task file: the form's touched fields, or the TOML as typed; refuses bad values."""
         area = self.query_one("#toml", TextArea)
         text = area.text
         forms = self.query(ConfigForm)
@@ -133,7 +150,7 @@ class ConfigScreen(ScopedScreen):
 
     def action_launch(self) -> None:
         """Saves, then opens the launch screen."""
-        if self.action_save():
+        if self.save_task():
             self.post_message(OpenLaunchRequested(self.path))
 
     def action_back(self) -> None:

@@ -161,3 +161,28 @@ class ElapsedFormatter(AxisFormatter):
             return []
         size, name = duration_unit(max(abs(t) for t in ticks))
         return [f"{label}{name}" for label in compact_labels([t / size for t in ticks], width=LABEL_WIDTH - 3)]
+
+
+class CategoryFormatter(AxisFormatter):
+    """A categorical axis: positions are category indices, labels the categories (cut to :data:`LABEL_WIDTH`)."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        """Creates the formatter of categories ``labels`` (index 0 first)."""
+        self.labels = list(labels)
+
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        """Every category index inside the range (every k-th when more than ``max_ticks`` would show)."""
+        if not (math.isfinite(min_) and math.isfinite(max_)) or not self.labels:
+            return []
+        inside = [i for i in range(len(self.labels)) if min_ <= i <= max_]
+        every = max(1, math.ceil(len(inside) / max(1, max_ticks)))
+        return [float(i) for i in inside[::every]]
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        """The category of each tick."""
+        out = []
+        for t in ticks:
+            i = round(t)
+            label = self.labels[i] if 0 <= i < len(self.labels) else ""
+            out.append(label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 1] + "…")
+        return out

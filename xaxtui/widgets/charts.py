@@ -189,6 +189,7 @@ class MetricChart(PlotWidget):
         self.set_reactive(PlotWidget.margin_left, 8)
         self._last: tuple[list[tuple[str, RunState]], ChartOptions] | None = None
         self.drawn_width = -1
+        self.label_colors: dict[str, str] | None = None
 
     def _render_y_label(self) -> None:
         """Writes the title from the chart's left edge (textual-plot centres it on the tick column and cuts it)."""
@@ -220,7 +221,9 @@ class MetricChart(PlotWidget):
                 gaps = gap_positions(*arrays, log_y=options.log_y)
                 hidden += len(gaps) + int((~np.isfinite(arrays[0])).sum())
                 x, y = curve(state, self.metric, phase, options, width, arrays)
-                if len(runs) == 1:
+                if self.label_colors is not None:  # the caller's colors, one per label (the sweep's live trials)
+                    style, name = self.label_colors.get(label, PALETTE[0]), label
+                elif len(runs) == 1:
                     style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
                     name = phase
                 else:
