@@ -1,6 +1,7 @@
 """The config editor: a form from ``xaxengine schema``, the raw TOML (saved atomically), and a sweep tab.
 
-The sweep tab turns fields into ranges and writes ``TASK.sweep.toml`` beside the task.
+The sweep tab turns fields into ranges and writes ``TASK.sweep.toml`` beside the task; ctrl+l there also starts the
+sweep (a detached ``xaxengine sweep``) and opens its sweep view.
 """
 
 from pathlib import Path
@@ -16,8 +17,9 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
 from xaxtui.engine import EngineError, schema
 from xaxtui.keys import bindings
-from xaxtui.messages import OpenLaunchRequested, ShowRunsRequested
+from xaxtui.messages import OpenLaunchRequested, OpenSweepRequested, ShowRunsRequested
 from xaxtui.screens.base import ScopedScreen
+from xaxtui.sweep_launch import SweepLaunchError, launch_sweep
 from xaxtui.tomledit import apply_changes, flatten, save_atomic
 from xaxtui.widgets.config_form import ConfigForm, format_value, parse_value
 from xaxtui.widgets.sweep_builder import SweepBuilder
@@ -149,9 +151,27 @@ class ConfigScreen(ScopedScreen):
         return True
 
     def action_launch(self) -> None:
-        """Saves, then opens the launch screen."""
+        """Saves, then opens the launch screen; on the sweep tab, writes the sweep file and starts the sweep."""
+        if self.query_one(TabbedContent).active == "sweep-tab":
+            builders = self.query(SweepBuilder)
+            if builders and builders.first().write():
+                self._start_sweep(builders.first())
+            return
         if self.save_task():
             self.post_message(OpenLaunchRequested(self.path))
+
+    @work(thread=True, exclusive=True, group="sweep-launch")
+    def _start_sweep(self, builder: SweepBuilder) -> None:
+        """Starts ``xaxengine sweep`` on the written file (off the UI thread) and opens its sweep view."""
+        assert builder.written is not None  # write() just succeeded
+        self.app.call_from_thread(builder.say, f"starting the sweep: xaxengine sweep {builder.written} ...")
+        try:
+            sweep_dir = launch_sweep(builder.written, self.app.runs_dir)  # ty: ignore[missing-attribute]
+        except SweepLaunchError as error:
+            self.app.call_from_thread(builder.say, f"sweep not started: {error}", True)
+            return
+        self.app.call_from_thread(builder.say, f"sweep started: {sweep_dir}")
+        self.post_message(OpenSweepRequested(sweep_dir))
 
     def action_back(self) -> None:
         """Goes back (to the picker when this is the first screen)."""

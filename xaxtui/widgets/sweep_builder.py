@@ -129,7 +129,7 @@ class SweepBuilder(Vertical):
         except ValueError as error:
             return self.say(f"not written: {error}", error=True)
         self.written = path
-        return self.say(f"wrote {path} ({len(spec.params)} params) · run it: xaxengine sweep {path}")
+        return self.say(f"wrote {path} ({len(spec.params)} params) · ctrl+l starts it (or: xaxengine sweep {path})")
 
     def say(self, text: str, error: bool = False) -> bool:
         """Shows one line under the tab; returns ``not error``."""

@@ -102,3 +102,59 @@ async def test_the_sweep_tab_writes_a_sweep_file_the_engine_loads(task_copy: Pat
     assert (lr.name, lr.kind, lr.log, lr.low, lr.high) == ("optimizer.lr", "float", True, 0.0002, 0.02)
     assert (hidden.name, hidden.kind, hidden.choices) == ("hidden", "categorical", (32, 64, 128))
     assert check_space(path, spec.task_path) == "mnist"  # the task's config takes every probe value
+
+
+async def _written_sweep_tab(pilot, screen: ConfigScreen) -> None:
+    """Adds one range (optimizer.lr) and a one-trial budget on the sweep tab."""
+    await wait_for(pilot, lambda: bool(screen.query(SweepBuilder)), 60)
+    screen.query_one(TabbedContent).active = "sweep-tab"
+    await pilot.pause()
+    screen.query_one("#sweep-field", Select).value = "optimizer.lr"
+    await wait_for(pilot, lambda: screen.query_one("#sweep-dist", Select).value == "log_uniform")
+    await pilot.click("#sweep-add")
+    await wait_for(pilot, lambda: screen.query_one("#sweep-ranges", DataTable).row_count == 1)
+    screen.query_one("#sweep-objective", Input).value = "valid/accuracy"
+    screen.query_one("#sweep-trials", Input).value = "1"
+    screen.query_one("#sweep-parallel", Input).value = "1"
+
+
+async def test_ctrl_l_on_the_sweep_tab_starts_the_sweep_and_opens_its_view(
+    task_copy: Path, tmp_path: Path, monkeypatch
+):
+    import subprocess
+    import sys
+
+    from xaxtui.screens.sweep import SweepScreen
+
+    engine = Path(sys.executable).parent / "xaxengine"
+    monkeypatch.setenv("XAX_ENGINE_CMD", str(engine))  # the real driver (the suite's default is the fake engine)
+    runs = tmp_path / "runs"
+    app = XaxTui(task_copy, runs_dir=runs)
+    sweep_dir = None
+    try:
+        async with app.run_test(size=(110, 34)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ConfigScreen)
+            await _written_sweep_tab(pilot, screen)
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen) or "not started" in _message(screen), 90)
+            assert isinstance(app.screen, SweepScreen), _message(screen)
+            sweep_dir = app.screen.sweep_dir  # ty: ignore[unresolved-attribute]
+            assert sweep_dir.parent == runs / "sweeps" and (sweep_dir / "sweep.json").is_file()
+            assert task_copy.with_name("tiny.sweep.toml").is_file()
+    finally:
+        if sweep_dir is not None:  # the driver is detached: it would outlive the test
+            subprocess.run([str(engine), "sweep", "stop", str(sweep_dir)], capture_output=True, timeout=60, check=False)
+
+
+async def test_a_driver_that_exits_at_once_is_one_red_line(task_copy: Path, tmp_path: Path, monkeypatch):
+    app = XaxTui(task_copy, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(110, 34)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        await _written_sweep_tab(pilot, screen)
+        monkeypatch.setenv("XAX_ENGINE_CMD", "sh -c 'echo starting; echo no such study >&2; exit 2' --")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: "sweep not started" in _message(screen), 30)
+        assert _message(screen) == "sweep not started: xaxengine sweep exited 2: no such study"
+        assert isinstance(app.screen, ConfigScreen)
