@@ -78,6 +78,19 @@ def _default(obj: object) -> object:
     raise TypeError(f"cannot encode {type(obj).__name__} in an event")
 
 
+def decimal_bytes(n: float) -> str:
+    """A size as log lines and tables write it (powers of 1000): ``123756`` -> ``123.8 kB``, ``1.7e6`` -> ``1.7 MB``.
+
+    The engine's log, the TUI's log pane and its checkpoint table all use it, so one checkpoint reads the same in all
+    three.
+    """
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
 def make_event(seq: int, kind: str, t: float | None = None, **fields: object) -> Event:
     """Builds an event dict with the envelope fields first.
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from xaxengine.protocol import Kind
+from xaxengine.protocol import Kind, decimal_bytes
 
 Line = tuple[str, str]  # (level, text)
 Entry = tuple[float, str, str]  # (t, level, text): one line of the pane
@@ -60,9 +60,9 @@ def _status(ev: dict[str, Any]) -> Line:
 
 
 def _checkpoint(ev: dict[str, Any]) -> Line:
-    size = _num(ev["bytes"] / 1e6, ".1f") if _num(ev.get("bytes"), "") else None
+    size = decimal_bytes(float(ev["bytes"])) if _num(ev.get("bytes"), "") else None
     took = _num(ev.get("save_s"), ".2f")
-    details = ", ".join(part for part in (size and f"{size} MB", took and f"{took}s") if part)
+    details = ", ".join(part for part in (size, took and f"{took}s") if part)
     return "info", f"checkpoint at step {ev.get('step')}" + (f" ({details})" if details else "")
 
 

@@ -21,7 +21,10 @@ def test_event_lines_of_each_shown_kind_and_odd_input():
         "status failed at step 3: nan",
     )
     ckpt = _ev(0, "checkpoint", step=100, bytes=123456, save_s=0.05)
-    assert event_line(ckpt) == ("info", "checkpoint at step 100 (0.1 MB, 0.05s)")
+    assert event_line(ckpt) == ("info", "checkpoint at step 100 (123.5 kB, 0.05s)")  # as the checkpoint table says
+    from xaxtui.widgets.checkpoints import decimal_bytes as table_size
+
+    assert table_size(123456) == "123.5 kB"
     failed = event_line(_ev(0, "checkpoint_failed", step=200, reason="disk full", last_good_step=100))
     assert failed == ("error", "checkpoint at step 200 failed: disk full (last good: step 100)")
     assert event_line(_ev(0, "scalars", step=1, values={})) is None

@@ -4,17 +4,9 @@ import time
 
 from textual.widgets import DataTable
 
+from xaxengine.protocol import decimal_bytes
 from xaxtui.state import RunState
 from xaxtui.widgets.tables import fit_columns
-
-
-def decimal_bytes(n: float) -> str:
-    """A size as the engine log writes it (powers of 1000): ``123756`` -> ``123.8 kB``, ``1.7e6`` -> ``1.7 MB``."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 class CheckpointTable(DataTable):

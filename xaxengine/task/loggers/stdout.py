@@ -3,7 +3,7 @@
 import logging
 from typing import IO, Any
 
-from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event, Kind
+from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event, Kind, decimal_bytes
 
 logger = logging.getLogger("xaxengine")
 
@@ -99,7 +99,8 @@ class StdoutBackend:
         if kind == Kind.SCALARS:
             self._scalars(event)
         elif kind == Kind.CHECKPOINT:
-            logger.info("checkpoint at step %d (%.1f MB, %.2fs)", event["step"], event["bytes"] / 1e6, event["save_s"])
+            size = decimal_bytes(event["bytes"])
+            logger.info("checkpoint at step %d (%s, %.2fs)", event["step"], size, event["save_s"])
         elif kind == Kind.STATUS:
             if event["state"] in TERMINAL_STATES and self.totals.wall:
                 logger.info("time: %s", self.totals.summary())
