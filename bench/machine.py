@@ -20,9 +20,11 @@ def machine() -> dict[str, Any]:
     """Cores, load now, and the commit the bench ran on (other engineers share these cores: numbers are noisy)."""
     git = ["git", "rev-parse", "--short", "HEAD"]
     commit = subprocess.run(git, cwd=REPO, capture_output=True, text=True, check=False)
+    changes = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=False)
     return {
         "cpus": os.cpu_count(),
         "uptime": uptime(),
         "load_avg": list(os.getloadavg()),
         "commit": commit.stdout.strip(),
+        "dirty": bool(changes.stdout.strip()),
     }
