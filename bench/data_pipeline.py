@@ -132,6 +132,7 @@ def summarize(samples: dict[str, list[dict[str, Any]]], workers: int) -> dict[st
         "raw_steps_per_s_median": median(raw, "steps_per_s"),
         "engine_steps_per_s_median": median(engine, "steps_per_s"),
         "steps_per_s_ratio_median": statistics.median(ratios),
+        "steps_per_s_ratio_of_medians": median(engine, "steps_per_s") / median(raw, "steps_per_s"),
         "steps_per_s_ratio_all": ratios,
         "engine_data_wait_frac_median": median(engine, "data_wait_frac"),
         "engine_data_wait_frac_first_interval_median": median(engine, "data_wait_frac_first_interval"),
@@ -182,6 +183,8 @@ def main() -> None:
         "headline": {
             "num_workers": head["num_workers"],
             "steps_per_s_ratio_median": head["steps_per_s_ratio_median"],
+            "steps_per_s_ratio_of_medians": head["steps_per_s_ratio_of_medians"],
+            "steps_per_s_ratio_spread": [min(head["steps_per_s_ratio_all"]), max(head["steps_per_s_ratio_all"])],
             "engine_data_wait_frac_median": head["engine_data_wait_frac_median"],
             "ratio_ok": head["steps_per_s_ratio_median"] >= 0.95,
             "data_wait_ok": (head["engine_data_wait_frac_median"] or 1.0) <= 0.05,
