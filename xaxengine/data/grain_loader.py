@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from xaxengine.data.pool_stats import CountedMaker, PoolCounters, PoolStats
+from xaxengine.data.prefetch import DevicePrefetch
 from xaxengine.data.transforms import SKIP_REASON, SKIPPED, BatchMaker, DataError, HostBatch
 from xaxengine.data.workers import WorkerInit, dead_worker, mark_flags_parsed, quiet_resource_tracker
 from xaxengine.task.mixins.sharding import Placement
@@ -84,8 +85,10 @@ class GrainLoader:
             iterable = iterable.mp_prefetch(options, worker_init_fn=WorkerInit(self.counters))
         self._iterator: Iterator[HostBatch] = iter(iterable)
         self._pending: tuple[Any, ...] | None = None
+        self._prefetch = DevicePrefetch(self._fetch)  # the next batches placed while the step runs
 
-    def _fetch(self) -> tuple[Any, ...]:
+    def _fetch(self) -> tuple[tuple[Any, ...], int, Any]:
+        """The next batch off the pipeline, placed (runs on the prefetch thread): ``(operands, skipped, why)``."""
         try:
             batch = dict(next(self._iterator))
         except DataError:
@@ -95,26 +98,31 @@ class GrainLoader:
             if line is None:
                 raise
             raise DataError(line) from error
-        self.taken += 1
         skipped = int(batch.pop(SKIPPED, 0))
         reason = batch.pop(SKIP_REASON, None)
+        return self.placement.put_batch(batch, self.maker.batch_size), skipped, reason
+
+    def _take(self) -> tuple[Any, ...]:
+        """The next placed batch from the prefetch thread; counts it and reports its skipped examples."""
+        data, skipped, reason = self._prefetch.get()
+        self.taken += 1
         if skipped:
             self.skipped += skipped
             self.warn(
                 f"data.on_error=skip: skipped {skipped} example(s) in batch {self.next_batch} ({self.skipped} "
                 f"so far){': ' + str(reason) if reason is not None else ''}"
             )
-        return self.placement.put_batch(batch, self.maker.batch_size)
+        return data
 
     def example(self) -> tuple[Any, ...]:
         """The first batch (kept, and handed out by the first :meth:`next`)."""
         if self._pending is None:
-            self._pending = self._fetch()
+            self._pending = self._take()
         return self._pending
 
     def next(self) -> tuple[Any, ...]:
         """The next batch's step operands ``(batch, None)``."""
-        data = self._pending if self._pending is not None else self._fetch()
+        data = self._pending if self._pending is not None else self._take()
         self._pending = None
         self.next_batch += 1
         return data
@@ -130,7 +138,8 @@ class GrainLoader:
         return {"path": self.kind, **self.pool.sample()}
 
     def close(self) -> None:
-        """Stops the worker processes."""
+        """Stops the prefetch thread and the worker processes."""
+        self._prefetch.close()
         close = getattr(self._iterator, "close", None)
         if close is not None:
             close()
