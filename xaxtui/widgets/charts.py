@@ -51,6 +51,7 @@ class MetricChart(PlotWidget):
     MetricChart { height: 1fr; min-height: 6; }
     MetricChart > .plot--axis { color: $foreground-muted; }
     MetricChart > .plot--tick { color: $foreground; text-style: bold; }
+    MetricChart > .plot--label { color: $text-primary; text-style: bold; }
     """
 
     class Selected(Message):
@@ -80,7 +81,9 @@ class MetricChart(PlotWidget):
     def _render_y_label(self) -> None:
         """Writes the title from the chart's left edge (textual-plot centres it on the tick column and cuts it)."""
         style = self.get_component_rich_style("plot--label")
-        self.query_one("#margin-top", Canvas).write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
+        margin = self.query_one("#margin-top", Canvas)
+        margin.reset()  # textual-plot never clears it: a shorter title would keep the end of the longer one
+        margin.write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
 
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
@@ -131,7 +134,7 @@ class MetricChart(PlotWidget):
                 else:
                     self.plot(part_x, part_y, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
                 label = None  # one legend row per curve
-        if self.cursor is not None and curves and math.isfinite(self.cursor):
+        if self.cursor is not None and curves and self._x_min <= self.cursor <= self._x_max:
             self.add_v_line(self.cursor, "white")
         self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter(y_scale))
         self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
@@ -191,7 +194,10 @@ class MetricChart(PlotWidget):
             self.set_xlimits(None, None)
             self.set_ylimits(None, None)
             return 1.0
-        x_lo, x_hi = padded(*(x_range or (min(float(x.min()) for x in xs), max(float(x.max()) for x in xs))))
+        data = (min(float(x.min()) for x in xs), max(float(x.max()) for x in xs))
+        if x_range is not None:  # inside the data's range (a span past the float limit cannot be mapped to pixels)
+            x_range = (max(x_range[0], data[0]), min(x_range[1], data[1]))
+        x_lo, x_hi = padded(*(x_range if x_range is not None and x_range[0] < x_range[1] else data))
         clip = robust_range(ys) if options is not None and options.clip else None
         if clip is not None:
             self.clipped = True
