@@ -31,7 +31,7 @@ class ChartScreen(ScopedScreen):
     BINDINGS = bindings(KEY_SCOPE)
     DEFAULT_CSS = """
     ChartScreen #chart-help { height: 1; color: $text-muted; }
-    ChartScreen #chart-readout { height: 1; }
+    ChartScreen #chart-readout { height: auto; max-height: 3; }
     ChartScreen MetricChart { height: 1fr; }
     """
 
@@ -80,10 +80,12 @@ class ChartScreen(ScopedScreen):
         readout = chart.readout(self.cursor, self.options.x_axis) if self.cursor is not None else "no data yet"
         self.query_one("#chart-readout", Static).update(readout)
         lo, hi = self.view or bounds or (0.0, 0.0)
-        where = "all steps" if self.view is None else f"{self.options.x_axis} {lo:g}\N{EN DASH}{hi:g}"
+        unit = "" if self.options.x_axis == "step" else "s"
+        where = "all" if self.view is None else f"{lo:.0f}{unit}\N{EN DASH}{hi:.0f}{unit}"
         page = f"{self.metrics.index(self.metric) + 1}/{len(self.metrics)}" if self.metric in self.metrics else ""
         self.query_one("#chart-help", Static).update(
-            f"{self.metric} {page} · {where} · +/-: zoom · ←/→ h/l: cursor · shift+←/→: pan · 0: reset · [ ]: metric"
+            f"{self.metric} {page} · {self.options.x_axis} {where} · +/- zoom · ←/→ cursor · shift+←/→ pan"
+            " · 0 reset · [ ] metric"
         )
         self.draws += 1
 

@@ -135,7 +135,8 @@ class MetricChart(PlotWidget):
                     self.plot(part_x, part_y, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
                 label = None  # one legend row per curve
         if self.cursor is not None and curves and self._x_min <= self.cursor <= self._x_max:
-            self.add_v_line(self.cursor, "white")
+            color = self.get_component_rich_style("plot--tick").color
+            self.add_v_line(self.cursor, color.get_truecolor().hex if color is not None else "white")
         self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter(y_scale))
         self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
         title = f"{self.metric} (log)" if options.log_y else self.metric

@@ -165,6 +165,8 @@ def curve(
         lo = max(0, int(np.searchsorted(x, options.x_range[0], side="left")) - 1)
         hi = int(np.searchsorted(x, options.x_range[1], side="right")) + 1
         x, y = x[lo:hi], y[lo:hi]
+        if len(x) < 2 and not (len(x) and options.x_range[0] <= x[0] <= options.x_range[1]):
+            x, y = x[:0], y[:0]  # a lone point outside the range: nothing of this curve is in view
     return decimate_minmax(x, y, width)
 
 

@@ -134,7 +134,8 @@ async def test_metric_grid_pages_when_not_all_charts_fit(tmp_path: Path):
         seen = list(shown)
         for _ in range(-(-7 // len(shown)) - 1):
             await pilot.press("right_square_bracket")
-            await wait_for(pilot, lambda last=seen[-len(shown) :]: pane.metrics != last and app.screen.is_settled)
+            last = seen[-len(shown) :]
+            await wait_for(pilot, lambda last=last: pane.metrics != last and app.screen.is_settled)
             seen += pane.metrics
         assert sorted(set(seen)) == sorted(metrics)
         await pilot.press("right_square_bracket")  # wraps to the first page
