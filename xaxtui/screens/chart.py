@@ -94,8 +94,11 @@ class ChartScreen(ScopedScreen):
         if message.session not in self.sessions or self._pending:
             return
         self._pending = True
-        delay = max(0.0, self._last_draw + REDRAW_MIN_S - time.monotonic())
-        self.set_timer(delay, self._scheduled)
+        delay = self._last_draw + REDRAW_MIN_S - time.monotonic()
+        if delay > 0:
+            self.set_timer(delay, self._scheduled)
+        else:  # a timer of 0 s divides by zero in textual
+            self.call_later(self._scheduled)
 
     def _scheduled(self) -> None:
         self._pending = False

@@ -14,11 +14,14 @@ from textual.geometry import Offset
 
 from tests.xaxtui.conftest import wait_for
 from tests.xaxtui.widgets.test_charts import MODES, margin_text, random_state
+from xaxengine.protocol import make_event
 from xaxtui.app import XaxTui
+from xaxtui.messages import RunUpdated
 from xaxtui.screens.chart import ChartScreen
 from xaxtui.screens.run import RunScreen
+from xaxtui.state import fold
 from xaxtui.widgets.chart_view import legend_corner, nearest, robust_range, shift, zoom
-from xaxtui.widgets.charts import ChartPane, MetricChart
+from xaxtui.widgets.charts import ChartOptions, ChartPane, MetricChart, curve
 
 
 def write_metrics_run(root: Path, metrics: dict[str, list[float]], run_id: str = "20261201-000000-cafe") -> Path:
@@ -241,3 +244,37 @@ async def test_zoomed_clipped_and_cursor_charts_never_crash_on_extreme_values():
                     if chart.x_bounds is not None:
                         assert all(math.isfinite(v) for v in chart.x_bounds)
                 await pilot.pause()
+
+
+async def test_full_screen_chart_follows_new_points_of_a_live_run(tmp_path: Path):
+    app = XaxTui(write_metrics_run(tmp_path, {"loss": [5.0 - i / 10 for i in range(40)]}))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await open_settled(pilot, app)
+        session = app.screen.session
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws > 0)
+        screen = app.screen
+        assert screen.chart.x_bounds == (1.0, 40.0)
+        event = make_event(session.state.last_seq + 1, "scalars", t=session.state.last_t + 1, step=41, phase="train")
+        event["values"] = {"loss": 0.125}
+        fold(session.state, [event])
+        session.version += 1
+        screen.post_message(RunUpdated(session))
+        await wait_for(pilot, lambda: screen.chart.x_bounds == (1.0, 41.0))
+        assert screen.cursor == 40.0  # the cursor stays where the user left it
+        await pilot.press("0")
+        await wait_for(pilot, lambda: "train 0.125" in str(screen.query_one("#chart-readout").render()))
+
+
+def test_a_zoomed_curve_keeps_every_finite_point_in_its_range():
+    rng = random.Random(77)
+    for trial in range(40):
+        state = random_state(rng, f"z{trial}")
+        for metric, phase in state.series:
+            xs, ys = state.series[metric, phase].arrays("step")
+            lo, hi = sorted(rng.uniform(0, 300) for _ in range(2))
+            x, _ = curve(state, metric, phase, ChartOptions(x_range=(lo, hi)), width=10**6)
+            finite = np.isfinite(ys) & np.isfinite(xs)
+            inside = xs[finite & (xs >= lo) & (xs <= hi)]
+            assert np.array_equal(x[(x >= lo) & (x <= hi)], inside), (lo, hi)
+            assert len(x) <= len(inside) + 2  # at most one neighbour either side
