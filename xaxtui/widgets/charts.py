@@ -16,7 +16,7 @@ from textual_plot import HiResMode, PlotWidget
 from textual_plot.plot_widget import LegendLocation
 
 from xaxtui.state import RunState
-from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter, compact_labels
+from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter, compact_labels, duration_unit
 from xaxtui.widgets.chart_view import legend_corner, nearest, robust_range
 from xaxtui.widgets.curves import (
     PALETTE,
@@ -166,7 +166,11 @@ class MetricChart(PlotWidget):
 
     def readout(self, at: float, x_axis: str = "step") -> Text:
         """The value of every series at its point nearest to ``at``: one line for under the chart."""
-        where = compact_labels([at])[0] + ("" if x_axis == "step" else "s")
+        if x_axis == "step":
+            where = compact_labels([at])[0]
+        else:
+            size, unit = duration_unit(at)
+            where = f"{at / size:.3g}{unit}"
         text = Text(f"{x_axis} {where}", style="bold")
         for name, style, x, y in self.raw:
             point = nearest(x, y, at)

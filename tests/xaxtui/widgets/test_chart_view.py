@@ -278,3 +278,14 @@ def test_a_zoomed_curve_keeps_every_finite_point_in_its_range():
             inside = xs[finite & (xs >= lo) & (xs <= hi)]
             assert np.array_equal(x[(x >= lo) & (x <= hi)], inside), (lo, hi)
             assert len(x) <= len(inside) + 2  # at most one neighbour either side
+
+
+async def test_full_screen_chart_on_the_time_axis_reads_out_elapsed_time(tmp_path: Path):
+    app = XaxTui(write_metrics_run(tmp_path, {"loss": [5.0 - i / 100 for i in range(400)]}))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await open_settled(pilot, app)
+        await pilot.press("x", "f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws > 0)
+        screen = app.screen
+        await wait_for(pilot, lambda: str(screen.query_one("#chart-readout").render()).startswith("time 6.65min"))
+        assert "train 1.01" in str(screen.query_one("#chart-readout").render())
