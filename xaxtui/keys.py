@@ -40,6 +40,21 @@ KEYS: tuple[Key, ...] = (
     Key("cycle_smoothing", "m", "Smooth", scope="run"),
     Key("filter_metrics", "slash", "Filter", scope="run"),
     Key("zoom_pane", "z", "Zoom pane", scope="run"),
+    Key("open_chart", "f", "Full chart", scope="run"),
+    Key("toggle_clip", "y", "Clip y", show=False, scope="run"),
+    Key("prev_charts", "left_square_bracket", "Previous charts", show=False, scope="run"),
+    Key("next_charts", "right_square_bracket", "Next charts", show=False, scope="run"),
+    Key("back", "escape", "Back", scope="chart"),
+    Key("zoom_in", "plus,equals_sign", "Zoom in", scope="chart"),
+    Key("zoom_out", "minus", "Zoom out", scope="chart"),
+    Key("cursor_left", "left,h", "Cursor left", show=False, scope="chart"),
+    Key("cursor_right", "right,l", "Cursor right", show=False, scope="chart"),
+    Key("pan_left", "shift+left,H", "Pan left", show=False, scope="chart"),
+    Key("pan_right", "shift+right,L", "Pan right", show=False, scope="chart"),
+    Key("reset_view", "0", "Reset zoom", scope="chart"),
+    Key("toggle_clip", "y", "Clip y", scope="chart"),
+    Key("prev_metric", "left_square_bracket", "Previous metric", show=False, scope="chart"),
+    Key("next_metric", "right_square_bracket", "Next metric", show=False, scope="chart"),
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),
     Key("compare", "C", "Compare", scope="picker"),
@@ -73,6 +88,7 @@ KEYS: tuple[Key, ...] = (
 SCOPES = {
     "app": "Everywhere",
     "run": "Run view",
+    "chart": "Full-screen chart",
     "picker": "Run picker",
     "sweeps": "Sweep list",
     "sweep": "Sweep view",
@@ -90,7 +106,9 @@ def keys_for(scope: str) -> list[Key]:
     return [k for k in KEYS if k.scope == scope]
 
 
-SCREEN_SCOPES = frozenset({"run", "picker", "sweeps", "sweep", "config", "launch"})  # full screens, not dialogs
+SCREEN_SCOPES = frozenset(
+    {"run", "chart", "picker", "sweeps", "sweep", "config", "launch"}
+)  # full screens, not dialogs
 
 
 def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
@@ -134,6 +152,13 @@ def display_key(key: str) -> str:
         "enter": "enter",
         "plus": "+",
         "minus": "-",
+        "equals_sign": "=",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "left": "←",
+        "right": "→",
+        "shift+left": "shift+←",
+        "shift+right": "shift+→",
     }
     return ", ".join(names.get(part, part) for part in key.split(","))
 

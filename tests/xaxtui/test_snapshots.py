@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Select, Static, TabbedContent, Tex
 from tests.xaxtui.conftest import RUN_A, RUN_B, RUNS, SWEEP_DIR, SWEEP_RUNS, TASK, wait_for
 from xaxtui.app import XaxTui
 from xaxtui.messages import OpenSweepRequested
+from xaxtui.screens.chart import ChartScreen
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
@@ -105,6 +106,38 @@ class TestRunView:
         app = XaxTui(_rel(RUNS))
         app.call_later(lambda: app.show_runs([_rel(RUN_A), _rel(RUN_B)]))
         assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def chart_settled(app) -> bool:
+    """The full-screen chart drew the finished run at its final size."""
+    screen = app.screen
+    return isinstance(screen, ChartScreen) and screen.draws > 0 and screen.chart.fits_size
+
+
+class TestChartScreen:
+    def test_full_screen_chart_80x24(self, snap_compare):
+        """The loss chart full screen at 80x24: train and valid, cursor at the newest step, readout under it."""
+
+        async def run_before(pilot) -> None:
+            await _settle(pilot)
+            await pilot.press("f")
+            await _settle(pilot, chart_settled)
+
+        assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=(80, 24), run_before=run_before)
+
+    def test_full_screen_chart_zoomed_120x40(self, snap_compare):
+        """Two compared runs' loss full screen at 120x40, zoomed in twice around a cursor moved 5 columns left."""
+
+        async def run_before(pilot) -> None:
+            await _settle(pilot)
+            await pilot.press("f")
+            await _settle(pilot, chart_settled)
+            await pilot.press(*["left"] * 5, "plus", "plus")
+            await _settle(pilot, lambda app: chart_settled(app) and app.screen.view is not None)
+
+        app = XaxTui(_rel(RUNS))
+        app.call_later(lambda: app.show_runs([_rel(RUN_A), _rel(RUN_B)]))
+        assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
 class TestOtherScreens:

@@ -19,8 +19,9 @@ from textual.widgets import Footer, Input
 from xaxtui.keys import bindings
 from xaxtui.messages import CheckpointRequested, ResumeRequested, RunUpdated, ShowRunsRequested, StopRequested
 from xaxtui.screens.base import ScopedScreen
+from xaxtui.screens.chart import ChartScreen
 from xaxtui.session import RunSession
-from xaxtui.widgets.charts import SMOOTHING, ChartPane
+from xaxtui.widgets.charts import SMOOTHING, ChartPane, MetricChart
 from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.header import RunHeader
 from xaxtui.widgets.logs import LogPane
@@ -178,6 +179,29 @@ class RunScreen(ScopedScreen):
         """Steps through the EMA smoothing weights."""
         current = self.query_one(ChartPane).options.smoothing
         await self._set_options(smoothing=SMOOTHING[(SMOOTHING.index(current) + 1) % len(SMOOTHING)])
+
+    async def action_toggle_clip(self) -> None:
+        """Clips the y range of a diverging run to its robust percentiles, or shows every value."""
+        await self._set_options(clip=not self.query_one(ChartPane).options.clip)
+
+    async def action_prev_charts(self) -> None:
+        """Shows the previous page of charts when not all metrics fit."""
+        await self.query_one(ChartPane).turn_page(-1)
+
+    async def action_next_charts(self) -> None:
+        """Shows the next page of charts when not all metrics fit."""
+        await self.query_one(ChartPane).turn_page(1)
+
+    def action_open_chart(self, metric: str = "") -> None:
+        """Opens a chart full screen (the first one shown, unless ``metric`` names another)."""
+        pane = self.query_one(ChartPane)
+        metric = metric or next(iter(pane.metrics), "")
+        if metric:
+            self.app.push_screen(ChartScreen(self.sessions, metric, pane.matching, pane.options))
+
+    @on(MetricChart.Selected)
+    def _chart_clicked(self, message: MetricChart.Selected) -> None:
+        self.action_open_chart(message.metric)
 
     def action_filter_metrics(self) -> None:
         """Opens the metric filter input."""

@@ -49,7 +49,9 @@ class BestCurve(MetricChart):
     def show_sweep(self, sweep: SweepStatus) -> None:
         """Draws the sweep's trials so far."""
         self.metric = f"{sweep.objective or 'objective'} ({sweep.direction})"
-        self.draw([(sweep.sweep_id, history_state(sweep, self.metric))], ChartOptions())
+        self.draw(
+            [(sweep.sweep_id, history_state(sweep, self.metric))], ChartOptions(clip=False)
+        )  # no clip key in the sweep view
 
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
         """Draws as a metric chart, with the trial number on the x axis."""

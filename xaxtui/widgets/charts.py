@@ -1,174 +1,45 @@
-"""Metric charts: app-free decimation and smoothing, and a pane of textual-plot charts (one per metric)."""
+"""Metric charts: a textual-plot chart per metric (clipped, zoomable, with a cursor) and a paged pane of them."""
 
 import asyncio
 import math
-import re
-import zlib
-from dataclasses import dataclass
 
 import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 from textual_hires_canvas import Canvas, TextAlign
 from textual_plot import HiResMode, PlotWidget
+from textual_plot.plot_widget import LegendLocation
 
 from xaxtui.state import RunState
-from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter
+from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter, compact_labels, duration_unit
+from xaxtui.widgets.chart_view import legend_corner, nearest, robust_range
+from xaxtui.widgets.curves import (
+    PALETTE,
+    PHASE_STYLES,
+    SMOOTHING,
+    ChartOptions,
+    curve,
+    gap_positions,
+    padded,
+    run_color,
+    run_colors,
+    split_at_gaps,
+)
 
-PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#48dbfb", "#ff9ff3")
-PHASE_STYLES = {
-    "train": PALETTE[0],
-    "valid": PALETTE[1],
-    "best": PALETTE[2],
-    "trial": PALETTE[0],
-}  # sweep view: best, trial
-SMOOTHING = (0.0, 0.6, 0.9, 0.99)
+__all__ = ["PALETTE", "SMOOTHING", "ChartOptions", "ChartPane", "MetricChart", "curve", "run_color", "run_colors"]
+
 MAX_CHARTS = 4
-MAX_GAPS = 64
-_EMA_BLOCK = 256
-_EMA_MAX_BLOCK = 8192
-
-
-def decimate_minmax(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reduces a curve to at most ``2 * width`` points keeping each bucket's min and max (spikes survive).
-
-    Args:
-        x: Increasing x values.
-        y: Values (NaN points are dropped).
-        width: Number of buckets, e.g. the plot's width in (sub)pixels.
-
-    Returns:
-        ``(x, y)`` in x order; unchanged when already small enough.
-    """
-    keep = np.isfinite(y)
-    if not keep.all():
-        x, y = x[keep], y[keep]
-    n = len(x)
-    if width <= 0 or n <= 2 * width:
-        return x, y
-    starts = np.linspace(0, n, width + 1).astype(np.int64)[:-1]
-    lo = np.minimum.reduceat(y, starts)
-    hi = np.maximum.reduceat(y, starts)
-    ends = np.append(starts[1:], n) - 1
-    rising = y[ends] >= y[starts]
-    xs = np.empty(2 * width)
-    ys = np.empty(2 * width)
-    xs[0::2] = x[starts]
-    xs[1::2] = x[ends]
-    ys[0::2] = np.where(rising, lo, hi)
-    ys[1::2] = np.where(rising, hi, lo)
-    return xs, ys
-
-
-def ema(y: np.ndarray, weight: float) -> np.ndarray:
-    """TensorBoard-style debiased exponential moving average, vectorised in blocks.
-
-    Args:
-        y: Finite values in order.
-        weight: Smoothing in ``[0, 1)``; 0 returns ``y``.
-
-    Returns:
-        The smoothed values, same length.
-    """
-    if weight <= 0 or len(y) == 0:
-        return y
-    # Blocks as long as 1 / weight**k stays below 1e200 (no overflow for values up to 1e100): few Python steps.
-    size = int(min(_EMA_MAX_BLOCK, max(_EMA_BLOCK, 200 / -math.log10(weight))))
-    out = np.empty(len(y))
-    powers = weight ** np.arange(size, dtype=np.float64)
-    prev = 0.0
-    done = 0
-    for start in range(0, len(y), size):
-        block = y[start : start + size]
-        p = powers[: len(block)]
-        acc = np.cumsum(block / p) * p * (1 - weight)
-        acc += prev * p * weight
-        out[start : start + len(block)] = acc
-        prev = acc[-1]
-        done += len(block)
-    return out / (1 - weight ** np.arange(1, len(y) + 1, dtype=np.float64))
-
-
-def run_color(run_id: str) -> str:
-    """The color a run prefers (the same run id always prefers the same color)."""
-    return PALETTE[zlib.crc32(run_id.encode()) % len(PALETTE)]
-
-
-def run_colors(run_ids: list[str]) -> dict[str, str]:
-    """Colors for the runs of one comparison: each its preferred one unless an earlier run has it, then the next free.
-
-    Distinct for up to ``len(PALETTE)`` runs; a run keeps its color across redraws (the list order is the view's)
-    and, when nothing collides, the color it has on its own.
-    """
-    taken: set[int] = set()
-    out: dict[str, str] = {}
-    for run_id in run_ids:
-        slot = zlib.crc32(run_id.encode()) % len(PALETTE)
-        for probe in range(len(PALETTE)):
-            if (slot + probe) % len(PALETTE) not in taken:
-                slot = (slot + probe) % len(PALETTE)
-                break
-        taken.add(slot)
-        out[run_id] = PALETTE[slot]
-    return out
-
-
-@dataclass(frozen=True)
-class ChartOptions:
-    """How the charts are drawn."""
-
-    log_y: bool = False
-    x_axis: str = "step"
-    smoothing: float = 0.0
-    pattern: str = ""
-
-    @property
-    def pattern_error(self) -> str:
-        """Why the filter is not a valid regex ('' when it is)."""
-        try:
-            re.compile(self.pattern)
-        except re.error as error:
-            return str(error)
-        return ""
-
-    def matches(self, metric: str) -> bool:
-        """Whether a metric passes the filter regex (an invalid regex matches as plain text)."""
-        if not self.pattern:
-            return True
-        try:
-            return re.search(self.pattern, metric) is not None
-        except re.error:
-            return self.pattern in metric
-
-
-def curve(
-    state: RunState,
-    metric: str,
-    phase: str,
-    options: ChartOptions,
-    width: int,
-    arrays: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One drawable curve: x axis chosen, smoothed, log-scaled, decimated to ``width`` buckets.
-
-    ``arrays`` are the series' ``arrays(options.x_axis, t0=state.first_t)`` when the caller has them already.
-    """
-    x, y = arrays or state.series[metric, phase].arrays(options.x_axis, t0=state.first_t)
-    keep = np.isfinite(y) & np.isfinite(x)
-    x, y = x[keep], y[keep]
-    if options.smoothing and len(y):
-        # The EMA is a weighted mean: computed on values scaled into [-1, 1] it cannot overflow near 1e308.
-        top = float(np.abs(y).max())
-        scale = top if top > 1e100 else 1.0
-        y = np.clip(ema(y / scale, options.smoothing) * scale, -top, top)
-    if options.log_y:
-        pos = y > 0
-        x, y = x[pos], np.log10(y[pos])
-    return decimate_minmax(x, y, width)
+_LEGEND = {
+    "top right": LegendLocation.TOPRIGHT,
+    "bottom right": LegendLocation.BOTTOMRIGHT,
+    "top left": LegendLocation.TOPLEFT,
+    "bottom left": LegendLocation.BOTTOMLEFT,
+}
 
 
 class MetricChart(PlotWidget):
@@ -178,7 +49,18 @@ class MetricChart(PlotWidget):
 
     DEFAULT_CSS = """
     MetricChart { height: 1fr; min-height: 6; }
+    MetricChart > .plot--axis { color: $foreground-muted; }
+    MetricChart > .plot--tick { color: $foreground; text-style: bold; }
+    MetricChart > .plot--label { color: $text-primary; text-style: bold; }
     """
+
+    class Selected(Message):
+        """The chart was clicked: the run view opens it full screen."""
+
+        def __init__(self, metric: str) -> None:
+            """A click on the chart of ``metric``."""
+            super().__init__()
+            self.metric = metric
 
     def __init__(self, metric: str, **kwargs: object) -> None:
         """Creates the chart of ``metric``."""
@@ -190,11 +72,18 @@ class MetricChart(PlotWidget):
         self._last: tuple[list[tuple[str, RunState]], ChartOptions] | None = None
         self.drawn_width = -1
         self.label_colors: dict[str, str] | None = None
+        self.cursor: float | None = None
+        self.clipped = False
+        self.legend_at = "top right"
+        self.x_bounds: tuple[float, float] | None = None
+        self.raw: list[tuple[str, str, np.ndarray, np.ndarray]] = []  # name, style, x, y of each series
 
     def _render_y_label(self) -> None:
         """Writes the title from the chart's left edge (textual-plot centres it on the tick column and cuts it)."""
         style = self.get_component_rich_style("plot--label")
-        self.query_one("#margin-top", Canvas).write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
+        margin = self.query_one("#margin-top", Canvas)
+        margin.reset()  # textual-plot never clears it: a shorter title would keep the end of the longer one
+        margin.write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
 
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
@@ -206,6 +95,10 @@ class MetricChart(PlotWidget):
         """Whether the curves on screen were decimated for the chart's current (non-zero) width."""
         return self.size.width > 0 and self.drawn_width == self.size.width
 
+    def on_click(self) -> None:
+        """Asks the view to open this chart full screen."""
+        self.post_message(self.Selected(self.metric))
+
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
         """Replaces the curves with the current data of ``runs`` (label, state): finite points only, any values."""
         self._last = (runs, options)
@@ -213,6 +106,7 @@ class MetricChart(PlotWidget):
         self.clear()
         width = max(8, (self.size.width - self.margin_left) * 2)
         curves = []
+        self.raw = []
         hidden = 0
         colors = run_colors([label for label, _ in runs])
         for label, state in runs:
@@ -221,45 +115,98 @@ class MetricChart(PlotWidget):
                 gaps = gap_positions(*arrays, log_y=options.log_y)
                 hidden += len(gaps) + int((~np.isfinite(arrays[0])).sum())
                 x, y = curve(state, self.metric, phase, options, width, arrays)
-                if self.label_colors is not None:  # the caller's colors, one per label (the sweep's live trials)
-                    style, name = self.label_colors.get(label, PALETTE[0]), label
-                elif len(runs) == 1:
-                    style = PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])
-                    name = phase
-                else:
-                    style = colors[label] if phase == "train" else f"{colors[label]} dim"
-                    name = f"{label[-9:]} {phase}"
+                style, name = self._style(label, phase, len(runs), colors)
+                self.raw.append((name, style, *arrays))
                 if len(x):
                     curves.append((x, y, style, name, gaps))
-        y_scale = self._set_limits([c[0] for c in curves], [c[1] for c in curves])
-        for x, y, style, name, gaps in curves:
+        xs = [a[2][np.isfinite(a[2]) & np.isfinite(a[3])] for a in self.raw]
+        xs = [x for x in xs if len(x)]
+        self.x_bounds = (min(float(x.min()) for x in xs), max(float(x.max()) for x in xs)) if xs else None
+        y_scale = self._set_limits([c[0] for c in curves], [c[1] for c in curves], options)
+        drawn = []
+        for x, raw_y, style, name, gaps in curves:
             label: str | None = name
-            for part_x, part_y in split_at_gaps(x, y / y_scale, gaps):
+            y = np.clip(raw_y / y_scale, self._y_min, self._y_max) if self.clipped else raw_y / y_scale
+            drawn.append((x, y))
+            for part_x, part_y in split_at_gaps(x, y, gaps):
                 if len(part_x) == 1:  # a line needs two points: mark a lone one
                     self.scatter(part_x, part_y, marker="●", marker_style=style, label=label)
                 else:
                     self.plot(part_x, part_y, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
                 label = None  # one legend row per curve
+        if self.cursor is not None and curves and self._x_min <= self.cursor <= self._x_max:
+            color = self.get_component_rich_style("plot--tick").color
+            self.add_v_line(self.cursor, color.get_truecolor().hex if color is not None else "white")
         self.set_y_formatter(LogFormatter() if options.log_y else CompactFormatter(y_scale))
         self.set_x_formatter(CompactFormatter() if options.x_axis == "step" else ElapsedFormatter())
         title = f"{self.metric} (log)" if options.log_y else self.metric
         if hidden:
             title += f" · {hidden} not {'positive or finite' if options.log_y else 'finite'}, not drawn"
+        if self.clipped:
+            title += " · y clipped to p1\N{EN DASH}p99, y: show all"
         self.set_ylabel(title)
         self.set_xlabel("step" if options.x_axis == "step" else "time since start")
-        self.show_legend(is_visible=bool(self._datasets))
+        self._place_legend([c[3] for c in curves], drawn)
 
-    def _set_limits(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> float:
+    def _style(self, label: str, phase: str, n_runs: int, colors: dict[str, str]) -> tuple[str, str]:
+        """The line style and legend name of one run's phase."""
+        if self.label_colors is not None:  # the caller's colors, one per label (the sweep's live trials)
+            return self.label_colors.get(label, PALETTE[0]), label
+        if n_runs == 1:
+            return PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6]), phase
+        return (colors[label] if phase == "train" else f"{colors[label]} dim"), f"{label[-9:]} {phase}"
+
+    def _place_legend(self, names: list[str], drawn: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Shows the legend in the corner where it covers the fewest points and none of the newest."""
+        plot_w = max(1, self.size.width - self.margin_left)
+        plot_h = max(1, self.size.height - self.margin_top - self.margin_bottom)
+        box = ((max(map(len, names), default=0) + 6) / plot_w, (len(names) + 2) / plot_h)
+        self.legend_at = legend_corner(drawn, (self._x_min, self._x_max, self._y_min, self._y_max), box)
+        self.show_legend(location=_LEGEND[self.legend_at], is_visible=bool(self._datasets))
+
+    def readout(self, at: float, x_axis: str = "step") -> Text:
+        """The value of every series at its point nearest to ``at``: one line for under the chart."""
+        if x_axis == "step":
+            where = compact_labels([at])[0]
+        else:
+            size, unit = duration_unit(at)
+            where = f"{at / size:.3g}{unit}"
+        text = Text(f"{x_axis} {where}", style="bold")
+        for name, style, x, y in self.raw:
+            point = nearest(x, y, at)
+            text.append(" · ")
+            text.append(name, style=style)
+            value = "—" if point is None else f"{point[1]:.4g}"
+            off = "" if point is None or point[0] == at or x_axis != "step" else f" @{point[0]:g}"
+            text.append(f" {value}{off}")
+        return text
+
+    def _set_limits(self, xs: list[np.ndarray], ys: list[np.ndarray], options: ChartOptions | None = None) -> float:
         """Sets axis limits that textual-plot can draw, and returns the factor the y values must be divided by.
 
         A flat or one-point curve gets a range around its value (textual-plot's own is too thin for big values);
         values whose range overflows a float (near 1e308) are drawn divided by a power of ten, labelled unscaled.
+        A zoomed chart (``options.x_range``) takes its y range from the points inside the x range; with
+        ``options.clip``, a run whose few wild points would squash the rest is clipped to the robust range
+        (:attr:`clipped` says so).
         """
+        self.clipped = False
+        x_range = options.x_range if options is not None else None
+        if x_range is not None:
+            inside = [(x >= x_range[0]) & (x <= x_range[1]) for x in xs]
+            ys = [y[m] for y, m in zip(ys, inside, strict=True) if m.any()] or ys
         if not xs:
             self.set_xlimits(None, None)
             self.set_ylimits(None, None)
             return 1.0
-        x_lo, x_hi = padded(min(float(x.min()) for x in xs), max(float(x.max()) for x in xs))
+        data = (min(float(x.min()) for x in xs), max(float(x.max()) for x in xs))
+        if x_range is not None:  # inside the data's range (a span past the float limit cannot be mapped to pixels)
+            x_range = (max(x_range[0], data[0]), min(x_range[1], data[1]))
+        x_lo, x_hi = padded(*(x_range if x_range is not None and x_range[0] < x_range[1] else data))
+        clip = robust_range(ys) if options is not None and options.clip else None
+        if clip is not None:
+            self.clipped = True
+            ys = [np.clip(y, *clip) for y in ys]
         y_lo = min(float(y.min()) for y in ys)
         y_hi = max(float(y.max()) for y in ys)
         top = max(abs(y_lo), abs(y_hi))
@@ -270,46 +217,8 @@ class MetricChart(PlotWidget):
         return scale
 
 
-def padded(lo: float, hi: float) -> tuple[float, float]:
-    """``(lo, hi)``, widened around the value when it is (nearly) a single value."""
-    if hi - lo > 1e-9 * max(abs(lo), abs(hi)):
-        return lo, hi
-    pad = max(abs(lo) * 0.1, 1.0) if lo else 1.0
-    return lo - pad, hi + pad
-
-
-def gap_positions(x: np.ndarray, y: np.ndarray, log_y: bool) -> np.ndarray:
-    """The x positions of a curve's points that cannot be drawn: not finite (on a log axis, not positive)."""
-    bad = ~(y > 0) if log_y else ~np.isfinite(y)
-    if log_y:
-        bad |= ~np.isfinite(y)
-    if not bad.any():
-        return x[:0]
-    return x[bad & np.isfinite(x)]
-
-
-def split_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The curve cut where a gap lies between two of its points (joined when there are more than :data:`MAX_GAPS`).
-
-    Args:
-        x: Increasing x values of the drawable points.
-        y: Their values.
-        gaps: x positions of the points that could not be drawn.
-
-    Returns:
-        ``(x, y)`` pieces in order.
-    """
-    if not len(gaps) or len(x) < 2:
-        return [(x, y)]
-    cuts = np.unique(np.searchsorted(x, gaps))
-    cuts = cuts[(cuts > 0) & (cuts < len(x))]
-    if len(cuts) > MAX_GAPS:
-        return [(x, y)]
-    return list(zip(np.split(x, cuts), np.split(y, cuts), strict=True))
-
-
 class ChartPane(Widget):
-    """Charts of every metric that matches the filter (at most :data:`MAX_CHARTS`)."""
+    """Charts of the metrics that match the filter, :data:`MAX_CHARTS` at most at a time, in pages."""
 
     DEFAULT_CSS = """
     ChartPane { height: 1fr; }
@@ -325,6 +234,8 @@ class ChartPane(Widget):
         self._metrics: list[str] = []
         self._runs: list[tuple[str, RunState]] = []
         self._fit = -1
+        self.page = 0
+        self.matching: list[str] = []  # the metrics that match the filter, on every page
         self._lock = asyncio.Lock()
 
     def _chart_fit(self) -> int:
@@ -356,7 +267,23 @@ class ChartPane(Widget):
         """Metrics to draw: those of all runs matching the filter, losses first, then in first-seen order."""
         names = sorted(dict.fromkeys(m for _, state in runs for m in state.metrics()), key=lambda m: "loss" not in m)
         self._fit = fit = self._chart_fit()
-        return [m for m in names if self.options.matches(m)][: min(MAX_CHARTS, fit)]
+        matching = [m for m in names if self.options.matches(m)]
+        per_page = min(MAX_CHARTS, fit)
+        self.matching = matching
+        self.page = max(0, min(self.page, (len(matching) - 1) // per_page))
+        return matching[self.page * per_page : (self.page + 1) * per_page]
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics whose charts the pane shows now."""
+        return list(self._metrics)
+
+    async def turn_page(self, by: int) -> None:
+        """Shows the next (``by`` > 0) or previous page of charts (wrapping around)."""
+        per_page = max(1, min(MAX_CHARTS, self._chart_fit()))
+        pages = max(1, -(-len(self.matching) // per_page))
+        self.page = (self.page + by) % pages
+        await self.redraw(self._runs)
 
     async def redraw(self, runs: list[tuple[str, RunState]]) -> None:
         """Draws ``runs`` (label, state), adding or removing charts when the metric set changes."""
@@ -381,6 +308,8 @@ class ChartPane(Widget):
         o = self.options
         smooth = f"ema {o.smoothing:g}" if o.smoothing else "raw"
         text = Text(f"x: {o.x_axis} · y: {'log' if o.log_y else 'linear'} · {smooth} · filter: {o.pattern or '*'}")
+        if len(metrics) < len(self.matching):
+            text.append(f" · {len(metrics)} of {len(self.matching)} metrics shown, [ ]: page", style="bold")
         if o.pattern_error:
             text.append(f" · invalid regex: {o.pattern_error}", style="red").append(" (matched as plain text)")
         if not metrics:

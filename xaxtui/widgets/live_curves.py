@@ -18,7 +18,7 @@ class LiveCurves(MetricChart):
         self.objective = objective
         self.metric = objective.partition("/")[2] or objective
         self.label_colors = colors
-        self.draw(curves, ChartOptions())
+        self.draw(curves, ChartOptions(clip=False))  # no clip key in the sweep view
 
     def draw(self, runs: list[tuple[str, RunState]], options: ChartOptions) -> None:
         """Draws as a metric chart, titled with the objective and how many trials run."""
