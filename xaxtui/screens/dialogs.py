@@ -109,3 +109,36 @@ class PathPrompt(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         """Escape cancels."""
         self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Asks a yes/no question (deleting a run); dismisses with True only on ``y`` or the confirm button."""
+
+    KEY_SCOPE = "confirm"
+    BINDINGS = bindings(KEY_SCOPE)
+
+    def __init__(self, question: str, confirm: str = "Delete") -> None:
+        """Asks ``question``; ``confirm`` labels the button that says yes."""
+        super().__init__()
+        self.question = question
+        self.confirm = confirm
+
+    def compose(self) -> ComposeResult:
+        """Question and two buttons."""
+        with Vertical(id="quit-box"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(id="quit-buttons"):
+                yield Button(f"{self.confirm} [y]", id="yes", variant="error")
+                yield Button("Cancel [n/esc]", id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """A button answers."""
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        """``y``: yes."""
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        """``n`` or ``escape``: no."""
+        self.dismiss(False)
