@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from xaxtui.catalog import RunInfo
 
 MAX_DIFF_COLUMNS = 6
+CONFIG_COLUMN = "config:"  # a diff column's key is this plus the dotted name (``config:optimizer.lr``)
 DIFF_CELL_WIDTH = 12  # a diff column's cell is cut to this many characters
 
 
@@ -33,6 +34,7 @@ def differing_keys(runs: Sequence[RunInfo], width: int | None = None) -> list[st
         runs: The listed runs.
         width: Cells left for diff columns (None: no limit but :data:`MAX_DIFF_COLUMNS`).
     """
+    runs = [r for r in runs if r.config]  # a run with no config yet (queued in Slurm) says nothing of it
     if len(runs) < 2:
         return []
     keys = dict.fromkeys(k for r in runs for k in r.config)
@@ -116,7 +118,7 @@ def matches(run: RunInfo, query: str, diff_keys: Sequence[str] = ()) -> bool:
 
 
 def sort_key(run: RunInfo, column: str) -> tuple[int, float, str]:
-    """A key ordering runs by one column: numbers as numbers, missing values last."""
+    """A key ordering runs by one column (``config:NAME`` for a config value): numbers as numbers, missing last."""
     numbers = {
         "step": float(run.step),
         "loss": run.last_loss,
@@ -132,7 +134,7 @@ def sort_key(run: RunInfo, column: str) -> tuple[int, float, str]:
     elif column in {"task", "run id", "status"}:
         text = {"task": run.task, "run id": run.run_id, "status": run.state}[column]
     else:
-        value = run.config.get(column)
+        value = run.config.get(column.removeprefix(CONFIG_COLUMN))
         if isinstance(value, int | float) and not isinstance(value, bool):
             return (0, float(value), "")
         text = "" if value is None else str(value)

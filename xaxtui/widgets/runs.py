@@ -15,6 +15,7 @@ from xaxtui.catalog import RunInfo
 from xaxtui.widgets.charts import run_color
 from xaxtui.widgets.header import STATUS_STYLES
 from xaxtui.widgets.run_columns import (
+    CONFIG_COLUMN,
     differing_keys,
     duration_text,
     loss_text,
@@ -61,8 +62,8 @@ class RunsTable(DataTable):
         self._layout: tuple[str, ...] = ()
 
     def columns_in_order(self) -> list[str]:
-        """The sortable columns, as shown: run id and status, the diff keys, then the rest."""
-        return [*LEAD, *self.diff_keys, *TRAIL]
+        """The sortable columns' keys, as shown: run id and status, the diff keys (``config:NAME``), then the rest."""
+        return [*LEAD, *(CONFIG_COLUMN + k for k in self.diff_keys), *TRAIL]
 
     def show_runs(self, runs: list[RunInfo]) -> None:
         """Replaces the runs (a new scan), keeping marks, sort, filter and the cursor on the same run."""
@@ -110,11 +111,11 @@ class RunsTable(DataTable):
 
     def _add_columns(self, slurm: bool) -> None:
         self.add_column(" ", key="mark")
-        for name in self.columns_in_order():
-            label = short_label(name) if name in self.diff_keys else name
-            arrow = (" ▼" if self.sort_reverse else " ▲") if name == self.sort_column else ""
-            style = "bold cyan" if name in self.diff_keys else ""
-            self.add_column(Text(label + arrow, style=style), key=name)
+        for key in self.columns_in_order():
+            config = key.startswith(CONFIG_COLUMN)
+            label = short_label(key.removeprefix(CONFIG_COLUMN)) if config else key
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+            self.add_column(Text(label + arrow, style="bold cyan" if config else ""), key=key)
         if slurm:
             self.add_column("slurm", key="slurm")
 

@@ -60,6 +60,10 @@ def test_differing_keys_are_the_widest_spread_first_and_capped_by_width(three_ru
     assert differing_keys(runs) == ["optimizer.lr", "hidden", "train.max_steps"]
     assert differing_keys(runs, width=10) == ["optimizer.lr"]  # `0.002` + padding fits, `hidden` no longer does
     assert differing_keys(runs[:1]) == []
+    queued = three_runs / "mnist" / "queued"  # a Slurm run with no event yet has no config: it differs in nothing
+    queued.mkdir()
+    (queued / "slurm_job").write_text("3\n")
+    assert differing_keys(scan_runs(three_runs)) == ["optimizer.lr", "hidden", "train.max_steps"]
 
 
 async def test_picker_shows_differing_config_duration_and_best_valid(three_runs: Path):
@@ -69,8 +73,8 @@ async def test_picker_shows_differing_config_duration_and_best_valid(three_runs:
         assert _ids(table) == [C, B, A]  # newest first
         assert table.diff_keys == ["optimizer.lr", "hidden", "train.max_steps"]
         assert "task" not in table.diff_keys and "train.log_every_n_steps" not in table.diff_keys  # all equal
-        assert _column(table, "optimizer.lr") == ["0.003", "0.001", "0.002"]
-        assert _column(table, "hidden") == ["128", "64", "64"]
+        assert _column(table, "config:optimizer.lr") == ["0.003", "0.001", "0.002"]
+        assert _column(table, "config:hidden") == ["128", "64", "64"]
         assert _column(table, "duration") == ["0:50", "0:50", "1:15"]
         assert _column(table, "best valid") == ["0.7892", "0.7892", "0.4738"]
         labels = [str(c.label) for c in table.ordered_columns]
@@ -79,7 +83,13 @@ async def test_picker_shows_differing_config_duration_and_best_valid(three_runs:
     async with app.run_test(size=(60, 24)) as pilot:  # narrow: fewer diff columns, the widest spread kept
         table = await _picker(pilot, app, 3)
         assert table.diff_keys == ["optimizer.lr", "hidden"]
-        assert [c.key.value for c in table.ordered_columns][:5] == ["mark", "run id", "status", *table.diff_keys]
+        assert [c.key.value for c in table.ordered_columns][:5] == [
+            "mark",
+            "run id",
+            "status",
+            "config:optimizer.lr",
+            "config:hidden",
+        ]
 
 
 async def test_sort_cycles_columns_and_reverses(three_runs: Path):
@@ -95,14 +105,14 @@ async def test_sort_cycles_columns_and_reverses(three_runs: Path):
             await pilot.press("o")
         assert _ids(table)[-1] == A  # the longest
         for _ in range(len(order)):
-            if table.sort_column == "optimizer.lr":
+            if table.sort_column == "config:optimizer.lr":
                 break
             await pilot.press("o")
         assert _ids(table) == [B, A, C]  # 0.001 < 0.002 < 0.003
-        assert "▲" in str(table.ordered_columns[table.get_column_index("optimizer.lr")].label)
+        assert "▲" in str(table.ordered_columns[table.get_column_index("config:optimizer.lr")].label)
         await pilot.press("O")
         assert _ids(table) == [C, A, B]
-        assert "▼" in str(table.ordered_columns[table.get_column_index("optimizer.lr")].label)
+        assert "▼" in str(table.ordered_columns[table.get_column_index("config:optimizer.lr")].label)
 
 
 async def test_filter_by_substring_and_key_value(three_runs: Path):
