@@ -43,11 +43,11 @@ KEYS: tuple[Key, ...] = (
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),
     Key("compare", "C", "Compare", scope="picker"),
-    Key("refresh", "r", "Refresh", scope="picker"),
+    Key("refresh", "r", "Refresh", show=False, scope="picker"),  # it rescans every 3 s anyway
     Key("new_run", "n", "New run", scope="picker"),
     Key("add_remote", "a", "Add remote", show=False, scope="picker"),
     Key("show_sweeps", "w", "Sweeps", scope="picker"),
-    Key("filter_runs", "slash", "Filter (text or key=value)", scope="picker"),
+    Key("filter_runs", "slash", "Filter", scope="picker"),
     Key("cycle_sort", "o", "Sort by next column", show=False, scope="picker"),
     Key("reverse_sort", "O", "Reverse the sort", show=False, scope="picker"),
     Key("tag_run", "t", "Tag the run", show=False, scope="picker"),
