@@ -48,6 +48,7 @@ KEYS: tuple[Key, ...] = (
     Key("add_remote", "a", "Add remote", show=False, scope="picker"),
     Key("show_sweeps", "w", "Sweeps", scope="picker"),
     Key("filter_runs", "slash", "Filter", scope="picker"),
+    Key("close_filter", "escape", "Clear and close the filter", show=False, scope="picker"),
     Key("cycle_sort", "o", "Sort by next column", show=False, scope="picker"),
     Key("reverse_sort", "O", "Reverse the sort", show=False, scope="picker"),
     Key("tag_run", "t", "Tag the run", show=False, scope="picker"),

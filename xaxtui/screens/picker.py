@@ -127,6 +127,15 @@ class PickerScreen(RunNotesActions, ScopedScreen):
         field.value = self.query_one(RunsTable).filter_text
         field.focus()
 
+    def action_close_filter(self) -> None:
+        """Clears the filter and hides its input (nothing to do while it is closed)."""
+        field = self.query_one("#runs-filter", Input)
+        if not field.display:
+            return
+        field.value = ""  # Input.Changed clears the table's filter
+        field.display = False
+        self.query_one(RunsTable).focus()
+
     @on(Input.Changed, "#runs-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         table = self.query_one(RunsTable)

@@ -136,6 +136,9 @@ async def test_filter_by_substring_and_key_value(three_runs: Path):
         await pilot.press("slash", *"step=300", "enter")
         await wait_for(pilot, lambda: app.screen.scans_shown >= 3, timeout=10)
         assert _ids(table) == [A]
+        await pilot.press("slash", "escape")  # escape clears and closes the filter
+        await wait_for(pilot, lambda: table.row_count == 3)
+        assert not app.screen.query_one("#runs-filter").display and table.filter_text == ""
 
 
 async def test_tag_and_note_are_written_atomically_and_listed_by_ls(three_runs: Path, capsys):
