@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FakeSlurm
 from tests.xaxtui.conftest import RUN_B, wait_for
 from xaxengine.run_delete import delete_run
 from xaxengine.runs import RunError, RunLock
@@ -222,6 +223,16 @@ async def test_delete_asks_first_and_refuses_a_live_run(three_runs: Path):
     finally:
         lock.release()
     assert run_b.is_dir()
+
+
+def test_delete_refuses_a_run_whose_slurm_job_has_not_ended(runs_copy: Path, fake_slurm: FakeSlurm):
+    fake_slurm.answer("pending")  # job 3 waits for priority
+    queued = runs_copy / "mnist" / "queued"
+    queued.mkdir()
+    (queued / "slurm_job").write_text("3\n")
+    with pytest.raises(RunError, match="Slurm job 3 PENDING"):
+        delete_run(queued, runs_copy)
+    assert queued.is_dir()
 
 
 def test_delete_never_leaves_the_runs_dir(three_runs: Path, tmp_path: Path):
