@@ -92,7 +92,7 @@ SCOPES = {
     "help": "Help",
     "quit": "Quit dialog",
     "stopping": "Stopping on quit",
-    "prompt": "Path prompt",
+    "prompt": "Prompt",
     "confirm": "Confirmation",
 }
 

@@ -1,4 +1,4 @@
-"""Small modal dialogs: quit (stop, detach or cancel), waiting for stopping engines, and a task-file prompt."""
+"""Small modal dialogs: quit (stop, detach or cancel), waiting for stopping engines, prompts, a confirmation."""
 
 from collections.abc import Sequence
 
@@ -109,6 +109,15 @@ class PathPrompt(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         """Escape cancels."""
         self.dismiss(None)
+
+
+class TextPrompt(PathPrompt):
+    """Asks for one line of text; dismisses with it (empty included) on enter, or None on escape."""
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter answers, also with an empty line."""
+        event.prevent_default()  # not PathPrompt's handler too (it would answer None for an empty line)
+        self.dismiss(event.value.strip())
 
 
 class ConfirmDialog(ModalScreen[bool]):

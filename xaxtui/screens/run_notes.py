@@ -11,7 +11,7 @@ from xaxengine.run_notes import RunNotes, parse_tags, read_notes, write_notes
 from xaxengine.runs import RunError
 from xaxtui.catalog import RunInfo
 from xaxtui.screens.base import ScopedScreen
-from xaxtui.screens.dialogs import ConfirmDialog, PathPrompt
+from xaxtui.screens.dialogs import ConfirmDialog, TextPrompt
 from xaxtui.widgets.runs import RunsTable
 
 
@@ -50,13 +50,14 @@ class RunNotesActions(ScopedScreen):
             return
 
         def answered(answer: str | None) -> None:
-            if answer is not None or run.tags:
-                notes = read_notes(run.run_dir)
-                notes.tags = parse_tags(answer or "")
-                self._save(run, notes)
+            if answer is None:
+                return  # escape: no change (an empty answer clears the tags)
+            notes = read_notes(run.run_dir)
+            notes.tags = parse_tags(answer)
+            self._save(run, notes)
 
         self.app.push_screen(
-            PathPrompt(f"tags for {run.run_id} (comma separated, empty clears):", ", ".join(run.tags)), answered
+            TextPrompt(f"tags for {run.run_id} (comma separated, empty clears):", ", ".join(run.tags)), answered
         )
 
     def action_note_run(self) -> None:
@@ -65,11 +66,13 @@ class RunNotesActions(ScopedScreen):
             return
 
         def answered(answer: str | None) -> None:
+            if answer is None:
+                return
             notes = read_notes(run.run_dir)
-            notes.note = answer or ""
+            notes.note = answer
             self._save(run, notes)
 
-        self.app.push_screen(PathPrompt(f"note on {run.run_id}:", run.note), answered)
+        self.app.push_screen(TextPrompt(f"note on {run.run_id}:", run.note), answered)
 
     def action_archive_run(self) -> None:
         """Archives the run (hidden unless archived runs are shown), or unarchives an archived one."""

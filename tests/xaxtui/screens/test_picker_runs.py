@@ -13,7 +13,7 @@ from xaxengine.run_delete import delete_run
 from xaxengine.runs import RunError, RunLock
 from xaxtui.app import XaxTui
 from xaxtui.catalog import scan_runs
-from xaxtui.screens.dialogs import ConfirmDialog, PathPrompt
+from xaxtui.screens.dialogs import ConfirmDialog, TextPrompt
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.widgets.run_columns import differing_keys
 from xaxtui.widgets.runs import RunsTable
@@ -148,18 +148,23 @@ async def test_tag_and_note_are_written_atomically_and_listed_by_ls(three_runs: 
         table = await _picker(pilot, app, 3)
         assert table.current_run().run_id == C
         await pilot.press("t")
-        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt))
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt))
         await pilot.press(*"best, lr-sweep best", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
         notes = json.loads((three_runs / "mnist" / C / "notes.json").read_text())
         assert notes["tags"] == ["best", "lr-sweep"]
         assert str(table.get_cell(table.current_key(), "tags")) == "best, lr-sweep"
         await pilot.press("N")
-        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt))
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt))
         await pilot.press(*"wider net", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
         notes = json.loads((three_runs / "mnist" / C / "notes.json").read_text())
         assert notes == {"tags": ["best", "lr-sweep"], "note": "wider net", "archived": False}
+        await pilot.press("t")  # escape changes nothing
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        assert json.loads((three_runs / "mnist" / C / "notes.json").read_text())["tags"] == ["best", "lr-sweep"]
         await pilot.press("slash", *"tags=lr-sweep", "enter")
         assert _ids(table) == [C]
         await wait_for(pilot, lambda: app.screen.scans_shown >= 2, timeout=10)  # a rescan reads them back
@@ -170,6 +175,14 @@ async def test_tag_and_note_are_written_atomically_and_listed_by_ls(three_runs: 
     assert main(["ls", "--runs-dir", str(three_runs)]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(C))
     assert line.endswith("[best, lr-sweep]")
+    app = XaxTui(three_runs)
+    async with app.run_test(size=(160, 30)) as pilot:  # an empty answer clears the tags
+        table = await _picker(pilot, app, 3)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPrompt))
+        await pilot.press("ctrl+a", "ctrl+k", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        assert json.loads((three_runs / "mnist" / C / "notes.json").read_text())["tags"] == []
 
 
 async def test_archive_hides_the_run_and_a_key_shows_archived(three_runs: Path):
