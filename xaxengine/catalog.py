@@ -6,6 +6,8 @@ Reading: the head of ``events.jsonl`` gives the start time and the task; the new
 and (only where the lock cannot be asked) ``run_start`` (a resumed run has several: the last one's pid and host are
 the live ones) are found by a byte search backwards over at most :data:`MAX_SCAN_BYTES` of the memory-mapped file,
 decoding only the lines it hits. So the answer does not depend on how long the file is, and a long scan is cheap.
+The best valid loss is the lowest over the valid lines within that bound; a scan remembers where it stopped, so the
+next one of a growing file searches only the new bytes.
 
 Liveness, one rule: the run's lock decides (the engine holds a ``flock`` from before its first event to after its
 last; the kernel drops it when the process dies). Only where the lock cannot be asked (no lock file, a file system
@@ -21,18 +23,22 @@ back into the events file. A listing asks Slurm once for all its runs (:func:`~x
 """
 
 import logging
+import math
 import mmap
 import os
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Self
 
+from xaxengine.dotted import flatten
 from xaxengine.protocol import TERMINAL_STATES, Event, Kind, State, decode
+from xaxengine.run_info import RunInfo
+from xaxengine.run_notes import read_notes
 from xaxengine.runs import CONFIG_FILE, EVENTS_FILE, SLURM_JOB_FILE, RunError, lock_held, read_lock_pid
 from xaxengine.slurm_jobs import ACTIVE, ENDED, WAITING, JobState, JobSummary, job_states, recorded_job
+
+__all__ = ["DEAD", "PENDING", "RunInfo", "engine_alive", "find_run", "list_runs", "read_run_info"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,85 +48,6 @@ HEAD_BYTES = 1 << 16
 TAIL_BYTES = 1 << 16
 MAX_SCAN_BYTES = 1 << 26  # bound of the backward scan (a live run's last status may be far back)
 _TASK_LINE = re.compile(rb'^task\s*=\s*"([^"]+)"', re.MULTILINE)
-
-
-@dataclass
-class RunInfo:
-    """One run as ``ls``, ``ls --json`` and the TUI's picker show it.
-
-    Attributes:
-        run_dir: The run directory (a path on the run's host for a remote run).
-        run_id: The directory's name.
-        task: The task spec (``module:Class``) of the newest ``run_start``.
-        state: The latest status, or ``dead`` when the engine is gone without a final one.
-        step: The step of the newest ``status`` or train ``scalars`` event.
-        last_loss: The newest train loss, if any.
-        started_t: Wall time of the first event (0.0 when unknown).
-        updated_t: Wall time of the newest event (0.0 when unknown).
-        pid: The engine's pid (the lock's while one holds it, else the newest ``run_start``'s).
-        host: The host of the newest ``run_start``.
-        alive: Whether an engine runs it now (see the module docstring for the rule).
-        last_status: The latest status exactly as written (``running`` for a dead run, say).
-        reason: The latest status's reason, or what Slurm said when Slurm decides the state.
-        slurm: The run's Slurm job (None for a run not submitted to Slurm).
-    """
-
-    run_dir: Path
-    run_id: str
-    task: str
-    state: str = "unknown"
-    step: int = 0
-    last_loss: float | None = None
-    started_t: float = 0.0
-    updated_t: float = 0.0
-    pid: int | None = None
-    host: str | None = None
-    alive: bool = False
-    last_status: str | None = None
-    reason: str | None = None
-    slurm: JobSummary | None = None
-
-    @property
-    def key(self) -> str:
-        """A stable identity for the run (its directory)."""
-        return str(self.run_dir)
-
-    def to_dict(self) -> dict[str, object]:
-        """The JSON-ready dict of ``xaxengine ls --json``."""
-        return {**asdict(self), "run_dir": str(self.run_dir)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], **extra: Any) -> Self:
-        """Reads one row of ``xaxengine ls --json`` (tolerating rows of older engines that lack fields)."""
-        run_dir = Path(str(data.get("run_dir") or ""))
-        loss = data.get("last_loss")
-        pid = data.get("pid")
-        job = data.get("slurm")
-        return cls(
-            run_dir=run_dir,
-            run_id=str(data.get("run_id") or run_dir.name),
-            task=str(data.get("task") or "?"),
-            state=str(data.get("state") or "unknown"),
-            step=int(data.get("step") or 0),
-            last_loss=float(loss) if isinstance(loss, int | float) else None,
-            started_t=float(data.get("started_t") or 0.0),
-            updated_t=float(data.get("updated_t") or 0.0),
-            pid=pid if isinstance(pid, int) else None,
-            host=str(data["host"]) if data.get("host") else None,
-            alive=bool(data.get("alive")),
-            last_status=str(data["last_status"]) if data.get("last_status") else None,
-            reason=str(data["reason"]) if data.get("reason") else None,
-            slurm=_job_from_dict(job) if isinstance(job, dict) and job.get("job_id") else None,
-            **extra,
-        )
-
-
-def _job_from_dict(data: dict[str, Any]) -> JobSummary:
-    def text(name: str) -> str | None:
-        return str(data[name]) if data.get(name) else None
-
-    restarts = data.get("restarts")
-    return JobSummary(str(data["job_id"]), text("state"), text("reason"), text("nodes"), int(restarts or 0))
 
 
 def engine_alive(run_dir: Path, pid: object = None, host: object = None) -> bool | None:
@@ -163,6 +90,36 @@ def _is_start(event: Event) -> bool:
 
 def _is_train(event: Event) -> bool:
     return event["kind"] == Kind.SCALARS and event.get("phase", "train") == "train"
+
+
+_BEST_SEEN: dict[tuple[str, int], tuple[int, float | None]] = {}  # (path, inode) -> (bytes searched, best so far)
+
+
+def _best_valid_cached(data: mmap.mmap, size: int, lo: int, key: tuple[str, int]) -> float | None:
+    """:func:`_best_valid` over the bytes not searched before (all of them again when the file shrank)."""
+    done, best = _BEST_SEEN.get(key, (0, None))
+    if done > size:
+        done, best = 0, None
+    hi = data.rfind(b"\n", 0, size) + 1  # complete lines only: a partial last line is searched next time
+    new = _best_valid(data, max(lo, done), hi) if hi > done else None
+    best = new if best is None or (new is not None and new < best) else best
+    _BEST_SEEN[key] = (max(done, hi), best)
+    return best
+
+
+def _best_valid(data: mmap.mmap, lo: int, hi: int) -> float | None:
+    """The lowest finite valid ``loss`` in ``data[lo:hi]`` (a byte search: only the valid lines are decoded)."""
+    best: float | None = None
+    while (pos := data.rfind(b'"valid"', lo, hi)) >= 0:
+        start, end = data.rfind(b"\n", 0, pos) + 1, data.find(b"\n", pos)
+        hi = start
+        event = decode(data[start:end]) if end >= 0 else None
+        if event is None or event["kind"] != Kind.SCALARS or event.get("phase") != "valid":
+            continue
+        loss = (event.get("values") or {}).get("loss")
+        if isinstance(loss, int | float) and math.isfinite(loss) and (best is None or loss < best):
+            best = float(loss)
+    return best
 
 
 def _newest(data: mmap.mmap, needle: bytes, lo: int, hi: int, wanted: Callable[[Event], bool]) -> tuple[int, Event]:
@@ -208,7 +165,9 @@ def _task_from_config(run_dir: Path) -> str | None:
     return match.group(1).decode(errors="replace") if match else None
 
 
-def _scan(data: mmap.mmap, size: int, max_scan_bytes: int, need_start: bool) -> dict[str, tuple[int, Event]]:
+def _scan(
+    data: mmap.mmap, size: int, max_scan_bytes: int, need_start: bool, key: tuple[str, int]
+) -> dict[str, tuple[int, Event]]:
     """The first event and run_start, the newest event, status, train scalars and (if ``need_start``) run_start."""
     first, first_start = _head(data, size)
     lo = max(0, size - max_scan_bytes)
@@ -220,6 +179,7 @@ def _scan(data: mmap.mmap, size: int, max_scan_bytes: int, need_start: bool) -> 
         "train": _newest(data, b'"train"', lo, size, _is_train),
     }
     found["start"] = _newest(data, b'"run_start"', lo, size, _is_start) if need_start else (-1, {})
+    found["best"] = (0, {"loss": best} if (best := _best_valid_cached(data, size, lo, key)) is not None else {})
     return found
 
 
@@ -286,7 +246,17 @@ def _queued(run_dir: Path) -> RunInfo:
     except OSError:
         submitted = 0.0
     task = _task_from_config(run_dir) or run_dir.parent.name
-    return RunInfo(run_dir=run_dir, run_id=run_dir.name, task=task, started_t=submitted, updated_t=submitted)
+    notes = read_notes(run_dir)
+    return RunInfo(
+        run_dir=run_dir,
+        run_id=run_dir.name,
+        task=task,
+        started_t=submitted,
+        updated_t=submitted,
+        tags=notes.tags,
+        note=notes.note,
+        archived=notes.archived,
+    )
 
 
 def _read_events(run_dir: Path, max_scan_bytes: int) -> RunInfo | None:
@@ -295,11 +265,13 @@ def _read_events(run_dir: Path, max_scan_bytes: int) -> RunInfo | None:
         return None
     held = lock_held(run_dir)
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+        stat = os.fstat(f.fileno())
+        size = stat.st_size
         if size == 0:
             return None
         with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
-            found = _scan(data, size, max_scan_bytes, need_start=held is None)  # a pid matters then only
+            key = (str(path), stat.st_ino)
+            found = _scan(data, size, max_scan_bytes, need_start=held is None, key=key)  # a pid matters then only
     (_, first), (_, newest) = found["first"], found["newest"]
     (status_pos, status), (train_pos, train) = found["status"], found["train"]
     if not first and not newest:
@@ -312,6 +284,8 @@ def _read_events(run_dir: Path, max_scan_bytes: int) -> RunInfo | None:
     pid, host = start.get("pid"), start.get("host")
     alive = _alive(held, pid, host)
     first = first or newest
+    notes = read_notes(run_dir)
+    config = start.get("config")
     return RunInfo(
         run_dir=run_dir,
         run_id=run_dir.name,
@@ -326,6 +300,11 @@ def _read_events(run_dir: Path, max_scan_bytes: int) -> RunInfo | None:
         alive=bool(alive),
         last_status=str(last_status),
         reason=str(status["reason"]) if status.get("reason") else None,
+        config=flatten(config) if isinstance(config, dict) else {},
+        best_valid_loss=found["best"][1].get("loss"),
+        tags=notes.tags,
+        note=notes.note,
+        archived=notes.archived,
     )
 
 

@@ -28,6 +28,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     A Slurm run's row ends with its job as Slurm sees it (``job 12 PENDING (Priority)``; only ``job 12`` where Slurm
     cannot be asked); in JSON its ``slurm`` holds ``job_id``, ``state``, ``reason``, ``nodes`` (null elsewhere).
+    A run the user tagged or archived (``RUN_DIR/notes.json``) ends with its tags (``[best, lr-sweep]``) and
+    ``(archived)``; JSON rows carry ``tags``, ``note``, ``archived``, ``config`` and ``best_valid_loss``.
     """
     runs = list_runs(resolve_runs_dir(args.runs_dir))
     if args.json:
@@ -37,7 +39,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for r in runs:
         loss = f"{r.last_loss:.4g}" if r.last_loss is not None else "-"
         slurm = f"  {r.slurm.describe()}" if r.slurm is not None else ""
-        rows.append(f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}{slurm}")
+        tags = f"  [{', '.join(r.tags)}]" if r.tags else ""
+        archived = "  (archived)" if r.archived else ""
+        line = f"{r.run_id:<22} {r.task:<34} {r.state:<12} {r.step:>8} {loss:>10}  {r.run_dir}{slurm}{tags}{archived}"
+        rows.append(line)
     sys.stdout.write("\n".join(rows) + "\n")
     return EXIT_OK
 

@@ -15,8 +15,8 @@ class Key:
         description: Short text for the footer, help and palette.
         show: Whether the footer shows it.
         scope: ``"app"`` or the screen it belongs to (``"run"``, ``"picker"``, ``"sweeps"``, ``"sweep"``, ``"config"``,
-            ``"launch"``, and the dialogs ``"help"``, ``"quit"``, ``"prompt"``). Each screen declares its scope as
-            ``KEY_SCOPE``.
+            ``"launch"``, and the dialogs ``"help"``, ``"quit"``, ``"prompt"``, ``"confirm"``). Each screen declares its
+            scope as ``KEY_SCOPE``.
     """
 
     action: str
@@ -58,10 +58,19 @@ KEYS: tuple[Key, ...] = (
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),
     Key("compare", "C", "Compare", scope="picker"),
-    Key("refresh", "r", "Refresh", scope="picker"),
+    Key("refresh", "r", "Refresh", show=False, scope="picker"),  # it rescans every 3 s anyway
     Key("new_run", "n", "New run", scope="picker"),
     Key("add_remote", "a", "Add remote", show=False, scope="picker"),
     Key("show_sweeps", "w", "Sweeps", scope="picker"),
+    Key("filter_runs", "slash", "Filter", scope="picker"),
+    Key("close_filter", "escape", "Clear and close the filter", show=False, scope="picker"),
+    Key("cycle_sort", "o", "Sort by next column", show=False, scope="picker"),
+    Key("reverse_sort", "O", "Reverse the sort", show=False, scope="picker"),
+    Key("tag_run", "t", "Tag the run", show=False, scope="picker"),
+    Key("note_run", "N", "Note on the run", show=False, scope="picker"),
+    Key("archive_run", "A", "Archive / unarchive the run", show=False, scope="picker"),
+    Key("toggle_archived", "H", "Show / hide archived runs", show=False, scope="picker"),
+    Key("delete_run", "D", "Delete the run (asks first)", show=False, scope="picker"),
     Key("open_sweep", "enter", "Open", scope="sweeps"),
     Key("refresh", "r", "Refresh", scope="sweeps"),
     Key("back", "escape", "Back", scope="sweeps"),
@@ -83,6 +92,8 @@ KEYS: tuple[Key, ...] = (
     Key("cancel", "escape", "Cancel", scope="quit"),
     Key("leave", "q,escape", "Leave it running", scope="stopping"),
     Key("cancel", "escape", "Cancel", scope="prompt"),
+    Key("yes", "y", "Yes", scope="confirm"),
+    Key("no", "n,escape", "No", scope="confirm"),
 )
 
 SCOPES = {
@@ -97,7 +108,8 @@ SCOPES = {
     "help": "Help",
     "quit": "Quit dialog",
     "stopping": "Stopping on quit",
-    "prompt": "Path prompt",
+    "prompt": "Prompt",
+    "confirm": "Confirmation",
 }
 
 

@@ -1,4 +1,4 @@
-"""Small modal dialogs: quit (stop, detach or cancel), waiting for stopping engines, and a task-file prompt."""
+"""Small modal dialogs: quit (stop, detach or cancel), waiting for stopping engines, prompts, a confirmation."""
 
 from collections.abc import Sequence
 
@@ -109,3 +109,45 @@ class PathPrompt(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         """Escape cancels."""
         self.dismiss(None)
+
+
+class TextPrompt(PathPrompt):
+    """Asks for one line of text; dismisses with it (empty included) on enter, or None on escape."""
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter answers, also with an empty line."""
+        event.prevent_default()  # not PathPrompt's handler too (it would answer None for an empty line)
+        self.dismiss(event.value.strip())
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Asks a yes/no question (deleting a run); dismisses with True only on ``y`` or the confirm button."""
+
+    KEY_SCOPE = "confirm"
+    BINDINGS = bindings(KEY_SCOPE)
+
+    def __init__(self, question: str, confirm: str = "Delete") -> None:
+        """Asks ``question``; ``confirm`` labels the button that says yes."""
+        super().__init__()
+        self.question = question
+        self.confirm = confirm
+
+    def compose(self) -> ComposeResult:
+        """Question and two buttons."""
+        with Vertical(id="quit-box"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(id="quit-buttons"):
+                yield Button(f"{self.confirm} [y]", id="yes", variant="error")
+                yield Button("Cancel [n/esc]", id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """A button answers."""
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        """``y``: yes."""
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        """``n`` or ``escape``: no."""
+        self.dismiss(False)
