@@ -146,12 +146,20 @@ def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str
 
 
 def _priority(key: Key) -> bool:
-    """Keys the screen takes before the focused widget: save, and a list screen's enter.
+    """Keys the screen takes before the focused widget: save (a text area would insert the letter)."""
+    return key.key == "ctrl+s"
 
-    A table's own ``enter`` binding is hidden from the footer, and the footer lists the focused widget's bindings
-    first, so without priority the picker's footer would never show ``enter Open``.
+
+def table_enter(scope: str) -> list[Binding]:
+    """A list screen's table binding for ``enter``, shown in the footer with the screen's description (``Open``).
+
+    The footer lists the focused widget's bindings first and a table's own ``enter`` is hidden, so the screen's
+    ``enter Open`` never showed. A priority binding on the screen would show it but could run before an arrow key
+    sent just ahead of it reached the table (tmux ``send-keys Down Enter`` opened the wrong row); the table's own
+    binding keeps the keys in order and selects the row under the cursor, which the screen opens.
     """
-    return key.key == "ctrl+s" or (key.key == "enter" and key.scope in {"picker", "sweeps", "sweep"})
+    key = next(k for k in keys_for(scope) if k.key == "enter")
+    return [Binding("enter", "select_cursor", key.description, id=f"{scope}.table.{key.action}")]
 
 
 def display_key(key: str) -> str:

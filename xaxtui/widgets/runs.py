@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from xaxtui.catalog import RunInfo
+from xaxtui.keys import table_enter
 from xaxtui.widgets.charts import run_color
 from xaxtui.widgets.header import STATUS_STYLES
 from xaxtui.widgets.run_columns import (
@@ -43,6 +44,8 @@ class RunsTable(DataTable):
         filter_text: The filter (see :func:`~xaxtui.widgets.run_columns.matches`); empty shows every run.
         show_archived: Whether archived runs are listed.
     """
+
+    BINDINGS = table_enter("picker")  # ty: ignore[invalid-assignment]
 
     DEFAULT_CSS = """
     RunsTable { height: 1fr; }

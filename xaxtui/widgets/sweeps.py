@@ -3,6 +3,7 @@
 from rich.text import Text
 from textual.widgets import DataTable
 
+from xaxtui.keys import table_enter
 from xaxtui.sweeps import SweepStatus, format_value
 from xaxtui.widgets.header import STATUS_STYLES
 from xaxtui.widgets.tables import cursor_row_key, fit_columns
@@ -10,6 +11,8 @@ from xaxtui.widgets.tables import cursor_row_key, fit_columns
 
 class SweepsTable(DataTable):
     """One row per sweep folder, newest first; ``sweeps`` maps row keys (sweep ids) to what was read."""
+
+    BINDINGS = table_enter("sweeps")  # ty: ignore[invalid-assignment]
 
     DEFAULT_CSS = """
     SweepsTable { height: 1fr; }

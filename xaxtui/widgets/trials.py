@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
+from xaxtui.keys import table_enter
 from xaxtui.sweeps import SweepStatus, TrialInfo, format_params, format_value
 from xaxtui.widgets.header import STATUS_STYLES
 from xaxtui.widgets.tables import cursor_row_key, fit_columns
@@ -18,6 +19,8 @@ TRIAL_STYLES = {"running": "bold green", "complete": "bold blue", "pruned": "bol
 
 class TrialsTable(DataTable):
     """Rows keyed by trial number; :meth:`show_sweep` replaces them, keeping the cursor on the same trial."""
+
+    BINDINGS = table_enter("sweep")  # ty: ignore[invalid-assignment]
 
     DEFAULT_CSS = """
     TrialsTable { height: 1fr; }
