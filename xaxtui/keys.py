@@ -40,6 +40,16 @@ KEYS: tuple[Key, ...] = (
     Key("cycle_smoothing", "m", "Smooth", scope="run"),
     Key("filter_metrics", "slash", "Filter", scope="run"),
     Key("zoom_pane", "z", "Zoom pane", scope="run"),
+    Key("open_media", "i", "Media", scope="run"),
+    Key("prev_step", "left", "Prev step", scope="media"),
+    Key("next_step", "right", "Next step", scope="media"),
+    Key("prev_name", "up", "Prev name", scope="media"),
+    Key("next_name", "down", "Next name", scope="media"),
+    Key("first_step", "home", "First step", show=False, scope="media"),
+    Key("last_step", "end", "Newest step (follow)", show=False, scope="media"),
+    Key("scroll_body(1)", "pagedown", "Scroll text down", show=False, scope="media"),
+    Key("scroll_body(-1)", "pageup", "Scroll text up", show=False, scope="media"),
+    Key("back", "escape", "Back", scope="media"),
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),
     Key("compare", "C", "Compare", scope="picker"),
@@ -68,11 +78,13 @@ KEYS: tuple[Key, ...] = (
     Key("cancel", "escape", "Cancel", scope="quit"),
     Key("leave", "q,escape", "Leave it running", scope="stopping"),
     Key("cancel", "escape", "Cancel", scope="prompt"),
+    Key("back", "escape", "Runs", scope="waiting"),
 )
 
 SCOPES = {
     "app": "Everywhere",
     "run": "Run view",
+    "media": "Media pane",
     "picker": "Run picker",
     "sweeps": "Sweep list",
     "sweep": "Sweep view",
@@ -82,6 +94,7 @@ SCOPES = {
     "quit": "Quit dialog",
     "stopping": "Stopping on quit",
     "prompt": "Path prompt",
+    "waiting": "Waiting for a run dir",
 }
 
 
@@ -90,7 +103,9 @@ def keys_for(scope: str) -> list[Key]:
     return [k for k in KEYS if k.scope == scope]
 
 
-SCREEN_SCOPES = frozenset({"run", "picker", "sweeps", "sweep", "config", "launch"})  # full screens, not dialogs
+SCREEN_SCOPES = frozenset(
+    {"run", "media", "waiting", "picker", "sweeps", "sweep", "config", "launch"}
+)  # full screens, not dialogs
 
 
 def bindings(scope: str) -> list[Binding | tuple[str, str] | tuple[str, str, str]]:
