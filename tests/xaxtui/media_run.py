@@ -7,15 +7,16 @@ from pathlib import Path
 from PIL import Image
 
 T0 = 1764050000.0
-COLORS = {100: (220, 30, 30), 200: (30, 200, 40), 300: (40, 60, 230)}  # one solid color per step, told apart on screen
+COLORS = {100: (220, 30, 30), 200: (30, 200, 40), 300: (40, 60, 230)}  # one color per step, told apart on screen
 
 
 def _png(path: Path, color: tuple[int, int, int]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.new("RGB", (32, 16), color)
-    for x in range(8):  # a white bar on the left so the picture is not flat
-        for y in range(16):
-            image.putpixel((x, y), (255, 255, 255))
+    for y in range(16):  # a vertical gradient (each half-block's two pixels differ) and a white bar on the left
+        shade = tuple(c * (y + 4) // 20 for c in color)
+        for x in range(32):
+            image.putpixel((x, y), (255, 255, 255) if x < 8 else shade)
     image.save(path)
 
 

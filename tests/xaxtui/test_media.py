@@ -141,3 +141,44 @@ async def test_waits_for_a_run_dir_then_opens_it(tmp_path: Path):
         write_media_run(run_dir)
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
         assert app.screen.session.state.run_id == "20261201-120000-me01"
+
+
+class TestMediaSnapshots:
+    """The media screen of a generated run with a real PNG, at the smallest and a common terminal size."""
+
+    @staticmethod
+    def _app(tmp_path: Path) -> XaxTui:
+        return XaxTui(write_media_run(tmp_path / "runs" / "diffusion" / "20261201-120000-me01"))
+
+    @staticmethod
+    async def _open_media(pilot, down: int = 0) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        await pilot.press("i", *["down"] * down)
+        await wait_for(pilot, lambda: isinstance(app.screen, MediaScreen) and app.screen.shown is not None)
+        await wait_for(pilot, lambda: app.screen.shown[0] == ["image", "text", "histogram"][down])
+        await pilot.pause()
+
+    def test_image_80x24(self, snap_compare, tmp_path: Path):
+        """The newest sample grid (step 300, blue with a white bar) as half-blocks, the slider at 3/3, the footer."""
+
+        async def run_before(pilot) -> None:
+            await self._open_media(pilot)
+
+        assert snap_compare(self._app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+    def test_image_120x40(self, snap_compare, tmp_path: Path):
+        """The same image scaled to the larger terminal."""
+
+        async def run_before(pilot) -> None:
+            await self._open_media(pilot)
+
+        assert snap_compare(self._app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+
+    def test_histogram_80x24(self, snap_compare, tmp_path: Path):
+        """The grads histogram as an 8-column bar chart with its range, bins, values and peak."""
+
+        async def run_before(pilot) -> None:
+            await self._open_media(pilot, down=2)
+
+        assert snap_compare(self._app(tmp_path), terminal_size=(80, 24), run_before=run_before)
