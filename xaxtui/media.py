@@ -32,6 +32,7 @@ class MediaItem:
         counts: Counts per bin (histograms).
         width: Pixel width the engine reported (0 when unknown).
         height: Pixel height the engine reported (0 when unknown).
+        frames: Frames of a video (0 otherwise).
     """
 
     kind: str
@@ -43,6 +44,7 @@ class MediaItem:
     counts: tuple[float, ...] = ()
     width: int = 0
     height: int = 0
+    frames: int = 0
 
 
 @dataclass
@@ -90,7 +92,8 @@ def item_of(ev: Event) -> MediaItem | None:
         path = ev.get("path")
         if not isinstance(path, str) or not path:
             return None
-        return MediaItem(str(kind), name, step, path=path, width=_int(ev.get("width")), height=_int(ev.get("height")))
+        width, height, frames = _int(ev.get("width")), _int(ev.get("height")), _int(ev.get("frames"))
+        return MediaItem(str(kind), name, step, path=path, width=width, height=height, frames=frames)
     if kind == "text":
         text = ev.get("text")
         return MediaItem("text", name, step, text=str(text if text is not None else "")[:MAX_TEXT])

@@ -41,6 +41,12 @@ def media_events(run_dir: Path, finished: bool = True) -> list[dict]:
     events.append({"kind": "image", "step": 300, "name": "lost", "path": "artifacts/lost.png", "width": 4})
     (run_dir / "artifacts" / "corrupt.png").write_bytes(b"\x89PNG not really")
     events.append({"kind": "image", "step": 300, "name": "corrupt", "path": "artifacts/corrupt.png"})
+    gif = run_dir / "artifacts" / "videos" / "denoise.gif"
+    gif.parent.mkdir(parents=True, exist_ok=True)
+    frames = [Image.new("RGB", (16, 16), (20 * i, 100, 200 - 20 * i)) for i in range(4)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    rel = "artifacts/videos/denoise.gif"
+    events.append({"kind": "video", "step": 300, "name": "denoise", "path": rel, "width": 16, "frames": 4, "fps": 10})
     if finished:
         events.append({"kind": "status", "state": "finished", "reason": None, "step": 300})
     return [{"v": 1, "seq": i, "t": T0 + i, **ev} for i, ev in enumerate(events)]

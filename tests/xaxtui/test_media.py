@@ -14,6 +14,7 @@ from tests.xaxtui.conftest import wait_for
 from tests.xaxtui.media_run import media_events, write_media_run
 from xaxtui.app import XaxTui
 from xaxtui.cli_args import parse_args
+from xaxtui.media import MAX_STEPS
 from xaxtui.screens.media import MediaScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.screens.waiting import WaitingScreen
@@ -43,6 +44,16 @@ def test_fold_keeps_paths_per_name_and_step_and_a_resume_drops_later_steps(tmp_p
     fold(state, [resume])
     assert media.tracks["image", "samples"].steps == [100]
     assert media.tracks["text", "shakespeare"].steps == [100]
+
+
+def test_fold_keeps_a_bounded_number_of_steps_per_name_the_newest():
+    events = [
+        {"v": 1, "seq": i, "t": 0.0, "kind": "text", "step": i, "name": "s", "text": str(i)}
+        for i in range(5 * MAX_STEPS)
+    ]
+    track = fold(RunState(), events).media.tracks["text", "s"]
+    assert MAX_STEPS <= len(track.steps) <= MAX_STEPS + MAX_STEPS // 8
+    assert track.steps[-1] == 5 * MAX_STEPS - 1 and sorted(track.items) == track.steps
 
 
 def test_fold_skips_media_events_with_unusable_fields():
@@ -98,6 +109,9 @@ async def test_media_screen_pages_steps_and_names_and_survives_bad_files(tmp_pat
         await pilot.press("down")
         await wait_for(pilot, lambda: screen.shown is not None and screen.shown[1] == "corrupt")
         assert "unreadable artifact" in _body(app)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: screen.shown == ("video", "denoise", 300))
+        assert "first of 4 frames" in _body(app) and "▀" in _body(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
 

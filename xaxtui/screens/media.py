@@ -8,7 +8,7 @@ media changed; the image file is read only when shown.
 
 from pathlib import Path
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -113,6 +113,9 @@ class MediaScreen(ScopedScreen):
                 return Text(f"run dir unknown: {item.path}", style="yellow")
             if self.session.remote is not None:
                 return Text(f"artifact on the remote host: {run_dir / item.path}", style="yellow")
+            if item.kind == "video":  # the first frame; the GIF itself plays in a browser or TensorBoard
+                note = Text(f"video: first of {item.frames or '?'} frames, {item.path}", style="dim", no_wrap=True)
+                return Group(note, image_renderable(Path(run_dir), item, width, height - 1))
             return image_renderable(Path(run_dir), item, width, height)
         if item.kind == "histogram":
             return histogram_text(item, width, height)
