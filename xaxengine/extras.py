@@ -21,7 +21,6 @@ ENGINE_MODULES = (
     "pynvml",
     "tensorboard",
     "tensorboardX",
-    "PIL",
     "grain",
 )
 

@@ -39,6 +39,7 @@ class Kind(StrEnum):
     LOG = "log"
     STATUS = "status"
     COMPILE = "compile"
+    BUSY = "busy"
 
 
 class State(StrEnum):

@@ -41,6 +41,7 @@ from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.screens.sweep import SweepScreen
 from xaxtui.screens.sweeps import SweepsScreen
+from xaxtui.screens.waiting import WaitingScreen
 from xaxtui.session import RunSession
 from xaxtui.sessions import Continuation, SessionManager, Severity, runs_dir_for
 from xaxtui.sources import EventSource
@@ -91,6 +92,8 @@ class XaxTui(App[None]):
             self.push_screen(ConfigScreen(target))
         elif target is not None and (target / "events.jsonl").exists():
             self.show_runs([target])
+        elif target is not None and not target.exists():
+            self.push_screen(WaitingScreen(target))
         else:
             self.push_screen(PickerScreen(self.runs_dir, self.remotes))
 

@@ -34,7 +34,12 @@ def parser() -> argparse.ArgumentParser:
         "(default: the xaxengine next to this Python, then PATH); "
         "$XAX_SSH_OPTS adds ssh options for --remote (e.g. '-i ~/.ssh/gpu_key').",
     )
-    parser.add_argument("target", nargs="?", type=Path, help="a runs dir (picker), a run dir, or a task .toml")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        type=Path,
+        help="a runs dir (picker), a run dir (waited for when it does not exist yet), or a task .toml",
+    )
     parser.add_argument("--runs-dir", type=Path, help="where launched runs go (default: $XAX_RUNS_DIR or ./runs)")
     parser.add_argument(
         "--remote",
@@ -53,10 +58,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> TuiArgs:
-    """Parses ``argv``; a missing target or a malformed ``--remote`` exits 2 with one line (argparse's error)."""
+    """Parses ``argv``; a missing task file or a malformed ``--remote`` exits 2 with one line (argparse's error)."""
     p = parser()
     args = p.parse_args(argv)
-    if args.target is not None and not args.target.exists():
+    if args.target is not None and args.target.suffix == ".toml" and not args.target.exists():
         p.error(f"no such file or directory: {args.target}")
     try:
         remotes = [RemoteHost(RemoteTarget.parse(spec), remote_cmd=args.remote_cmd) for spec in args.remote]

@@ -55,6 +55,16 @@ KEYS: tuple[Key, ...] = (
     Key("toggle_clip", "y", "Clip y", scope="chart"),
     Key("prev_metric", "left_square_bracket", "Previous metric", show=False, scope="chart"),
     Key("next_metric", "right_square_bracket", "Next metric", show=False, scope="chart"),
+    Key("open_media", "i", "Media", scope="run"),
+    Key("prev_step", "left", "Prev step", scope="media"),
+    Key("next_step", "right", "Next step", scope="media"),
+    Key("prev_name", "up", "Prev name", scope="media"),
+    Key("next_name", "down", "Next name", scope="media"),
+    Key("first_step", "home", "First step", show=False, scope="media"),
+    Key("last_step", "end", "Newest step (follow)", show=False, scope="media"),
+    Key("scroll_body(1)", "pagedown", "Scroll text down", show=False, scope="media"),
+    Key("scroll_body(-1)", "pageup", "Scroll text up", show=False, scope="media"),
+    Key("back", "escape", "Back", scope="media"),
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),
     Key("compare", "C", "Compare", scope="picker"),
@@ -94,12 +104,14 @@ KEYS: tuple[Key, ...] = (
     Key("cancel", "escape", "Cancel", scope="prompt"),
     Key("yes", "y", "Yes", scope="confirm"),
     Key("no", "n,escape", "No", scope="confirm"),
+    Key("back", "escape", "Runs", scope="waiting"),
 )
 
 SCOPES = {
     "app": "Everywhere",
     "run": "Run view",
     "chart": "Full-screen chart",
+    "media": "Media pane",
     "picker": "Run picker",
     "sweeps": "Sweep list",
     "sweep": "Sweep view",
@@ -110,6 +122,7 @@ SCOPES = {
     "stopping": "Stopping on quit",
     "prompt": "Prompt",
     "confirm": "Confirmation",
+    "waiting": "Waiting for a run dir",
 }
 
 
@@ -119,7 +132,7 @@ def keys_for(scope: str) -> list[Key]:
 
 
 SCREEN_SCOPES = frozenset(
-    {"run", "chart", "picker", "sweeps", "sweep", "config", "launch"}
+    {"run", "chart", "media", "waiting", "picker", "sweeps", "sweep", "config", "launch"}
 )  # full screens, not dialogs
 
 

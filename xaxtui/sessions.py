@@ -45,10 +45,13 @@ def default_runs_dir() -> Path:
 
 
 def runs_dir_for(target: Path | None) -> Path:
-    """The runs dir implied by the app's target: a run dir's grandparent, a runs dir itself, else the default."""
+    """The runs dir implied by the app's target.
+
+    A run dir's grandparent (also of a run dir not made yet), a runs dir itself, else the default.
+    """
     if target is None or target.suffix == ".toml":
         return default_runs_dir()
-    if (target / "events.jsonl").exists():
+    if (target / "events.jsonl").exists() or not target.exists():  # a run dir, or one waited for
         return target.parent.parent
     return target
 

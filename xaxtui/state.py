@@ -22,6 +22,7 @@ import numpy as np
 
 from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
 from xaxtui.loglines import Entry, LogBook, merge_step_lines
+from xaxtui.media import MEDIA_KINDS, MediaIndex
 
 RECENT_POINTS = 4096
 MAX_BUCKETS = 2048
@@ -190,6 +191,8 @@ class RunState:
         timing: Values of the latest step-time breakdown (``scalars`` of phase ``timing``).
         pool: The latest ``data`` field of process 0's ``stats`` (the Grain worker pool; empty on other paths).
         compiles: Latest ``compile`` event per compiled function name.
+        media: Images, videos, text samples and histograms per name and step (paths only, see :mod:`xaxtui.media`).
+        busy: What the engine said it is doing between steps (``log_heavy`` at step N; empty when training).
         recent: Full-resolution points kept per series.
     """
 
@@ -219,6 +222,8 @@ class RunState:
     timing: dict[str, Any] = field(default_factory=dict)
     pool: dict[str, Any] = field(default_factory=dict)
     compiles: dict[str, Event] = field(default_factory=dict)
+    media: MediaIndex = field(default_factory=MediaIndex)
+    busy: str = ""
     recent: int = RECENT_POINTS
 
     @property
@@ -310,27 +315,42 @@ def _fold_other(state: RunState, ev: Event, kind: object) -> None:
     elif kind == "status":
         state.status = str(ev.get("state", "unknown"))
         state.reason = ev.get("reason")
+        if state.finished:
+            state.busy = ""
         if isinstance(ev.get("step"), int):
             state.step, state.step_seq = ev["step"], ev["seq"]
         state.book.add_event(ev)
-    elif kind == "compile":
-        state.compiles[str(ev.get("name", ""))] = ev
     elif kind == "checkpoint":
         state.checkpoints.append(ev)
         state.kept = list(ev.get("kept") or [])
         state.book.add_event(ev)
-    elif kind == "checkpoint_failed":
-        state.book.add_event(ev)
     elif kind == "run_start":
         state.run_start = ev
-        state.status, state.reason = "starting", None
+        state.status, state.reason, state.busy = "starting", None, ""
         resumed = ev.get("resumed_from_step")
         if isinstance(resumed, int):
             for series in state.series.values():
                 series.truncate(resumed + 1)
+            state.media.truncate(resumed + 1)
             state.step, state.step_seq = resumed, ev["seq"]
-    elif kind not in _ARTIFACT_KINDS:
+    elif not _fold_rare(state, ev, kind) and kind not in _ARTIFACT_KINDS:
         state.unknown += 1
+
+
+def _fold_rare(state: RunState, ev: Event, kind: object) -> bool:
+    """Compile, failed-checkpoint, media and busy events; False for other kinds."""
+    if kind == "compile":
+        state.compiles[str(ev.get("name", ""))] = ev
+    elif kind == "checkpoint_failed":
+        state.book.add_event(ev)
+    elif kind in MEDIA_KINDS:
+        state.media.add(ev)
+    elif kind == "busy":
+        what = ev.get("what")
+        state.busy = f"{what} at step {ev.get('step')}" if what else ""
+    else:
+        return False
+    return True
 
 
 def _columns(events: list[Event]) -> tuple[list[Any], list[float], list[dict[str, Any]]]:

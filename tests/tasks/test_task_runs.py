@@ -143,3 +143,18 @@ def test_sample_cli_generates_the_requested_length_from_the_vocab(shakespeare_ru
 def test_sample_cli_rejects_a_run_without_checkpoints(tmp_path, capsys):
     assert sample_main([str(tmp_path / "nowhere")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_shakespeare_says_it_is_busy_around_log_heavy_and_the_tui_folds_its_sample(shakespeare_run):
+    from xaxtui.state import RunState, fold
+
+    events = _finished(*shakespeare_run)
+    busy = [e for e in events if e["kind"] == "busy"]
+    assert [(e["what"], e["step"]) for e in busy] == [("final log_heavy", 10), (None, 10)]
+    text = next(e for e in events if e["kind"] == "text")
+    assert busy[0]["seq"] < text["seq"]
+    during = fold(RunState(), [e for e in events if e["seq"] <= busy[0]["seq"]])
+    assert during.busy == "final log_heavy at step 10"
+    state = fold(RunState(), events)
+    assert state.busy == "" and state.unknown == 0
+    assert state.media.tracks["text", "sample"].steps == [10]

@@ -422,8 +422,13 @@ class Trainer:
         del metrics
         if self.config.train.eval_with_ema:
             model = eqx.combine(self._eval_params(), self.loop.static)
-        with self.ctx.timer.phase("log"):
-            self.task.log_heavy(model, self.validator.host_batch() if self.validator else {}, step)
+        final = step >= self.config.train.max_steps
+        self.task.emit_busy("final log_heavy" if final else "log_heavy", step)  # the TUI's header says so
+        try:
+            with self.ctx.timer.phase("log"):
+                self.task.log_heavy(model, self.validator.host_batch() if self.validator else {}, step)
+        finally:
+            self.task.emit_busy(None, step)
 
     def _profile(self, step: int, model: Any, metrics: Any) -> None:
         """Opens the trace window at its first step and closes it at its last."""

@@ -226,6 +226,12 @@ class RunScreen(ScopedScreen):
         else:
             self.post_message(ShowRunsRequested())
 
+    def action_open_media(self) -> None:
+        """Opens the media screen: logged images, text samples and histograms of the main run."""
+        from xaxtui.screens.media import MediaScreen
+
+        self.app.push_screen(MediaScreen(self.session))
+
     def action_stop_run(self) -> None:
         """Graceful stop: SIGTERM to an engine launched here, else ``xaxengine stop``."""
         self.post_message(StopRequested(self.session))

@@ -57,7 +57,8 @@ def header_text(state: RunState, now: float | None = None, extra: str = "") -> T
     max_steps = state.max_steps
     step = f"step {state.step}" + (f"/{max_steps}" if max_steps else "")
     steps_per_s, *rates = _rates(state)
-    parts = [step, steps_per_s, f"ETA {duration(state.eta_s())}", f"elapsed {duration(elapsed)}", *rates]
+    eta = f"{state.busy}…" if state.busy and not state.finished else f"ETA {duration(state.eta_s())}"
+    parts = [step, steps_per_s, eta, f"elapsed {duration(elapsed)}", *rates]
     if state.bad_lines:
         parts.insert(1, f"{state.bad_lines} bad lines")
     text.append("\n" + " · ".join(parts))

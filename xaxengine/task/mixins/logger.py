@@ -141,6 +141,10 @@ class LoggerMixin[ConfigT: Config](ArtifactsMixin[ConfigT]):
         """Emits a ``status`` event."""
         self.bus.emit(Kind.STATUS, state=state, reason=reason, step=step)
 
+    def emit_busy(self, what: str | None, step: int) -> None:
+        """Emits a ``busy`` event: the loop is doing ``what`` between steps (None: back to training)."""
+        self.bus.emit(Kind.BUSY, what=what, step=step)
+
     def log_message(self, level: str, message: str) -> None:
         """Emits a ``log`` event and writes the human log line."""
         logger.log(getattr(logging, level.upper(), logging.INFO), message)

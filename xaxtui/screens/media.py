@@ -1,0 +1,186 @@
+"""The media screen of one run: logged images (and a video's first frame), text samples and histograms.
+
+Opened from the run view (``i``). One record shows at a time: up/down picks the name (all kinds, first-seen
+order), left/right pages through its steps on a slider, home/end jump to the first/last step. It follows the newest
+step of a name while it is on the newest one. It redraws on :class:`~xaxtui.messages.RunUpdated` when the run's
+media changed; the image file is read only when shown.
+"""
+
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from xaxtui.keys import bindings
+from xaxtui.media import MediaItem, MediaTrack
+from xaxtui.messages import RunUpdated
+from xaxtui.screens.base import ScopedScreen
+from xaxtui.session import RunSession
+from xaxtui.widgets.media import histogram_text, image_renderable, slider_text, text_renderable
+
+KIND_LABELS = {"image": "image", "video": "video", "text": "text", "histogram": "histogram"}
+EMPTY = "no images, videos, text samples or histograms logged yet (log_image, log_text, log_histogram in log_heavy)"
+
+
+class MediaScreen(ScopedScreen):
+    """Media of ``session``'s run, one record at a time."""
+
+    KEY_SCOPE = "media"
+    BINDINGS = bindings(KEY_SCOPE)
+
+    def __init__(self, session: RunSession) -> None:
+        """Creates the screen for ``session``."""
+        super().__init__()
+        self.session = session
+        self.key_index = 0
+        self.steps: dict[tuple[str, str], int] = {}  # the shown step per track; absent: follow the newest
+        self.shown: tuple[str, str, int] | None = None  # (kind, name, step) on screen, for tests and tools
+        self._drawn_for: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        """Title, slider, the record."""
+        yield Static(id="media-title")
+        yield Static(id="media-slider")
+        with VerticalScroll(id="media-scroll", can_focus=False):
+            yield Static(id="media-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Draws once; later draws follow :class:`RunUpdated`."""
+        self.query_one("#media-scroll").border_title = "media"
+        self.redraw()
+
+    def on_resize(self) -> None:
+        """Images and bars fit the new size."""
+        self._drawn_for = ()
+        self.redraw()
+
+    @on(RunUpdated)
+    def _run_updated(self, message: RunUpdated) -> None:
+        if message.session is self.session:
+            self.redraw()
+
+    def _current(self) -> tuple[tuple[str, str], MediaTrack, int] | None:
+        media = self.session.state.media
+        keys = media.keys()
+        if not keys:
+            return None
+        self.key_index = min(self.key_index, len(keys) - 1)
+        key = keys[self.key_index]
+        track = media.tracks[key]
+        step = self.steps.get(key)
+        index = len(track.steps) - 1 if step is None else _nearest(track.steps, step)
+        return key, track, index
+
+    def redraw(self) -> None:
+        """Draws the chosen record (skipped when neither it nor the size changed)."""
+        current = self._current()
+        media = self.session.state.media
+        token = (media.events, self.key_index, tuple(sorted(self.steps.items())), self.size)
+        if token == self._drawn_for:
+            return
+        self._drawn_for = token
+        title, slider = self.query_one("#media-title", Static), self.query_one("#media-slider", Static)
+        body_widget = self.query_one("#media-body", Static)
+        if current is None:
+            title.update(Text("media", style="bold"))
+            slider.update("")
+            body_widget.update(Text(EMPTY, style="dim"))
+            self.shown = None
+            return
+        (kind, name), track, index = current
+        keys = media.keys()
+        item = track.items[track.steps[index]]
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append(f"{KIND_LABELS.get(kind, kind)} ", style="dim")
+        head.append(name, style="bold")
+        head.append(f"  ({self.key_index + 1}/{len(keys)} names: ↑/↓ · steps: ←/→)", style="dim")
+        title.update(head)
+        slider.update(slider_text(track.steps, index, max(20, self.size.width - 2)))
+        body_widget.update(self._body(item))
+        self.shown = (kind, name, item.step)
+
+    def _body(self, item: MediaItem) -> RenderableType:
+        width = max(10, self.size.width - 4)
+        height = max(3, self.size.height - 7)
+        if item.kind in ("image", "video"):
+            run_dir = self.session.run_dir
+            if run_dir is None:
+                return Text(f"run dir unknown: {item.path}", style="yellow")
+            if self.session.remote is not None:
+                return Text(f"artifact on the remote host: {run_dir / item.path}", style="yellow")
+            if item.kind == "video":  # the first frame; the GIF itself plays in a browser or TensorBoard
+                note = Text(f"video: first of {item.frames or '?'} frames, {item.path}", style="dim", no_wrap=True)
+                return Group(note, image_renderable(Path(run_dir), item, width, height - 1))
+            return image_renderable(Path(run_dir), item, width, height)
+        if item.kind == "histogram":
+            return histogram_text(item, width, height)
+        return text_renderable(item)
+
+    def _move_step(self, delta: int | None, to_end: bool | None = None) -> None:
+        current = self._current()
+        if current is None:
+            return
+        key, track, index = current
+        if to_end is True:
+            self.steps.pop(key, None)
+        elif to_end is False:
+            self.steps[key] = track.steps[0]
+        else:
+            index = max(0, min(len(track.steps) - 1, index + (delta or 0)))
+            if index == len(track.steps) - 1:
+                self.steps.pop(key, None)  # on the newest: follow it
+            else:
+                self.steps[key] = track.steps[index]
+        self.redraw()
+
+    def action_next_step(self) -> None:
+        """Shows the next logged step of this name."""
+        self._move_step(1)
+
+    def action_prev_step(self) -> None:
+        """Shows the previous logged step of this name."""
+        self._move_step(-1)
+
+    def action_first_step(self) -> None:
+        """Shows the first logged step."""
+        self._move_step(None, to_end=False)
+
+    def action_last_step(self) -> None:
+        """Shows the newest step and follows it."""
+        self._move_step(None, to_end=True)
+
+    def _move_name(self, delta: int) -> None:
+        n = len(self.session.state.media.keys())
+        if n:
+            self.key_index = (self.key_index + delta) % n
+            self.query_one("#media-scroll", VerticalScroll).scroll_home(animate=False)
+            self.redraw()
+
+    def action_next_name(self) -> None:
+        """Shows the next name (images, videos, texts, histograms)."""
+        self._move_name(1)
+
+    def action_prev_name(self) -> None:
+        """Shows the previous name."""
+        self._move_name(-1)
+
+    def action_scroll_body(self, pages: int) -> None:
+        """Scrolls a long text sample."""
+        scroll = self.query_one("#media-scroll", VerticalScroll)
+        scroll.scroll_relative(y=pages * max(1, scroll.size.height - 1), animate=False)
+
+    def action_back(self) -> None:
+        """Back to the run view."""
+        self.app.pop_screen()
+
+
+def _nearest(steps: list[int], step: int) -> int:
+    """Index of ``step`` in ``steps``, or of the closest step before it (a resume dropped it)."""
+    from bisect import bisect_right
+
+    return max(0, bisect_right(steps, step) - 1)
