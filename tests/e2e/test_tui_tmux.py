@@ -49,7 +49,7 @@ def test_picker_open_run_help_quit():
         _tmux("send-keys", "-t", session, "?")
         _wait_screen(session, "xax-tui keys")
         _tmux("send-keys", "-t", session, "Escape")
-        _wait_screen(session, "step 300/300", "Step/time")
+        _wait_screen(session, "step 300/300", "Checkpoint")  # back on the run view (its footer, cut at any width)
         _tmux("send-keys", "-t", session, "q")
         deadline = time.monotonic() + 30
         while _alive(session) and time.monotonic() < deadline:

@@ -40,6 +40,6 @@ def test_run_with_images_shows_the_media_pane(tmp_path: Path):
         _tmux("send-keys", "-t", session, "Down")
         _wait_screen(session, "unreadable artifact", "artifacts/corrupt.png")
         _tmux("send-keys", "-t", session, "Escape")
-        _wait_screen(session, "step 300/300", "Step/time")
+        _wait_screen(session, "step 300/300", "Checkpoint")  # back on the run view (its footer, cut at any width)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)

@@ -55,6 +55,7 @@ async def test_a_live_sweep_is_watched_widened_and_pruned_from_the_sweep_view(tm
     (tmp_path / "mnist.toml").write_text(MNIST.read_text())
     (tmp_path / "digits.sweep.toml").write_text(SWEEP)
     runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()  # a path that does not exist yet is waited for as a run dir, not listed as a runs dir
     driver = subprocess.Popen(
         [str(ENGINE), "sweep", str(tmp_path / "digits.sweep.toml"), "--runs-dir", str(runs_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
