@@ -142,6 +142,8 @@ async def test_ctrl_l_on_the_sweep_tab_starts_the_sweep_and_opens_its_view(
             sweep_dir = app.screen.sweep_dir  # ty: ignore[unresolved-attribute]
             assert sweep_dir.parent == runs / "sweeps" and (sweep_dir / "sweep.json").is_file()
             assert task_copy.with_name("tiny.sweep.toml").is_file()
+            view = app.screen
+            await wait_for(pilot, lambda: view.sweep is not None, 60)  # ty: ignore[unresolved-attribute]
     finally:
         if sweep_dir is not None:  # the driver is detached: it would outlive the test
             subprocess.run([str(engine), "sweep", "stop", str(sweep_dir)], capture_output=True, timeout=60, check=False)
