@@ -24,7 +24,7 @@ from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 from xaxengine.config.sections import Config
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin
 from xaxengine.task.mixins.dataloaders import DataloadersMixin, gather
-from xaxengine.task.mixins.train import Optimizers, TrainMixin, TrainState
+from xaxengine.task.mixins.train import Optimizers, TrainMixin, TrainState, step_key
 from xaxengine.task.mixins.train_step import Precision, update_ema
 
 Metrics = dict[str, Array]
@@ -127,10 +127,9 @@ class CustomStepMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         def train_update(
             state: TrainState, columns: dict[str, Array], idx: Array | None
         ) -> tuple[TrainState, Metrics, Array]:
-            key, step_key = jax.random.split(state.key)
             models = eqx.combine(state.params, static)
             before = ModelsState(step=state.step, models=models, opt_states=state.opt_state, optimizers=optimizer)
-            after, metrics = self.train_step(before, gather(columns, idx), step_key)
+            after, metrics = self.train_step(before, gather(columns, idx), step_key(state))
             params = eqx.filter(after.models, eqx.is_inexact_array)
             opt_state = after.opt_states
             scalars = [jnp.all(jnp.isfinite(v)) for v in metrics.values()]
@@ -142,7 +141,7 @@ class CustomStepMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
                     (params, opt_state, ema),
                     (state.params, state.opt_state, state.ema),
                 )
-            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key, ema=ema)
+            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=state.key, ema=ema)
             return new_state, metrics, finite
 
         return train_update

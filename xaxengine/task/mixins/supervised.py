@@ -22,7 +22,7 @@ from xaxengine.config.sections import Config
 from xaxengine.task.mixins.checkpointing import CheckpointingMixin
 from xaxengine.task.mixins.dataloaders import DataloadersMixin, gather
 from xaxengine.task.mixins.step_context import StepState
-from xaxengine.task.mixins.train import NamedOptimizers, Optimizers, TrainMixin, TrainState
+from xaxengine.task.mixins.train import NamedOptimizers, Optimizers, TrainMixin, TrainState, step_key
 from xaxengine.task.mixins.train_step import (
     Precision,
     accumulated_grads,
@@ -113,7 +113,7 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
         def train_update(
             state: TrainState, columns: dict[str, Array], idx: Array | None
         ) -> tuple[TrainState, Metrics, Array]:
-            key, output_key, loss_key = jax.random.split(state.key, 3)
+            output_key, loss_key = jax.random.split(step_key(state))
             ctx = StepState(step=state.step, phase="train")
 
             def grad_fn(params: PyTree, batch: Batch, keys: tuple[Array, ...]) -> tuple[Array, PyTree, Metrics]:
@@ -151,7 +151,7 @@ class SupervisedMixin[ConfigT: Config](TrainMixin[ConfigT], CheckpointingMixin[C
                     (params, opt_state, ema),
                     (state.params, state.opt_state, state.ema),
                 )
-            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=key, ema=ema)
+            new_state = TrainState(step=state.step + 1, params=params, opt_state=opt_state, key=state.key, ema=ema)
             metrics = {LOSS: loss, GRAD_NORM: grad_norm, GRAD_NORM_MEASURED: measured, **metrics}
             return new_state, metrics, finite
 

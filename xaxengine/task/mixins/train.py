@@ -26,13 +26,23 @@ class InitParams:
 
 
 class TrainState(eqx.Module):
-    """Everything that evolves during training; checkpointed and restored as one pytree."""
+    """Everything that evolves during training; checkpointed and restored as one pytree.
+
+    ``key`` is the run's training key and stays fixed: each step's key is ``fold_in(key, step)``
+    (:func:`step_key`), so a step that draws no randomness computes none (XLA drops the unused key math, a
+    threefry loop that costs about 3% of a small MLP's step on CPU) and a resumed run draws the same keys.
+    """
 
     step: Int[Array, ""]
     params: PyTree
     opt_state: PyTree
     key: PRNGKeyArray
     ema: PyTree = None  # the fp32 moving average of params under train.ema_decay > 0, else None
+
+
+def step_key(state: TrainState) -> PRNGKeyArray:
+    """The key of the step ``state.step`` (see :class:`TrainState`)."""
+    return jax.random.fold_in(state.key, state.step)
 
 
 class NamedOptimizers(Mapping[str, optax.GradientTransformation]):
