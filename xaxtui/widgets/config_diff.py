@@ -52,8 +52,9 @@ def id_tails(run_ids: Sequence[str]) -> list[str]:
 def compare_labels(runs: Sequence[Run]) -> list[str]:
     """One distinct label per run: ``key=value`` for the keys that differ most, else the run id's tail.
 
-    Every run is named by the same keys (as many of the first :data:`MAX_LABEL_KEYS` as keep each label within
-    :data:`MAX_LABEL` characters); runs the chosen keys do not tell apart get their id's tail after the label.
+    Every run is named by the same keys: as many of the first :data:`MAX_LABEL_KEYS` as keep each label within
+    :data:`MAX_LABEL` characters, or more if that is what tells the runs apart. Runs the keys still do not tell apart
+    get their id's tail after the label; a run with no config yet (no ``run_start``) is named by its id.
     """
     ids = [run_id for run_id, _ in runs]
     if len(runs) < 2:
@@ -61,20 +62,24 @@ def compare_labels(runs: Sequence[Run]) -> list[str]:
     keys = differing_config_keys([config for _, config in runs], most=MAX_LABEL_KEYS)
     names = key_names(keys)
 
-    def label(config: Mapping[str, object], n: int) -> str:
-        if not config:
-            return ""
-        return " ".join(f"{names[k]}={value_text(config.get(k))}" for k in keys[:n])
+    def labels(n: int) -> list[str | None]:
+        return [" ".join(f"{names[k]}={value_text(c.get(k))}" for k in keys[:n]) if c else None for _, c in runs]
 
     n = len(keys)
-    while n > 1 and any(len(label(c, n)) > MAX_LABEL for _, c in runs):
+    while n > 1 and any(len(label or "") > MAX_LABEL for label in labels(n)):
         n -= 1
-    labels = [label(config, n) for _, config in runs]
-    tails = id_tails(ids)
-    return [
-        text if text and labels.count(text) == 1 else f"{text} {tail}".strip()
-        for text, tail in zip(labels, tails, strict=True)
-    ]
+    while n < len(keys) and len(set(labels(n))) < len(runs):
+        n += 1
+    chosen = labels(n)
+    out = []
+    for text, tail, run_id in zip(chosen, id_tails(ids), ids, strict=True):
+        if text is None:
+            out.append(run_id)
+        elif text and chosen.count(text) == 1:
+            out.append(text)
+        else:
+            out.append(f"{text} {tail}".strip())
+    return out
 
 
 def labelled(runs: Sequence[tuple[str, RunState]]) -> list[tuple[str, RunState]]:
