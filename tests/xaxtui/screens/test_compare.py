@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from tests.xaxtui.conftest import RUN_A, RUN_B, wait_for
+from tests.xaxtui.generated_runs import copy_run
 from xaxtui.app import XaxTui
 from xaxtui.screens.chart import ChartScreen
 from xaxtui.screens.config_diff import ConfigDiffScreen
@@ -15,30 +16,6 @@ from xaxtui.widgets.config_diff import ConfigDiffTable, compare_labels, compared
 from xaxtui.widgets.header import RunHeader
 
 A, B, C = "20261125-060000-a1b2", "20261125-070000-c3d4", "20261125-080000-e5f6"
-
-
-def copy_run(runs_dir: Path, source: Path, run_id: str, **changes: object) -> Path:
-    """A copy of a recorded run under ``runs_dir/mnist/run_id`` whose ``run_start`` config has ``changes`` (dotted)."""
-    run_dir = runs_dir / "mnist" / run_id
-    run_dir.mkdir(parents=True)
-    out = []
-    for line in (source / "events.jsonl").read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:  # the recording keeps a garbage line: so does the copy
-            out.append(line)
-            continue
-        if event["kind"] == "run_start":
-            event["run_id"] = run_id
-            for dotted, value in changes.items():
-                *parents, leaf = dotted.split(".")
-                table = event["config"]
-                for name in parents:
-                    table = table[name]
-                table[leaf] = value
-        out.append(json.dumps(event, separators=(",", ":")))
-    (run_dir / "events.jsonl").write_text("\n".join(out) + "\n")
-    return run_dir
 
 
 def _state(run_dir: Path) -> RunState:

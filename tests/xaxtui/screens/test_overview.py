@@ -2,7 +2,6 @@
 run's traceback from ``stdout.log`` (locally, over a stand-in ssh that runs the command here, and from a real failed
 engine run); a missing or unreadable ``stdout.log`` is one line."""
 
-import json
 import platform
 import socket
 import subprocess
@@ -14,15 +13,14 @@ import pytest
 from rich.text import Text
 
 from tests.fixtures.faults import ENGINE, FAST, REPO, engine
-from tests.xaxtui.conftest import RUN_A, RUN_B, wait_for
+from tests.xaxtui.conftest import RUN_A, wait_for
+from tests.xaxtui.generated_runs import failed_run
 from xaxtui.app import XaxTui
 from xaxtui.remote import RemoteHost, RemoteTarget
 from xaxtui.run_overview import StdoutLog, facts, read_remote
 from xaxtui.screens.overview import OverviewScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.widgets.header import RunHeader
-
-FAILED_ID = "20261125-090000-dead"
 
 
 def _boom() -> None:
@@ -38,30 +36,9 @@ def real_traceback() -> str:
     raise AssertionError("unreachable")
 
 
-def failed_run(runs_dir: Path, stdout: str | None, run_id: str = FAILED_ID) -> Path:
-    """The first 40 events of the second recorded run, then ``failed`` at step 3; ``stdout.log`` holds ``stdout``."""
-    run_dir = runs_dir / "mnist" / run_id
-    run_dir.mkdir(parents=True)
-    lines = []
-    for line in (RUN_B / "events.jsonl").read_text().splitlines()[:40]:
-        event = json.loads(line)
-        if event["kind"] == "run_start":
-            event["run_id"] = run_id
-            event["git"] = {"commit": "0123456789abcdef0123", "dirty": True}
-            event["versions"] = {"python": "3.12.1", "jax": "0.12.1"}
-        lines.append(event)
-    last = lines[-1]
-    fail = {"v": 1, "seq": last["seq"] + 1, "t": last["t"], "kind": "status", "state": "failed"}
-    lines.append({**fail, "reason": "ValueError: boom", "step": 3})
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
-    if stdout is not None:
-        (run_dir / "stdout.log").write_text(stdout)
-    return run_dir
-
-
 async def _overview(pilot, app: XaxTui, how: str = "key") -> OverviewScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
-    await wait_for(pilot, lambda: app.screen.drawn.is_set())  # a run that failed before a metric has no chart
+    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.drawn.is_set())  # no chart needed
     if how == "click":
         await pilot.click(RunHeader)
     else:
