@@ -167,7 +167,7 @@ class RunScreen(ScopedScreen):
             parts.append(self.session.link)
         if len(self.sessions) > 1:
             labels = [label for label, _ in self.named_runs()]
-            parts.append(f"comparing {labels[0]} with {', '.join(labels[1:])} (d: config diff)")
+            parts.append(f"comparing {len(labels)} runs (d: config diff): {' · '.join(labels)}")
         if self.session.process_alive:
             parts.append("launched here")
         if self.session.state.status in FAILED_STATES:

@@ -91,7 +91,7 @@ class RunHeader(Static):
     """Two lines at the top of the run view; a click asks for the run overview (:class:`Clicked`)."""
 
     DEFAULT_CSS = """
-    RunHeader { height: 2; padding: 0 1; }
+    RunHeader { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     class Clicked(Message):

@@ -100,7 +100,7 @@ async def test_compare_view_legends_header_full_chart_and_diff_table_use_the_lab
         styles = {name.rsplit(" ", 1)[0]: style for name, style, *_ in loss.raw if name.endswith("train")}
         assert len(set(styles.values())) == 3  # a color per run
         header = str(view.query_one(RunHeader).content)
-        assert f"comparing {labels[0]} with {labels[1]}, {labels[2]}" in header
+        assert f"comparing 3 runs (d: config diff): {' · '.join(labels)}" in header
 
         await pilot.press("f")
         await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws > 0)
