@@ -21,7 +21,7 @@ from xaxtui.state import RunState
 UNKNOWN = "unknown"
 VERSIONS = ("python", "jax", "jaxlib", "equinox", "optax", "orbax-checkpoint")  # what the engine records
 STDOUT_TAIL_BYTES = 1 << 18  # the traceback is at the end; a long log is read from here on
-MAX_LINES = 400  # of a traceback or a log tail shown
+MAX_LINES = 400  # of a traceback shown (the first line and the last ones)
 LAST_LINES = 30  # of stdout.log shown when it holds no traceback
 TRACEBACK_START = "Traceback (most recent call last):"
 FAILED_STATES = frozenset({"failed", "dead"})
@@ -49,7 +49,10 @@ class StdoutLog:
         lines = self.text.splitlines()
         starts = [i for i, line in enumerate(lines) if line.startswith(TRACEBACK_START)]
         if starts:
-            return f"traceback from {self.where}", "\n".join(lines[starts[-1] :][:MAX_LINES])
+            block = lines[starts[-1] :]
+            if len(block) > MAX_LINES:  # a deep recursion: its head line and the frames nearest the exception
+                block = [block[0], f"  … {len(block) - MAX_LINES} lines left out …", *block[-(MAX_LINES - 1) :]]
+            return f"traceback from {self.where}", "\n".join(block)
         if not lines:
             return f"{self.where} is empty", ""
         return f"no traceback in {self.where}; its last lines", "\n".join(lines[-LAST_LINES:])

@@ -17,7 +17,7 @@ from tests.xaxtui.conftest import RUN_A, wait_for
 from tests.xaxtui.generated_runs import failed_run
 from xaxtui.app import XaxTui
 from xaxtui.remote import RemoteHost, RemoteTarget
-from xaxtui.run_overview import StdoutLog, facts, read_remote
+from xaxtui.run_overview import MAX_LINES, StdoutLog, facts, read_remote
 from xaxtui.screens.overview import OverviewScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.widgets.header import RunHeader
@@ -185,3 +185,15 @@ async def test_overview_of_a_real_failed_engine_run(tmp_path: Path):
         assert facts["devices"] == "cpu:0 (layout single_device)"  # JAX_PLATFORMS=cpu, one device
         assert facts["status"] == "failed at step 0: ValueError: boom"
         assert ("hidden", "32") in screen.config_shown and ("raise_in_loss", "true") in screen.config_shown
+
+
+def test_a_deep_traceback_keeps_its_head_and_the_frames_nearest_the_exception():
+    frames = "".join(f'  File "f.py", line {i}, in f\n    f()\n' for i in range(1000))
+    log = StdoutLog("stdout.log", "old\nTraceback (most recent call last):\n" + frames + "RecursionError: deep\n")
+    title, body = log.failure()
+    lines = body.splitlines()
+    assert title == "traceback from stdout.log" and len(lines) == MAX_LINES + 1
+    assert (
+        lines[0] == "Traceback (most recent call last):" and lines[1] == f"  … {2002 - MAX_LINES} lines left out …"
+    )  # 1 + 2000 + 1 lines
+    assert lines[-1] == "RecursionError: deep" and lines[-2] == "    f()"
