@@ -197,3 +197,26 @@ def test_a_deep_traceback_keeps_its_head_and_the_frames_nearest_the_exception():
         lines[0] == "Traceback (most recent call last):" and lines[1] == f"  … {2002 - MAX_LINES} lines left out …"
     )  # 1 + 2000 + 1 lines
     assert lines[-1] == "RecursionError: deep" and lines[-2] == "    f()"
+
+
+async def test_a_run_that_fails_while_its_overview_is_open_gets_its_traceback(tmp_path: Path):
+    run_dir = failed_run(tmp_path, None)
+    events = run_dir / "events.jsonl"
+    lines = events.read_text().splitlines(keepends=True)
+    events.write_text("".join(lines[:-1]))  # still running: the failed status comes later
+    app = XaxTui(run_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.step > 0)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen))
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        await pilot.pause(0.3)
+        assert screen.stdout is None and screen.query_one("#overview-failure").has_class("-ok")
+        (run_dir / "stdout.log").write_text(real_traceback())  # the engine writes it before its failed status
+        with events.open("a") as f:
+            f.write(lines[-1])
+        await wait_for(pilot, lambda: screen.stdout is not None)
+        assert not screen.query_one("#overview-failure").has_class("-ok")
+        assert _traceback_text(screen).endswith("ValueError: boom")
+        assert _facts(screen)["status"] == "failed at step 3: ValueError: boom"
