@@ -56,6 +56,11 @@ KEYS: tuple[Key, ...] = (
     Key("prev_metric", "left_square_bracket", "Previous metric", show=False, scope="chart"),
     Key("next_metric", "right_square_bracket", "Next metric", show=False, scope="chart"),
     Key("open_media", "i", "Media", scope="run"),
+    Key("open_overview", "o", "Overview", scope="run"),
+    Key("config_diff", "d", "Config diff", scope="run"),
+    Key("filter_config", "slash", "Filter the config", scope="overview"),
+    Key("back", "escape", "Back", scope="overview"),
+    Key("back", "escape", "Back", scope="diff"),
     Key("prev_step", "left", "Prev step", scope="media"),
     Key("next_step", "right", "Next step", scope="media"),
     Key("prev_name", "up", "Prev name", scope="media"),
@@ -112,6 +117,8 @@ SCOPES = {
     "run": "Run view",
     "chart": "Full-screen chart",
     "media": "Media pane",
+    "overview": "Run overview",
+    "diff": "Config diff",
     "picker": "Run picker",
     "sweeps": "Sweep list",
     "sweep": "Sweep view",
@@ -132,7 +139,7 @@ def keys_for(scope: str) -> list[Key]:
 
 
 SCREEN_SCOPES = frozenset(
-    {"run", "chart", "media", "waiting", "picker", "sweeps", "sweep", "config", "launch"}
+    {"run", "chart", "media", "overview", "diff", "waiting", "picker", "sweeps", "sweep", "config", "launch"}
 )  # full screens, not dialogs
 
 

@@ -34,6 +34,7 @@ from xaxtui.widgets.curves import (
 __all__ = ["PALETTE", "SMOOTHING", "ChartOptions", "ChartPane", "MetricChart", "curve", "run_color", "run_colors"]
 
 MAX_CHARTS = 4
+LEGEND_LABEL = 32  # a legend name is cut to this many characters (then the phase)
 _LEGEND = {
     "top right": LegendLocation.TOPRIGHT,
     "bottom right": LegendLocation.BOTTOMRIGHT,
@@ -108,14 +109,14 @@ class MetricChart(PlotWidget):
         curves = []
         self.raw = []
         hidden = 0
-        colors = run_colors([label for label, _ in runs])
+        colors = run_colors([state.run_id or label for label, state in runs])  # by run: stable across comparisons
         for label, state in runs:
             for phase in state.phases(self.metric):
                 arrays = state.series[self.metric, phase].arrays(options.x_axis, t0=state.first_t)
                 gaps = gap_positions(*arrays, log_y=options.log_y)
                 hidden += len(gaps) + int((~np.isfinite(arrays[0])).sum())
                 x, y = curve(state, self.metric, phase, options, width, arrays)
-                style, name = self._style(label, phase, len(runs), colors)
+                style, name = self._style(label, phase, len(runs), colors[state.run_id or label])
                 self.raw.append((name, style, *arrays))
                 if len(x):
                     curves.append((x, y, style, name, gaps))
@@ -148,13 +149,14 @@ class MetricChart(PlotWidget):
         self.set_xlabel("step" if options.x_axis == "step" else "time since start")
         self._place_legend([c[3] for c in curves], drawn)
 
-    def _style(self, label: str, phase: str, n_runs: int, colors: dict[str, str]) -> tuple[str, str]:
-        """The line style and legend name of one run's phase."""
+    def _style(self, label: str, phase: str, n_runs: int, color: str) -> tuple[str, str]:
+        """The line style and legend name of one run's phase (``color``: the run's in a comparison)."""
         if self.label_colors is not None:  # the caller's colors, one per label (the sweep's live trials)
             return self.label_colors.get(label, PALETTE[0]), label
         if n_runs == 1:
             return PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6]), phase
-        return (colors[label] if phase == "train" else f"{colors[label]} dim"), f"{label[-9:]} {phase}"
+        name = label if len(label) <= LEGEND_LABEL else label[: LEGEND_LABEL - 1] + "…"  # compare labels are short
+        return (color if phase == "train" else f"{color} dim"), f"{name} {phase}"
 
     def _place_legend(self, names: list[str], drawn: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Shows the legend in the corner where it covers the fewest points and none of the newest."""
