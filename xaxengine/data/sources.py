@@ -54,15 +54,22 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     steps_per_call = task.config.train.steps_per_call
     iterator = task.get_data_iterator("train")
     if iterator is not None:
-        return IteratorLoader(iter(iterator), placement, state)
+        return IteratorLoader(iter(iterator), placement, state, cfg.batch_size)
     dataset = task.get_dataset("train")
     transform = TaskHook(task, "transform") if overrides(task, "transform") else None
     if isinstance(dataset, datasets.IterableDataset):
         buffer = cfg.shuffle_buffer if cfg.shuffle else 0
-        stream = StreamBatches(dataset, cfg.batch_size, seed, buffer, transform, {}, cfg.pad_to)
-        return IteratorLoader(stream, placement, state)
+        rows = placement.local_rows(cfg.batch_size)
+        split = placement.multi_process and rows != slice(None)
+        if split:  # each process streams only its rows (its own shards: see xaxengine.data.iterators)
+            from datasets.distributed import split_dataset_by_node
+
+            dataset = split_dataset_by_node(dataset, rank=placement.process_index, world_size=jax.process_count())
+        local_size = len(range(cfg.batch_size)[rows]) if split else cfg.batch_size
+        stream = StreamBatches(dataset, local_size, seed, buffer, transform, {}, cfg.pad_to)
+        return IteratorLoader(stream, placement, state, cfg.batch_size, per_process=split)
     if isinstance(dataset, grain.IterDataset):
-        return IteratorLoader(iter(dataset), placement, state)
+        return IteratorLoader(iter(dataset), placement, state, cfg.batch_size)
     batch_transform = TaskHook(task, "batch_transform") if overrides(task, "batch_transform") else None
     if isinstance(dataset, datasets.Dataset) and _fast_path(cfg.loader, transform, batch_transform, dataset, cfg):
         columns, size = task.load_columns("train", dataset)

@@ -78,6 +78,20 @@ class StreamingDigitsTask(MnistTask):
         return dataset.to_iterable_dataset(num_shards=4) if phase == "train" else dataset
 
 
+class StreamingAugmentedTask(AugmentedDigitsTask):
+    """The augmented digits (with ``index``, recorded per rank under ``record_dir``) as a 4-shard stream."""
+
+    def get_dataset(self, phase: str) -> Any:
+        dataset = digits_with_index(phase, self.config.valid_fraction)
+        return dataset.to_iterable_dataset(num_shards=4) if phase == "train" else dataset
+
+    def transform(self, example: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        # a stream's rows arrive as Python lists
+        return super().transform(
+            {k: np.asarray(v, np.float32 if k == "image" else None) for k, v in example.items()}, rng
+        )
+
+
 class IteratorDigitsTask(MnistTask):
     """Batches from ``get_data_iterator``: a deterministic generator (no get_state: resumed by replay)."""
 
