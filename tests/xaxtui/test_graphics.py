@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.geometry import Region
 from textual.widgets import Static
 from textual_image import _terminal
@@ -68,6 +69,11 @@ async def test_halfblock_and_kitty_draw_their_renderable(
         screen = await open_media(app, pilot)
         body = screen.query_one("#media-body", Static)
         assert type(body.content) is renderable
+        console = Console(width=96, file=io.StringIO(), color_system=None)
+        console.print(body.content)
+        rows = console.file.getvalue().splitlines()
+        cols = max(len(r) for r in rows) if mode == "halfblock" else max(r.count(chr(0x10EEEE)) for r in rows)
+        assert (cols, len(rows)) == (96, 24)  # a 32x16 picture keeps its aspect in 1:2 cells (96 wide, 24 high)
         await pilot.pause(0.1)
         sent = terminal.getvalue()
         if mode == "kitty":  # the picture went to the terminal and a placement was made for it

@@ -56,7 +56,8 @@ def image_renderable(run_dir: Path, item: MediaItem, width: int, height: int) ->
     picture = open_image(run_dir, item)
     if isinstance(picture, Text):
         return picture
-    return image_class()(picture, width=fit_cells(picture, width, height))
+    # height "auto": textual-image keeps the aspect (with None it takes the picture's own pixel height in cells)
+    return image_class()(picture, width=fit_cells(picture, width, height), height="auto")
 
 
 def text_renderable(item: MediaItem) -> Text:
