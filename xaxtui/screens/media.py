@@ -23,6 +23,7 @@ from xaxtui.screens.base import ScopedScreen
 from xaxtui.session import RunSession
 from xaxtui.widgets.media import fit_cells, histogram_text, image_renderable, open_image, slider_text, text_renderable
 
+DRAWN_AS = {"halfblock": "half-blocks", "kitty": "kitty graphics", "sixel": "sixels"}  # $XAX_TUI_GRAPHICS
 KIND_LABELS = {"image": "image", "video": "video", "text": "text", "histogram": "histogram"}
 EMPTY = "no images, videos, text samples or histograms logged yet (log_image, log_text, log_histogram in log_heavy)"
 
@@ -102,6 +103,8 @@ class MediaScreen(ScopedScreen):
         head.append(f"{KIND_LABELS.get(kind, kind)} ", style="dim")
         head.append(name, style="bold")
         head.append(f"  ({self.key_index + 1}/{len(keys)} names: ↑/↓ · steps: ←/→)", style="dim")
+        if kind in ("image", "video"):
+            head.append(f" · {DRAWN_AS[graphics.backend()]}", style="dim")
         title.update(head)
         slider.update(slider_text(track.steps, index, max(20, self.size.width - 2)))
         body_widget.update(self._body(item))
