@@ -7,6 +7,7 @@ import fcntl
 import io
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -57,6 +58,16 @@ async def open_media(app: XaxTui, pilot) -> MediaScreen:
     return screen
 
 
+def sent_ids(terminal: str) -> set[str]:
+    """The ids of the kitty images transmitted (``a=T``-less transfers carry ``i=ID,m=``)."""
+    return set(re.findall(r"\x1b_Gi=(\d+),m=", terminal))
+
+
+def deleted_ids(terminal: str) -> set[str]:
+    """The ids of the kitty images deleted (``a=d,I=ID``)."""
+    return set(re.findall(r"\x1b_Ga=d,I=(\d+)", terminal))
+
+
 @pytest.mark.parametrize(("mode", "renderable"), [("halfblock", HalfcellImage), ("kitty", TGPImage)])
 async def test_halfblock_and_kitty_draw_their_renderable(
     tmp_path: Path, monkeypatch, restore_graphics, mode, renderable
@@ -80,10 +91,14 @@ async def test_halfblock_and_kitty_draw_their_renderable(
             assert "\x1b_Gi=" in sent and "a=p" in sent and "U=1" in sent
             await pilot.press("down")  # a text sample: the image is deleted from the terminal
             await wait_for(pilot, lambda: screen.shown is not None and screen.shown[0] == "text")
-            assert "a=d" in terminal.getvalue()
+            assert sent_ids(terminal.getvalue()) == deleted_ids(terminal.getvalue())
+            await pilot.press("up", "escape")  # the image again, then back: deleted on leaving the pane
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+            out = terminal.getvalue()
+            assert len(sent_ids(out)) > len(sent_ids(sent)) and sent_ids(out) == deleted_ids(out)
         else:
             assert "\x1b_G" not in sent
-        assert not screen.query("#media-sixels")
+        assert mode == "kitty" or not screen.query("#media-sixels")
 
 
 async def test_sixel_mode_mounts_textual_images_sixel_widget(tmp_path: Path, restore_graphics):

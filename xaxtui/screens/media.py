@@ -56,6 +56,11 @@ class MediaScreen(ScopedScreen):
         self.query_one("#media-scroll").border_title = "media"
         self.redraw()
 
+    def on_screen_suspend(self) -> None:
+        """Frees the shown image's pixels in the terminal (kitty graphics; sent again if the pane comes back)."""
+        for body in self.query("#media-body").results(Static):
+            graphics.release(body.content)
+
     def on_resize(self) -> None:
         """Images and bars fit the new size."""
         self._drawn_for = ()
