@@ -1,5 +1,6 @@
 """Readable charts on a dark and a light theme: axis, tick and title colors at 4.5:1 with the chart's background,
-every series color at 3:1 (WCAG non-text contrast), and a compared run's train and valid curves apart in lightness.
+every series color at 3:1 (WCAG non-text contrast), a compared run's train and valid curves apart in lightness, and
+the picker's run ids (text in their run's color) at 4.5:1.
 
 Every color is read from what the drawn charts hold (their component styles and each dataset's style, a ``dim`` one
 blended as Textual draws it) and measured against the chart's own background; the ratio is this file's own WCAG
@@ -14,12 +15,14 @@ from rich.style import Style
 from textual.constants import DIM_FACTOR
 from textual.filter import dim_color
 
-from tests.xaxtui.conftest import wait_for
+from tests.xaxtui.conftest import RUNS, wait_for
 from tests.xaxtui.widgets.test_chart_view import loss_chart, open_settled, write_metrics_run
 from tests.xaxtui.widgets.test_charts import colliding_run_ids
 from xaxtui.app import XaxTui
+from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.widgets.charts import PALETTE, MetricChart
+from xaxtui.widgets.runs import RunsTable
 
 THEMES = ("textual-dark", "textual-light")
 
@@ -113,3 +116,27 @@ async def test_compared_runs_series_colors_are_readable_and_each_runs_pair_diffe
             valid = colors[f"{run} valid"]
             # told apart by lightness: at least 1.5:1 between the two curves of one run
             assert contrast_ratio(train, valid) >= 1.5, (theme, run, train, valid)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+async def test_the_pickers_run_ids_are_readable_in_their_run_color(theme: str):
+    app = XaxTui(RUNS)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PickerScreen) and app.screen.query_one(RunsTable).row_count
+        )
+        table = app.screen.query_one(RunsTable)
+        app.theme = theme
+        hues = {}
+
+        def readable() -> bool:
+            bg = table.background_colors[1].rich_color
+            if (bg.triplet.red < 128) != (theme == "textual-dark"):  # ty: ignore[unresolved-attribute]
+                return False  # the new theme's styles are not applied yet
+            cells = [table.get_row_at(i)[1] for i in range(table.row_count)]
+            colors = {c.plain: Style.parse(str(c.style)).color for c in cells}
+            hues.update(colors)
+            return all(c is not None and contrast_ratio(c, bg) >= 4.5 for c in colors.values())
+
+        await wait_for(pilot, readable)
+        assert len(hues) == table.row_count >= 2
