@@ -1,4 +1,4 @@
-"""Regenerates the README's "Screens" pictures: the run view, the compare view and the media pane at 120x40.
+"""Regenerates the README's "Screens" pictures at 120x40: run view, compare view and its config diff, media pane.
 
 Run from the repository root (no engine, no JAX: recorded runs only)::
 
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from textual.pilot import Pilot  # noqa: E402
 
 from xaxtui.app import XaxTui  # noqa: E402
+from xaxtui.screens.config_diff import ConfigDiffScreen  # noqa: E402
 from xaxtui.screens.media import MediaScreen  # noqa: E402
 from xaxtui.screens.run import RunScreen  # noqa: E402
 from xaxtui.widgets.checkpoints import CheckpointTable  # noqa: E402
@@ -38,7 +39,7 @@ RECORDED = ROOT / "tests" / "fixtures" / "recorded_runs" / "mnist"
 RUN_A, RUN_B = "20261125-060000-a1b2", "20261125-070000-c3d4"
 SAMPLES = ROOT / "docs" / "diffusion_samples.png"
 SIZE = (120, 40)
-NAMES = ("run_view.svg", "compare.svg", "media.svg")
+NAMES = ("run_view.svg", "compare.svg", "media.svg", "config_diff.svg")
 
 
 def write_runs(root: Path) -> Path:
@@ -103,6 +104,9 @@ async def take(runs: Path, out_dir: Path) -> list[Path]:
     async with app.run_test(size=SIZE) as pilot:
         await _settle(pilot, lambda: _run_view_drawn(app, 2))
         written.append(Path(app.save_screenshot(filename=NAMES[1], path=str(out_dir))))
+        await pilot.press("d")
+        await _settle(pilot, lambda: isinstance(app.screen, ConfigDiffScreen))
+        written.append(Path(app.save_screenshot(filename=NAMES[3], path=str(out_dir))))
     return written
 
 

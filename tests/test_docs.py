@@ -81,6 +81,7 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
 SCREENS = {  # each picture of the README's "Screens" section and a text that only its view shows
     "docs/screens/run_view.svg": "checkpoints",
     "docs/screens/compare.svg": "comparing 2 runs",
+    "docs/screens/config_diff.svg": "2 of 7 config keys differ",
     "docs/screens/media.svg": "image samples",
 }
 
@@ -93,7 +94,7 @@ def svg_text(path: Path) -> str:
     return "\n".join("".join(parts) for parts in rows.values())
 
 
-def test_the_readme_screens_show_the_three_screenshots():
+def test_the_readme_screens_show_every_screenshot():
     readme = (REPO / "README.md").read_text()
     section = readme.split("\n## Screens\n", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"!\[[^\]]+\]\(([^)]+)\)", section) == list(SCREENS)
