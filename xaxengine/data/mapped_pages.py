@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,8 +38,16 @@ def arrow_files(dataset: Any) -> list[str]:
     return []
 
 
-def file_mappings(paths: list[str], maps: str | None = None) -> list[tuple[int, int]]:
-    """The address ranges ``[start, end)`` of this process's mappings of ``paths`` (from ``/proc/self/maps``)."""
+class Span(NamedTuple):
+    """One mapping of a file: addresses ``[start, end)`` hold the file's bytes from ``offset`` on."""
+
+    start: int
+    end: int
+    offset: int
+
+
+def file_mappings(paths: list[str], maps: str | None = None) -> list[Span]:
+    """This process's mappings of ``paths`` (from ``/proc/self/maps``)."""
     if maps is None:
         maps = Path("/proc/self/maps").read_text()
     wanted = {os.path.realpath(p) for p in paths}
@@ -48,7 +56,7 @@ def file_mappings(paths: list[str], maps: str | None = None) -> list[tuple[int, 
         fields = line.split(maxsplit=5)
         if len(fields) == 6 and fields[5] in wanted:
             start, end = (int(x, 16) for x in fields[0].split("-"))
-            spans.append((start, end))
+            spans.append(Span(start, end, int(fields[2], 16)))
     return spans
 
 
@@ -66,7 +74,7 @@ class MappedPages:
     def __init__(self, paths: list[str], max_bytes: int) -> None:
         """Watches the mappings of ``paths``; ``max_bytes`` 0 turns the release off (``MADV_RANDOM`` stays)."""
         self.paths, self.max_bytes = paths, max_bytes
-        self._spans: list[tuple[int, int]] | None = None
+        self._spans: list[Span] | None = None
         self._baseline = 0
         self.releases = 0
 
@@ -114,7 +122,7 @@ class MappedPages:
             self.releases += 1
 
     def _advise(self, advice: int) -> None:
-        for start, end in self._spans or []:
+        for start, end, _ in self._spans or []:
             _LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), ctypes.c_int(advice))
 
 

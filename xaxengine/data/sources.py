@@ -18,6 +18,7 @@ from xaxengine.data.grain_loader import GrainLoader, TaskHook
 from xaxengine.data.iterators import IteratorLoader, StreamBatches
 from xaxengine.data.loader import InMemoryLoader, Loader, position_from_state
 from xaxengine.data.mapped_pages import MappedPages
+from xaxengine.data.pread_rows import PreadRows
 from xaxengine.data.transforms import BatchMaker
 from xaxengine.task.mixins.dataloaders import DataloadersMixin
 from xaxengine.task.mixins.sharding import Placement
@@ -98,7 +99,7 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
         skip_errors=cfg.on_error == "skip",
         rows=placement.local_rows(cfg.batch_size),  # multi_process: this process's shard of each batch only
         pad_to=dict(cfg.pad_to),
-        pages=_mapped_pages(dataset, cfg),
+        **_mapped_reads(dataset, cfg),
     )
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
     return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)
@@ -113,13 +114,18 @@ def _fast_path(loader: str, transform: Any, batch_transform: Any, dataset: Any, 
     return plain and dataset_nbytes(dataset) <= cfg.host_max_bytes
 
 
-def _mapped_pages(dataset: Any, cfg: Any) -> MappedPages | None:
-    """The mapped-page bound of a ``datasets.Dataset`` too large for ``data.host_max_bytes`` (see ``mapped_pages``).
+def _mapped_reads(dataset: Any, cfg: Any) -> dict[str, Any]:
+    """How the Grain path reads a ``datasets.Dataset`` too large for ``data.host_max_bytes``: ``BatchMaker`` options.
 
-    One that fits may stay mapped whole, as the in-memory path would hold it whole: no bound, no re-mapping cost.
+    Fixed-size columns are read with ``os.pread`` (``pread_rows``: nothing mapped); others through the mapping,
+    its pages bounded by ``data.mapped_max_bytes`` (``mapped_pages``). One that fits may stay mapped whole, as the
+    in-memory path would hold it whole: no bound, no re-mapping cost.
     """
     import datasets
 
     if not isinstance(dataset, datasets.Dataset) or dataset_nbytes(dataset) <= cfg.host_max_bytes:
-        return None
-    return MappedPages.of(dataset, cfg.mapped_max_bytes)
+        return {}
+    pread = PreadRows.of(dataset)
+    if pread is not None and not cfg.pad_to:
+        return {"pread": pread}
+    return {"pages": MappedPages.of(dataset, cfg.mapped_max_bytes)}

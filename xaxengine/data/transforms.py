@@ -14,6 +14,7 @@ import numpy as np
 
 from xaxengine.data.mapped_pages import MappedPages
 from xaxengine.data.padding import PaddingError, pad_example
+from xaxengine.data.pread_rows import PreadRows
 from xaxengine.task.mixins.dataloaders import table_columns
 
 Example = dict[str, Any]
@@ -101,6 +102,7 @@ class BatchMaker:
             processes read the rest), all of them by default.
         pad_to: Variable-length columns padded to a fixed length, each with a ``<column>_mask`` (``data.pad_to``).
         pages: Bounds the memory-mapped dataset pages this reader keeps mapped (``data.mapped_max_bytes``), or None.
+        pread: Reads a memory-mapped dataset's fixed-size rows with ``os.pread`` instead (nothing mapped), or None.
     """
 
     source: Any
@@ -113,6 +115,7 @@ class BatchMaker:
     rows: slice = slice(None)
     pad_to: dict[str, int] = field(default_factory=dict)
     pages: MappedPages | None = None
+    pread: PreadRows | None = None
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
@@ -131,19 +134,7 @@ class BatchMaker:
         """Reads, transforms and stacks this process's rows of batch ``batch_number``."""
         epoch, indices = self.indices(int(batch_number))
         indices = indices[self.rows]
-        skipped = 0
-        reads = self.pages.reads(indices) if self.pages is not None else [indices]
-        if self.transform is None and not self.pad_to and _is_hf_dataset(self.source):
-            names, arrow = self.source.column_names, self.source.with_format("arrow")
-            parts = [table_columns(arrow[part.tolist()], names) for part in reads]
-            batch: HostBatch = (
-                parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in names}
-            )
-        else:
-            rows = [row for part in reads for row in read_rows(self.source, part, self.pad_to)]
-            if self.transform is not None:
-                rows, skipped = self._transform_rows(rows, indices, epoch)
-            batch = stack(rows, indices, self.pad_to)
+        batch, skipped = self._read(indices, epoch)
         if self.batch_transform is not None:
             try:
                 batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))
@@ -152,6 +143,26 @@ class BatchMaker:
         if skipped:
             batch[SKIPPED], batch[SKIP_REASON] = np.asarray(skipped), self._first_failure
         return batch
+
+    def _read(self, indices: np.ndarray, epoch: int) -> tuple[HostBatch, int]:
+        """The rows ``indices`` read, transformed and stacked; returns the batch and how many examples were skipped."""
+        skipped = 0
+        if self.pread is not None and not self.pad_to:  # fixed-size rows of a mapped dataset: os.pread
+            columns = self.pread.read(indices)
+            if self.transform is None:
+                return columns, 0
+            rows = [{k: v[i] for k, v in columns.items()} for i in range(len(indices))]
+            rows, skipped = self._transform_rows(rows, indices, epoch)
+            return stack(rows, indices, self.pad_to), skipped
+        reads = self.pages.reads(indices) if self.pages is not None else [indices]
+        if self.transform is None and not self.pad_to and _is_hf_dataset(self.source):
+            names, arrow = self.source.column_names, self.source.with_format("arrow")
+            parts = [table_columns(arrow[part.tolist()], names) for part in reads]
+            return (parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in names}), 0
+        rows = [row for part in reads for row in read_rows(self.source, part, self.pad_to)]
+        if self.transform is not None:
+            rows, skipped = self._transform_rows(rows, indices, epoch)
+        return stack(rows, indices, self.pad_to), skipped
 
     def _transform_rows(self, rows: list[Example], indices: np.ndarray, epoch: int) -> tuple[list[Example], int]:
         assert self.transform is not None

@@ -21,6 +21,7 @@ class DataTaskConfig(MnistConfig):
     record_dir: str = xax.field("", help="The transform appends each example index to rank<XAX_PROCESS_ID>.txt here.")
     step_sleep_s: float = xax.field(0.0, help="A hook sleeps this long after every step (a loop slower than data).")
     arrow_dir: str = xax.field("", help="MappedDigitsTask: where the digits are saved as Arrow and memory-mapped.")
+    fixed_size: bool = xax.field(False, help="MappedDigitsTask: store the images as fixed-size lists.")
 
 
 def digits_with_index(phase: str, valid_fraction: float) -> Any:
@@ -56,17 +57,23 @@ class AugmentedDigitsTask(MnistTask):
         return {**example, "image": noisy.astype(np.float32)}
 
 
-class MappedDigitsTask(MnistTask):
-    """The digits saved to ``arrow_dir`` with ``save_to_disk`` and read back memory-mapped (``load_from_disk``)."""
+class MappedDigitsTask(AugmentedDigitsTask):
+    """The augmented digits saved to ``arrow_dir`` and read back memory-mapped (``load_from_disk``).
 
-    config_class = DataTaskConfig
+    ``fixed_size`` stores the images as fixed-size lists (``Sequence(..., length=8)``), which the engine reads with
+    ``os.pread``; else as variable lists, read through the mapping.
+    """
 
     def get_dataset(self, phase: str) -> Any:
         import datasets
 
-        path = Path(self.config.arrow_dir) / phase
+        path = Path(self.config.arrow_dir) / f"{phase}-{'fixed' if self.config.fixed_size else 'lists'}"
         if not path.exists():
-            load_digits_dataset(phase, self.config.valid_fraction).save_to_disk(str(path))
+            dataset = digits_with_index(phase, self.config.valid_fraction)
+            if self.config.fixed_size:
+                row = datasets.Sequence(datasets.Value("float32"), length=8)
+                dataset = dataset.cast_column("image", datasets.Sequence(row, length=8))
+            dataset.save_to_disk(str(path))
         return datasets.load_from_disk(str(path))
 
 

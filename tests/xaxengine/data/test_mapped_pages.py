@@ -1,5 +1,6 @@
 """A memory-mapped datasets.Dataset read through the Grain path keeps its mapped file pages bounded, data intact."""
 
+import pickle
 from pathlib import Path
 
 import datasets
@@ -69,41 +70,95 @@ def test_only_the_files_own_mappings_are_found(tmp_path: Path) -> None:
     path = str(tmp_path / "a.arrow")
     maps = (
         f"7f0000000000-7f0000100000 r--s 00000000 08:01 42 {path}\n"
+        f"7f0000400000-7f0000500000 r--s 00002000 08:01 42 {path}\n"
         "7f0000100000-7f0000200000 rw-p 00000000 00:00 0 \n"
         f"7f0000200000-7f0000300000 r--s 00000000 08:01 43 {path}.other\n"
         "7f0000300000-7f0000400000 rw-p 00000000 00:00 0 [heap]\n"
     )
-    assert file_mappings([path], maps) == [(0x7F0000000000, 0x7F0000100000)]
+    assert file_mappings([path], maps) == [
+        (0x7F0000000000, 0x7F0000100000, 0),
+        (0x7F0000400000, 0x7F0000500000, 0x2000),
+    ]
 
 
 @pytest.mark.parametrize("max_bytes", [0, 2**20])
 def test_the_watcher_pickles_to_paths_only(tmp_path: Path, max_bytes: int) -> None:
-    import pickle
-
     pages = MappedPages([str(tmp_path / "a.arrow")], max_bytes)
     pages._spans = [(1, 2)]
     copy = pickle.loads(pickle.dumps(pages))
     assert (copy.paths, copy.max_bytes, copy._spans) == (pages.paths, max_bytes, None)
 
 
-def test_a_mapped_dataset_trains_the_same_with_its_pages_released_before_every_read(runs_dir: Path) -> None:
+def test_a_mapped_dataset_trains_the_same_read_by_pread_or_through_bounded_pages(runs_dir: Path) -> None:
+    """The same augmented digits in memory, memory-mapped as variable lists with the pages released before every
+    read, and memory-mapped as fixed-size rows read with pread: bitwise the same losses, through two workers."""
     from tests.conftest import run_engine
     from tests.xaxengine.data.kill_resume import run_dir_of, train_losses
 
+    mapped = ("task=tests.xaxengine.data.data_tasks:MappedDigitsTask", f"arrow_dir={runs_dir / 'arrow'}")
+    too_large = "data.host_max_bytes=1000"  # the 0.5 MB digits count as too large to hold: read per batch
+    variants = {
+        "memory": (),
+        "pages": (*mapped, too_large, "data.mapped_max_bytes=1"),
+        "pread": (*mapped, too_large, "fixed_size=true"),
+    }
     losses = {}
-    for name, mapped_max_bytes in (("kept", 0), ("released", 1)):
-        args = (
-            "task=tests.xaxengine.data.data_tasks:MappedDigitsTask",
-            f"arrow_dir={runs_dir / 'arrow'}",
-            "data.host_max_bytes=1000",  # the 0.5 MB digits count as too large: the Grain path, pages bounded
-            f"data.mapped_max_bytes={mapped_max_bytes}",
-            "train.max_steps=30",
-        )
-        proc = run_engine(
-            "run", "tests/xaxengine/data/augment.toml", *args, "--runs-dir", str(runs_dir), "--run-id", name
-        )
+    for name, args in variants.items():
+        proc = run_engine("run", "tests/xaxengine/data/augment.toml", *args, "train.max_steps=30",
+                          "--runs-dir", str(runs_dir), "--run-id", name)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         losses[name] = train_losses(run_dir_of(runs_dir, name))
-    assert (runs_dir / "arrow" / "train" / "dataset_info.json").exists(), "the mapped task did not run"
-    assert sorted(losses["kept"]) == list(range(1, 31))
-    assert losses["released"] == losses["kept"]  # bitwise, through two Grain workers
+    assert (runs_dir / "arrow" / "train-lists" / "dataset_info.json").exists()
+    assert (runs_dir / "arrow" / "train-fixed" / "dataset_info.json").exists()
+    assert sorted(losses["memory"]) == list(range(1, 31))
+    assert losses["pages"] == losses["memory"]
+    assert losses["pread"] == losses["memory"]
+
+
+def test_pread_rows_equal_the_arrow_rows_and_map_nothing(tmp_path: Path) -> None:
+    from xaxengine.data.pread_rows import PreadRows
+
+    x = write_arrow(tmp_path / "data.arrow")
+    dataset = datasets.Dataset.from_file(str(tmp_path / "data.arrow"))
+    pages = MappedPages.of(dataset, max_bytes=0)
+    assert pages is not None
+    pages.before_read()  # unmaps what opening the file mapped
+    reader = PreadRows.of(dataset)
+    assert reader is not None
+    before = resident_file_bytes()
+    indices = np.random.default_rng(1).permutation(ROWS)[:2000]
+    rows = reader.read(indices)
+    assert resident_file_bytes() - before < 2**20  # 6 MB of rows read, almost nothing mapped
+    np.testing.assert_array_equal(rows["x"], x[indices])
+    np.testing.assert_array_equal(rows["y"], indices)
+    assert rows["x"].dtype == np.float32 and rows["y"].dtype == np.int32
+
+    shuffled = dataset.shuffle(seed=3).select(range(500, 1500))  # an indices mapping over the same file
+    shuffled_reader = PreadRows.of(shuffled)
+    assert shuffled_reader is not None
+    picked = np.arange(0, 1000, 7)
+    expected = shuffled.with_format("numpy")[picked.tolist()]
+    got = shuffled_reader.read(picked)
+    np.testing.assert_array_equal(got["x"], expected["x"])
+    np.testing.assert_array_equal(got["y"], expected["y"])
+
+    copy = pickle.loads(pickle.dumps(reader))  # a worker finds its own layout
+    np.testing.assert_array_equal(copy.read(indices[:10])["x"], x[indices[:10]])
+
+
+def test_pread_refuses_what_it_cannot_read_by_offset(tmp_path: Path) -> None:
+    from xaxengine.data.pread_rows import PreadRows
+
+    text = datasets.Dataset.from_dict({"t": ["a", "bb"] * 50, "v": list(range(100))})
+    text.save_to_disk(str(tmp_path / "text"))
+    assert PreadRows.of(datasets.load_from_disk(str(tmp_path / "text"))) is None  # strings: variable size
+    assert PreadRows.of(datasets.Dataset.from_dict({"v": list(range(100))})) is None  # in memory
+    write_arrow(tmp_path / "data.arrow")
+    mapped = datasets.Dataset.from_file(str(tmp_path / "data.arrow"))
+    in_memory = datasets.Dataset.from_dict(mapped[:10], features=mapped.features)
+    assert PreadRows.of(datasets.concatenate_datasets([mapped, in_memory])) is None  # a part is not in a file
+    cast = mapped.cast_column("y", datasets.Value("int64"))  # datasets writes the cast to a new cache file
+    reader = PreadRows.of(cast)
+    assert reader is not None
+    got = reader.read(np.arange(5, 25))
+    assert got["y"].dtype == np.int64 and got["y"].tolist() == list(range(5, 25))
