@@ -69,6 +69,7 @@ KEYS: tuple[Key, ...] = (
     Key("last_step", "end", "Newest step (follow)", show=False, scope="media"),
     Key("scroll_body(1)", "pagedown", "Scroll text down", show=False, scope="media"),
     Key("scroll_body(-1)", "pageup", "Scroll text up", show=False, scope="media"),
+    Key("toggle_play", "space", "Play/pause video", scope="media"),
     Key("back", "escape", "Back", scope="media"),
     Key("open_run", "enter", "Open", scope="picker"),
     Key("toggle_select", "space", "Select", scope="picker"),

@@ -33,6 +33,7 @@ class MediaItem:
         width: Pixel width the engine reported (0 when unknown).
         height: Pixel height the engine reported (0 when unknown).
         frames: Frames of a video (0 otherwise).
+        fps: A video's frame rate (0 when unknown or not a video).
     """
 
     kind: str
@@ -45,6 +46,7 @@ class MediaItem:
     width: int = 0
     height: int = 0
     frames: int = 0
+    fps: float = 0.0
 
 
 @dataclass
@@ -93,7 +95,9 @@ def item_of(ev: Event) -> MediaItem | None:
         if not isinstance(path, str) or not path:
             return None
         width, height, frames = _int(ev.get("width")), _int(ev.get("height")), _int(ev.get("frames"))
-        return MediaItem(str(kind), name, step, path=path, width=width, height=height, frames=frames)
+        fps = ev.get("fps")
+        rate = float(fps) if isinstance(fps, int | float) and math.isfinite(fps) and fps > 0 else 0.0
+        return MediaItem(str(kind), name, step, path=path, width=width, height=height, frames=frames, fps=rate)
     if kind == "text":
         text = ev.get("text")
         return MediaItem("text", name, step, text=str(text if text is not None else "")[:MAX_TEXT])

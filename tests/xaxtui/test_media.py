@@ -111,9 +111,46 @@ async def test_media_screen_pages_steps_and_names_and_survives_bad_files(tmp_pat
         assert "unreadable artifact" in _body(app)
         await pilot.press("down")
         await wait_for(pilot, lambda: screen.shown == ("video", "denoise", 300))
-        assert "first of 4 frames" in _body(app) and "▀" in _body(app)
+        assert "of 4 at 10 fps, playing (space)" in _body(app) and "▀" in _body(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+
+
+async def test_a_video_plays_at_its_rate_pauses_on_space_and_each_frame_is_the_gifs(tmp_path: Path):
+    from xaxtui.widgets.media import open_image
+
+    run_dir = write_media_run(tmp_path / "runs" / "diffusion" / "20261201-120000-me01")
+    app = XaxTui(run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, MediaScreen) and app.screen.shown is not None)
+        screen = app.screen
+        assert isinstance(screen, MediaScreen)
+        while screen.shown != ("video", "denoise", 300):
+            await pilot.press("down")
+            await pilot.pause()
+        start = screen.frame
+        await wait_for(pilot, lambda: screen.frame >= start + 5)  # 4 frames at 10 fps: it loops
+        assert f"frame {screen.frame % 4 + 1} of 4" in _body(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "paused (space)" in _body(app))
+        paused_at = screen.frame
+        await asyncio.sleep(0.4)  # four frame periods
+        assert screen.frame == paused_at
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.frame > paused_at)
+        await pilot.press("up")  # another record stops the timer
+        await wait_for(pilot, lambda: screen.shown is not None and screen.shown[0] != "video")
+        left_at = screen.frame
+        await asyncio.sleep(0.3)
+        assert screen.frame == left_at
+    from xaxtui.media import MediaItem
+
+    video = MediaItem("video", "denoise", 300, path="artifacts/videos/denoise.gif", frames=4, fps=10)
+    for frame in range(6):  # frame i of the GIF is (20 i, 100, 200 - 20 i); frame 4 is frame 0 again
+        picture = open_image(run_dir, video, frame)
+        assert picture.getpixel((0, 0)) == (20 * (frame % 4), 100, 200 - 20 * (frame % 4))
 
 
 async def test_media_screen_follows_a_live_run(tmp_path: Path):

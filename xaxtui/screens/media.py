@@ -13,6 +13,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from xaxtui import graphics
@@ -24,6 +25,7 @@ from xaxtui.session import RunSession
 from xaxtui.widgets.media import fit_cells, histogram_text, image_renderable, open_image, slider_text, text_renderable
 
 DRAWN_AS = {"halfblock": "half-blocks", "kitty": "kitty graphics", "sixel": "sixels"}  # $XAX_TUI_GRAPHICS
+MAX_FPS = 10.0  # redraws a second a playing video may cost
 KIND_LABELS = {"image": "image", "video": "video", "text": "text", "histogram": "histogram"}
 EMPTY = "no images, videos, text samples or histograms logged yet (log_image, log_text, log_histogram in log_heavy)"
 
@@ -42,6 +44,9 @@ class MediaScreen(ScopedScreen):
         self.steps: dict[tuple[str, str], int] = {}  # the shown step per track; absent: follow the newest
         self.shown: tuple[str, str, int] | None = None  # (kind, name, step) on screen, for tests and tools
         self._drawn_for: tuple[object, ...] = ()
+        self.frame = 0  # the video frame shown
+        self.playing = True  # a video plays (space pauses it)
+        self._player: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """Title, slider, the record."""
@@ -58,8 +63,33 @@ class MediaScreen(ScopedScreen):
 
     def on_screen_suspend(self) -> None:
         """Frees the shown image's pixels in the terminal (kitty graphics; sent again if the pane comes back)."""
+        self._play(None)
         for body in self.query("#media-body").results(Static):
             graphics.release(body.content)
+
+    def on_screen_resume(self) -> None:
+        """A video shown before plays again."""
+        self._drawn_for = ()
+        self.redraw()
+
+    def _play(self, item: MediaItem | None) -> None:
+        """Runs the frame timer while a video shows and plays (at its own rate, at most 10 frames a second)."""
+        wanted = item is not None and item.kind == "video" and self.playing and (item.frames or 0) > 1
+        if not wanted and self._player is not None:
+            self._player.stop()
+            self._player = None
+        if wanted and self._player is None and item is not None:
+            self._player = self.set_interval(1.0 / min(max(item.fps or 1.0, 0.5), MAX_FPS), self._next_frame)
+
+    def _next_frame(self) -> None:
+        self.frame += 1
+        self.redraw()
+
+    def action_toggle_play(self) -> None:
+        """Pauses or plays the video shown."""
+        self.playing = not self.playing
+        self._drawn_for = ()
+        self.redraw()
 
     def on_resize(self) -> None:
         """Images and bars fit the new size."""
@@ -87,7 +117,7 @@ class MediaScreen(ScopedScreen):
         """Draws the chosen record (skipped when neither it nor the size changed)."""
         current = self._current()
         media = self.session.state.media
-        token = (media.events, self.key_index, tuple(sorted(self.steps.items())), self.size)
+        token = (media.events, self.key_index, tuple(sorted(self.steps.items())), self.size, self.frame)
         if token == self._drawn_for:
             return
         self._drawn_for = token
@@ -96,6 +126,7 @@ class MediaScreen(ScopedScreen):
         graphics.release(body_widget.content)  # a kitty image's pixels leave the terminal with it
         self._show_sixels(None)
         if current is None:
+            self._play(None)
             title.update(Text("media", style="bold"))
             slider.update("")
             body_widget.update(Text(EMPTY, style="dim"))
@@ -112,8 +143,11 @@ class MediaScreen(ScopedScreen):
             head.append(f" · {DRAWN_AS[graphics.backend()]}", style="dim")
         title.update(head)
         slider.update(slider_text(track.steps, index, max(20, self.size.width - 2)))
+        if self.shown != (kind, name, item.step):
+            self.frame = 0  # another record: its video starts at its first frame
         body_widget.update(self._body(item))
         self.shown = (kind, name, item.step)
+        self._play(item)
 
     def _body(self, item: MediaItem) -> RenderableType:
         width = max(10, self.size.width - 4)
@@ -130,16 +164,24 @@ class MediaScreen(ScopedScreen):
             return Text(f"run dir unknown: {item.path}", style="yellow")
         if self.session.remote is not None:
             return Text(f"artifact on the remote host: {run_dir / item.path}", style="yellow")
-        note = Text(f"video: first of {item.frames or '?'} frames, {item.path}", style="dim", no_wrap=True)
-        if item.kind == "video":  # the first frame; the GIF itself plays in a browser or TensorBoard
+        frames = item.frames or 1
+        state = "playing" if self.playing and frames > 1 else "paused"
+        note = Text(
+            f"video: frame {self.frame % frames + 1} of {frames} at {item.fps:g} fps, {state} (space), {item.path}",
+            style="dim",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        if item.kind == "video":  # the note takes a line
             height -= 1
+        frame = self.frame if item.kind == "video" else 0
         if graphics.backend() == "sixel":
-            picture = open_image(Path(run_dir), item)
+            picture = open_image(Path(run_dir), item, frame)
             if isinstance(picture, Text):
                 return picture
             self._show_sixels(picture, fit_cells(picture, width, height))
             return note if item.kind == "video" else Text("")
-        image = image_renderable(Path(run_dir), item, width, height)
+        image = image_renderable(Path(run_dir), item, width, height, frame)
         return Group(note, image) if item.kind == "video" else image
 
     def _show_sixels(self, picture: object, width: int = 0) -> None:

@@ -27,14 +27,14 @@ def _compact(x: float) -> str:
     return f"{x:.3g}"
 
 
-def open_image(run_dir: Path, item: MediaItem) -> "PILImage | Text":
-    """The RGB picture of ``item`` (a video's first frame), or one line saying why it cannot show."""
+def open_image(run_dir: Path, item: MediaItem, frame: int = 0) -> "PILImage | Text":
+    """The RGB picture of ``item`` (a video's frame ``frame``, modulo its length), or one line saying why not."""
     from PIL import Image, UnidentifiedImageError
 
     path = run_dir / item.path
     try:
         with Image.open(path) as opened:
-            opened.seek(0)  # a GIF (video) shows its first frame
+            opened.seek(frame % getattr(opened, "n_frames", 1))  # a GIF (video): one of its frames
             picture = opened.convert("RGB")
     except FileNotFoundError:
         return Text(f"missing artifact: {item.path}", style="yellow", no_wrap=True, overflow="ellipsis")
@@ -51,9 +51,9 @@ def fit_cells(picture: "PILImage", width: int, height: int) -> int:
     return max(1, min(width, round(2 * height * picture.width / picture.height)))
 
 
-def image_renderable(run_dir: Path, item: MediaItem, width: int, height: int) -> RenderableType:
-    """The image of ``item`` scaled into ``width`` x ``height`` cells (half-blocks or kitty graphics), or why not."""
-    picture = open_image(run_dir, item)
+def image_renderable(run_dir: Path, item: MediaItem, width: int, height: int, frame: int = 0) -> RenderableType:
+    """The image of ``item`` (a video's ``frame``) in ``width`` x ``height`` cells (half-blocks, kitty), or why not."""
+    picture = open_image(run_dir, item, frame)
     if isinstance(picture, Text):
         return picture
     # height "auto": textual-image keeps the aspect (with None it takes the picture's own pixel height in cells)
