@@ -20,6 +20,7 @@ from xaxtui.media import MediaItem, MediaTrack
 from xaxtui.messages import RunUpdated
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.session import RunSession
+from xaxtui.widgets.lifecycle import leaving
 from xaxtui.widgets.media import histogram_text, image_renderable, slider_text, text_renderable
 
 KIND_LABELS = {"image": "image", "video": "video", "text": "text", "histogram": "histogram"}
@@ -51,6 +52,8 @@ class MediaScreen(ScopedScreen):
 
     def on_mount(self) -> None:
         """Draws once; later draws follow :class:`RunUpdated`."""
+        if leaving(self):
+            return  # popped before its Mount was handled: the children are gone
         self.query_one("#media-scroll").border_title = "media"
         self.redraw()
 
@@ -77,7 +80,9 @@ class MediaScreen(ScopedScreen):
         return key, track, index
 
     def redraw(self) -> None:
-        """Draws the chosen record (skipped when neither it nor the size changed)."""
+        """Draws the chosen record (skipped when neither it nor the size changed, or the screen is being left)."""
+        if leaving(self):
+            return
         current = self._current()
         media = self.session.state.media
         token = (media.events, self.key_index, tuple(sorted(self.steps.items())), self.size)
