@@ -76,3 +76,44 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
             if "://" not in target and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(REPO)} -> {target}")
     assert not broken
+
+
+SCREENS = {  # each picture of the README's "Screens" section and a text that only its view shows
+    "docs/screens/run_view.svg": "checkpoints",
+    "docs/screens/compare.svg": "comparing 2 runs",
+    "docs/screens/config_diff.svg": "2 of 7 config keys differ",
+    "docs/screens/media.svg": "image samples",
+}
+
+
+def svg_text(path: Path) -> str:
+    """The terminal text of a Textual SVG screenshot, line by line (spaces as Textual writes them, unescaped)."""
+    rows: dict[str, list[str]] = {}
+    for y, text in re.findall(r'<text [^>]*y="([\d.]+)"[^>]*>([^<]*)</text>', path.read_text()):
+        rows.setdefault(y, []).append(text.replace("&#160;", " ").replace("&amp;", "&"))
+    return "\n".join("".join(parts) for parts in rows.values())
+
+
+def test_the_readme_screens_show_every_screenshot():
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("\n## Screens\n", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"!\[[^\]]+\]\(([^)]+)\)", section) == list(SCREENS)
+    for rel, marker in SCREENS.items():
+        path = REPO / rel
+        assert path.is_file() and path.read_text().lstrip().startswith("<svg"), rel
+        assert marker in svg_text(path), rel
+
+
+def test_the_screenshot_script_draws_each_view(tmp_path: Path):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "screenshots.py"), "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    for rel, marker in SCREENS.items():
+        assert marker in svg_text(tmp_path / Path(rel).name), rel
+    media = (tmp_path / "media.svg").read_text()
+    assert media.count("▀") > 1000  # the sample grid drawn in half-blocks (66x33 cells)

@@ -9,8 +9,11 @@ launcher starts, so every layout (and every child process) sees an ordinary run:
 - ``resume RUN --from best`` sets the run's checkpoints newer than the best step aside (renamed
   ``<step>.superseded``; nothing is deleted) and copies the best step into ``checkpoints/`` when ``max_to_keep`` had
   already deleted it there. The ordinary resume then restores it, and the run can save those later steps again.
+- ``resume RUN --from STEP`` does the same for the checkpoint of step ``STEP`` (in ``checkpoints/`` or, when that
+  step is the best one, ``best_checkpoint/``).
 """
 
+import argparse
 import shutil
 from pathlib import Path
 
@@ -71,18 +74,39 @@ def _unused(path: Path) -> Path:
     return target
 
 
-def rewind_to_best(run_dir: Path) -> str:
-    """Makes the best checkpoint the newest in ``checkpoints/`` (for ``resume --from best``); returns what it did.
+def parse_choice(value: str) -> str:
+    """``--from``'s value checked: ``latest``, ``best`` or a step number (argparse's ``type``)."""
+    if value in CHOICES or value.isdigit():
+        return value
+    raise argparse.ArgumentTypeError(f"expected latest, best or a checkpoint's step number, got {value!r}")
 
-    Holds the run's lock meanwhile, so a live engine's run is refused, not rewritten under it.
+
+def step_dir(run_dir: Path, step: int) -> Path:
+    """The checkpoint folder of ``step``: in ``checkpoints/``, else in ``best_checkpoint/``.
 
     Raises:
-        RunError: The run has no best checkpoint, or a live engine holds it.
+        RunError: No checkpoint of that step (the message lists the steps there are).
+    """
+    for folder in (CHECKPOINTS_DIR, BEST_CHECKPOINT_DIR):
+        if step in step_folders(run_dir / folder):
+            return run_dir / folder / str(step)
+    steps = sorted(set(step_folders(run_dir / CHECKPOINTS_DIR)) | set(step_folders(run_dir / BEST_CHECKPOINT_DIR)))
+    listed = ", ".join(map(str, steps)) if steps else "none"
+    raise RunError(f"{run_dir}: no checkpoint of step {step} (checkpoints: {listed})")
+
+
+def rewind_to(run_dir: Path, choice: str) -> str:
+    """Makes the checkpoint ``choice`` (``best`` or a step number) the newest in ``checkpoints/``; says what it did.
+
+    For ``resume --from``. Holds the run's lock meanwhile, so a live engine's run is refused, not rewritten under it.
+
+    Raises:
+        RunError: No such checkpoint, or a live engine holds the run.
     """
     lock = RunLock(run_dir)
     lock.acquire()
     try:
-        source = best_step_dir(run_dir)
+        source = best_step_dir(run_dir) if choice == "best" else step_dir(run_dir, int(choice))
         step = int(source.name)
         checkpoints = run_dir / CHECKPOINTS_DIR
         checkpoints.mkdir(exist_ok=True)
@@ -98,7 +122,7 @@ def rewind_to_best(run_dir: Path) -> str:
             partial.rename(target)
     finally:
         lock.release()
-    done = f"resume --from best: step {step}" + (f" (copied from {BEST_CHECKPOINT_DIR}/)" if copied else "")
+    done = f"resume --from {choice}: step {step}" + (f" (copied from {BEST_CHECKPOINT_DIR}/)" if copied else "")
     if newer:
         done += f"; newer checkpoints {', '.join(map(str, newer))} set aside as <step>.{SUPERSEDED}"
     return done

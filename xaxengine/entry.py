@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xaxengine.catalog import find_run
-from xaxengine.checkpoint_choice import CHOICES, init_from_dir, rewind_to_best, split_choice
+from xaxengine.checkpoint_choice import init_from_dir, parse_choice, rewind_to, split_choice
 from xaxengine.config import ConfigError, build_config, load_run_spec
 from xaxengine.config.build import check_task_class
 from xaxengine.exit_codes import EXIT_BAD_INPUT
@@ -52,26 +52,29 @@ def add_run_flags(parser: argparse.ArgumentParser, with_help: bool = True) -> No
 
 
 def add_checkpoint_choice(parser: argparse.ArgumentParser) -> None:
-    """``--from latest|best``: which checkpoint ``resume`` restores (``best``: the one ``keep_best`` kept)."""
+    """``--from latest|best|STEP``: which checkpoint ``resume`` restores (``best``: the one ``keep_best`` kept)."""
     parser.add_argument(
         "--from",
         dest="from_checkpoint",
-        choices=CHOICES,
+        type=parse_choice,
         default="latest",
-        help="Resume from the newest checkpoint (latest) or the one checkpoint.keep_best kept (best).",
+        metavar="latest|best|STEP",
+        help="Resume from the newest checkpoint (latest), the one checkpoint.keep_best kept (best), or a step's.",
     )
 
 
 def resume(run: str, args: argparse.Namespace) -> int:
     """Continues ``run`` in its own directory from its ``config.toml`` (``resume``, ``run --resume``, ``-m``).
 
-    With ``--from best`` the best checkpoint becomes the newest first (see :mod:`xaxengine.checkpoint_choice`).
+    With ``--from best`` or ``--from STEP`` that checkpoint becomes the newest first (see
+    :mod:`xaxengine.checkpoint_choice`).
     """
     run_dir = find_run(run, resolve_runs_dir(args.runs_dir))
     if not (run_dir / CONFIG_FILE).exists():
         raise RunError(f"{run_dir}: no {CONFIG_FILE}, cannot resume")
-    if getattr(args, "from_checkpoint", "latest") == "best":
-        sys.stderr.write(f"xaxengine: {rewind_to_best(run_dir)}\n")
+    choice = getattr(args, "from_checkpoint", "latest")
+    if choice != "latest":
+        sys.stderr.write(f"xaxengine: {rewind_to(run_dir, choice)}\n")
     overrides = list(args.overrides)
     keys = {o.partition("=")[0].strip() for o in flag_overrides(overrides, args)}
     if "launch.layout" in keys and "launch.num_devices" not in keys:

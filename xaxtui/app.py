@@ -10,6 +10,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App
 
+from xaxtui import graphics
 from xaxtui.catalog import RunInfo
 from xaxtui.cli_args import parse_args
 from xaxtui.commands import ActionCommands
@@ -238,6 +239,7 @@ class XaxTui(App[None]):
 def build_app(argv: list[str] | None = None) -> XaxTui:
     """Parses the ``xax-tui`` command line into an app (``main`` runs it)."""
     args = parse_args(argv)
+    graphics.configure(args.graphics)  # before the app owns the terminal: ``auto`` probes it here
     return XaxTui(args.target, args.runs_dir, args.remotes, remote_cmd=args.remote_cmd)
 
 

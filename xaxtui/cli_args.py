@@ -2,9 +2,11 @@
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from xaxtui.graphics import GraphicsError, mode_from_env
 from xaxtui.remote import RemoteError, RemoteHost, RemoteTarget
 
 
@@ -17,12 +19,14 @@ class TuiArgs:
         runs_dir: ``--runs-dir`` (None: from the target or the environment).
         remotes: The ``--remote`` hosts.
         remote_cmd: The engine command on remote hosts.
+        graphics: How images draw (``$XAX_TUI_GRAPHICS``: halfblock, kitty, sixel or auto).
     """
 
     target: Path | None
     runs_dir: Path | None
     remotes: list[RemoteHost]
     remote_cmd: str
+    graphics: str = "halfblock"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
         description="Terminal experiment runner for xaxengine: edit task configs, launch runs, watch them live.",
         epilog="Keys: press ? inside the app. $XAX_ENGINE_CMD (or $XAX_ENGINE) overrides the engine command "
         "(default: the xaxengine next to this Python, then PATH); "
-        "$XAX_SSH_OPTS adds ssh options for --remote (e.g. '-i ~/.ssh/gpu_key').",
+        "$XAX_SSH_OPTS adds ssh options for --remote (e.g. '-i ~/.ssh/gpu_key'); "
+        "$XAX_TUI_GRAPHICS picks how images draw: halfblock (default), kitty, sixel, or auto (asks the terminal).",
     )
     parser.add_argument(
         "target",
@@ -58,13 +63,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> TuiArgs:
-    """Parses ``argv``; a missing task file or a malformed ``--remote`` exits 2 with one line (argparse's error)."""
+    """Parses ``argv``; a missing task file or a malformed ``--remote`` exits 2 with one line (argparse's error).
+
+    A bad ``$XAX_TUI_GRAPHICS`` exits 2 with one line and no usage (it is no argument).
+    """
     p = parser()
     args = p.parse_args(argv)
+    try:
+        graphics = mode_from_env()
+    except GraphicsError as error:
+        print(f"xax-tui: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     if args.target is not None and args.target.suffix == ".toml" and not args.target.exists():
         p.error(f"no such file or directory: {args.target}")
     try:
         remotes = [RemoteHost(RemoteTarget.parse(spec), remote_cmd=args.remote_cmd) for spec in args.remote]
     except RemoteError as error:
         p.error(str(error))
-    return TuiArgs(args.target, args.runs_dir, remotes, args.remote_cmd)
+    return TuiArgs(args.target, args.runs_dir, remotes, args.remote_cmd, graphics)

@@ -66,7 +66,15 @@ KEYS: tuple[Key, ...] = (
             "next_charts", "right_square_bracket", "Next charts", "Next page of charts (the header says N of M)", False
         ),
         Key("open_media", "i", "Media", "Opens the media pane: logged images, text samples and histograms"),
+        Key("open_overview", "o", "Overview", "Host, git, devices, versions, the config; a failed run's traceback"),
+        Key("config_diff", "d", "Config diff", "The config keys whose values differ between the compared runs"),
     ),
+    *_in(
+        "overview",
+        Key("filter_config", "slash", "Filter the config", "Moves to the config filter: keys or values containing it"),
+        Key("back", "escape", "Back", "Clears the filter when it has focus, else back to the run view"),
+    ),
+    *_in("diff", Key("back", "escape", "Back", "Back to the compare view")),
     *_in(
         "chart",
         Key("back", "escape", "Back", "Back to the run view"),
@@ -186,6 +194,8 @@ SCOPES = {
     "run": "Run view",
     "chart": "Full-screen chart",
     "media": "Media pane",
+    "overview": "Run overview",
+    "diff": "Config diff",
     "picker": "Run picker",
     "sweeps": "Sweep list",
     "sweep": "Sweep view",
@@ -213,7 +223,7 @@ def accelerator(scope: str, action: str) -> str:
 
 
 SCREEN_SCOPES = frozenset(
-    {"run", "chart", "media", "waiting", "picker", "sweeps", "sweep", "config", "launch"}
+    {"run", "chart", "media", "overview", "diff", "waiting", "picker", "sweeps", "sweep", "config", "launch"}
 )  # full screens, not dialogs
 
 

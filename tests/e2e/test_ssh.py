@@ -19,11 +19,13 @@ import pytest
 from textual.widgets import Input, RadioButton
 
 from tests.e2e.sshd import SshServer, free_port, missing_reason, start_sshd
+from tests.xaxtui.generated_runs import failed_run
 from xaxengine.runs import live_pid
 from xaxtui.app import build_app
 from xaxtui.remote import RemoteError, RemoteHost, RemoteTailSource, RemoteTarget
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.launch import LaunchScreen
+from xaxtui.screens.overview import OverviewScreen
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.sources import Batch
@@ -244,3 +246,24 @@ async def _until(pilot, predicate, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.05)
+
+
+async def test_overview_reads_a_remote_runs_stdout_log_over_ssh(host: RemoteHost, tmp_path: Path):
+    """``o`` on a remote failed run: the traceback is read with ``tail -c`` over ssh; a missing file is one line."""
+    remote_runs = tmp_path / "remote"
+    log = 'INFO compiled\nTraceback (most recent call last):\n  File "t.py", line 1\nValueError: boom\n'
+    runs = [failed_run(remote_runs, log), failed_run(remote_runs, None, run_id="20261125-091500-0a0a")]
+    app = build_app([str(tmp_path / "local")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        shown = []
+        for run_dir in runs:
+            app.push_screen(RunScreen([app.attach_remote(host, str(run_dir))]))
+            await _until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.session.state.finished, 60)
+            await pilot.press("o")
+            await _until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.stdout is not None, 60)
+            shown.append((app.screen.query_one("#overview-failure").border_title, app.screen.stdout))
+            await pilot.press("escape", "escape")
+    label = host.target.label
+    assert shown[0][0] == f"traceback from {label}:{runs[0]}/stdout.log"
+    assert shown[0][1].text is not None and shown[0][1].text.endswith("ValueError: boom\n")
+    assert shown[1][0] == f"stdout.log: not found ({label}:{runs[1]}/stdout.log)"

@@ -106,3 +106,24 @@ def test_python_m_resume_from_best_and_the_refusal_without_resume(best_run, tmp_
     proc = module("--from", "best", "--runs-dir", str(tmp_path / "runs"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--init-from RUN:best" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_resume_from_a_step_number_sets_the_newer_aside_and_names_missing_steps(best_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(best_run, run_dir)
+    proc = run_engine("resume", str(run_dir), "--from", "30")  # max_to_keep=2 deleted it
+    assert proc.returncode == 2
+    assert proc.stderr == f"xaxengine: error: {run_dir}: no checkpoint of step 30 (checkpoints: 10, 40, 50)\n"
+    proc = run_engine("resume", str(run_dir), "--from", "soon")
+    assert proc.returncode == 2 and "expected latest, best or a checkpoint's step number, got 'soon'" in proc.stderr
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["40", "50"]  # both refusals: untouched
+    proc = run_engine("resume", str(run_dir), "--from", "40")
+    assert proc.returncode == 0, proc.stderr
+    assert "resume --from 40: step 40; newer checkpoints 50 set aside" in proc.stderr
+    evs = events(run_dir)
+    starts = [e for e in evs if e["kind"] == "run_start"]
+    assert starts[-1]["resumed_from_step"] == 40
+    after = evs[evs.index(starts[-1]) :]
+    assert [e["step"] for e in after if e["kind"] == "scalars" and e["phase"] == "train"] == [50]

@@ -20,10 +20,12 @@ from xaxtui.keys import KEYS, SCOPES, Key, display_key, keys_for
 from xaxtui.screens.base import key_scope
 from xaxtui.screens.chart import ChartScreen
 from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.config_diff import ConfigDiffScreen
 from xaxtui.screens.dialogs import ConfirmDialog, PathPrompt, QuitScreen
 from xaxtui.screens.help import HelpScreen
 from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.media import MediaScreen
+from xaxtui.screens.overview import OverviewScreen
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.screens.sweep import SweepScreen
@@ -37,6 +39,8 @@ SCREENS: dict[str, Callable[[XaxTui], Screen]] = {
     "run": lambda app: RunScreen([app.manager.attach(RUN_A)]),
     "chart": lambda app: ChartScreen([app.manager.attach(RUN_A)], "loss", ["loss"], ChartOptions()),
     "media": lambda app: MediaScreen(app.manager.attach(RUN_A)),
+    "overview": lambda app: OverviewScreen(app.manager.attach(RUN_A)),
+    "diff": lambda app: ConfigDiffScreen([app.manager.attach(RUN_A), app.manager.attach(RUN_B)]),
     "picker": lambda app: PickerScreen(SWEEP_RUNS),
     "sweeps": lambda app: SweepsScreen(SWEEP_RUNS),
     "sweep": lambda app: SweepScreen(SWEEP_DIR),

@@ -7,6 +7,12 @@ Resume guarantees (``docs/data.md``):
   iterator is deterministic, and costing their reading time;
 - a streaming ``datasets.IterableDataset`` is shuffled through a seeded buffer per epoch (``set_epoch``) and
   resumed by replaying the epoch's consumed examples (exact; the replay reads them again).
+
+Under ``multi_process`` a streaming dataset is split between the processes (``split_dataset_by_node``: whole
+shards when their count divides by the processes) and each process streams only its rows of every global batch;
+its position differs from the others', so every process's is saved (gathered into the checkpoint) and each resumes
+its own. An iterator may yield either the global batch (each process then ships its own rows) or only this
+process's rows (``jax.process_index()`` says which; ``len`` is ``data.batch_size / jax.process_count()``).
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -36,15 +42,36 @@ class IteratorLoader:
 
     kind = "iterator"
 
-    def __init__(self, iterator: Iterator[Any], placement: Placement, state: dict[str, Any]) -> None:
-        """Restores ``state`` (the iterator's own, or by replaying the consumed batches)."""
+    def __init__(
+        self,
+        iterator: Iterator[Any],
+        placement: Placement,
+        state: dict[str, Any],
+        batch_size: int = 0,
+        per_process: bool = False,
+    ) -> None:
+        """Restores ``state`` (the iterator's own, or by replaying the consumed batches).
+
+        Args:
+            iterator: The batches.
+            placement: Puts them on the layout's devices.
+            state: The saved state (empty at the start of a run).
+            batch_size: The global batch size (``data.batch_size``): an iterator yielding this process's rows of it
+                is told apart by its length; 0 takes every batch as global.
+            per_process: Each process's iterator has its own position (a split stream): every process's state is
+                saved, and each restores its own.
+        """
         self.iterator, self.placement = iterator, placement
+        self.batch_size, self.per_process = batch_size, per_process and placement.multi_process
         self.consumed = int(state.get("batches", 0))
         exact = callable(getattr(iterator, "get_state", None)) and callable(getattr(iterator, "set_state", None))
         self.stateful = cast(Stateful, iterator) if exact else None
         self.exact = exact
         if self.consumed and self.stateful is not None and "iterator" in state:
-            self.stateful.set_state(state["iterator"])
+            saved = state["iterator"]
+            if self.per_process:
+                saved = saved["per_process"][placement.process_index]
+            self.stateful.set_state(saved)
         else:
             for _ in range(self.consumed):
                 next(self.iterator)
@@ -59,7 +86,23 @@ class IteratorLoader:
             batch = next(self.iterator)
         except StopIteration:
             raise DataError(f"the training iterator ended after {self.consumed} batches") from None
-        return self.placement.put_batch(host_batch_arrays(batch)), self._iterator_state()
+        arrays = host_batch_arrays(batch)
+        return self.placement.put_batch(arrays, self._local_size(arrays)), self._iterator_state()
+
+    def _local_size(self, batch: HostBatch) -> int | None:
+        """The global batch size when ``batch`` holds only this process's rows of it, else None (a global batch)."""
+        if not (self.batch_size and self.placement.multi_process and batch):
+            return None
+        rows = len(next(iter(batch.values())))
+        local = len(range(self.batch_size)[self.placement.local_rows(self.batch_size)])
+        if rows == self.batch_size:
+            return None
+        if rows == local:
+            return self.batch_size
+        raise DataError(
+            f"a training batch has {rows} rows; expected data.batch_size={self.batch_size} (the global batch) or "
+            f"{local} (this process's rows of it)"
+        )
 
     def example(self) -> tuple[Any, ...]:
         """The first batch (kept for the first :meth:`next`)."""
@@ -79,6 +122,8 @@ class IteratorLoader:
         state: dict[str, Any] = {"kind": self.kind, "batches": self.consumed}
         if self.exact:
             state["iterator"] = self._state_after
+            if self.per_process:  # a collective: every process saves at the same step
+                state["iterator"] = {"per_process": self.placement.gather_json(self._state_after)}
         return state
 
     def close(self) -> None:

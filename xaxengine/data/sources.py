@@ -17,6 +17,7 @@ import jax
 from xaxengine.data.grain_loader import GrainLoader, TaskHook
 from xaxengine.data.iterators import IteratorLoader, StreamBatches
 from xaxengine.data.loader import InMemoryLoader, Loader, position_from_state
+from xaxengine.data.mapped_pages import MappedPages
 from xaxengine.data.transforms import BatchMaker
 from xaxengine.task.mixins.dataloaders import DataloadersMixin
 from xaxengine.task.mixins.sharding import Placement
@@ -53,15 +54,22 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     steps_per_call = task.config.train.steps_per_call
     iterator = task.get_data_iterator("train")
     if iterator is not None:
-        return IteratorLoader(iter(iterator), placement, state)
+        return IteratorLoader(iter(iterator), placement, state, cfg.batch_size)
     dataset = task.get_dataset("train")
     transform = TaskHook(task, "transform") if overrides(task, "transform") else None
     if isinstance(dataset, datasets.IterableDataset):
         buffer = cfg.shuffle_buffer if cfg.shuffle else 0
-        stream = StreamBatches(dataset, cfg.batch_size, seed, buffer, transform, {}, cfg.pad_to)
-        return IteratorLoader(stream, placement, state)
+        rows = placement.local_rows(cfg.batch_size)
+        split = placement.multi_process and rows != slice(None)
+        if split:  # each process streams only its rows (its own shards: see xaxengine.data.iterators)
+            from datasets.distributed import split_dataset_by_node
+
+            dataset = split_dataset_by_node(dataset, rank=placement.process_index, world_size=jax.process_count())
+        local_size = len(range(cfg.batch_size)[rows]) if split else cfg.batch_size
+        stream = StreamBatches(dataset, local_size, seed, buffer, transform, {}, cfg.pad_to)
+        return IteratorLoader(stream, placement, state, cfg.batch_size, per_process=split)
     if isinstance(dataset, grain.IterDataset):
-        return IteratorLoader(iter(dataset), placement, state)
+        return IteratorLoader(iter(dataset), placement, state, cfg.batch_size)
     batch_transform = TaskHook(task, "batch_transform") if overrides(task, "batch_transform") else None
     if isinstance(dataset, datasets.Dataset) and _fast_path(cfg.loader, transform, batch_transform, dataset, cfg):
         columns, size = task.load_columns("train", dataset)
@@ -90,6 +98,7 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
         skip_errors=cfg.on_error == "skip",
         rows=placement.local_rows(cfg.batch_size),  # multi_process: this process's shard of each batch only
         pad_to=dict(cfg.pad_to),
+        pages=_mapped_pages(dataset, cfg),
     )
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
     return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)
@@ -102,3 +111,15 @@ def _fast_path(loader: str, transform: Any, batch_transform: Any, dataset: Any, 
         return loader == "memory"
     plain = transform is None and batch_transform is None and not cfg.pad_to
     return plain and dataset_nbytes(dataset) <= cfg.host_max_bytes
+
+
+def _mapped_pages(dataset: Any, cfg: Any) -> MappedPages | None:
+    """The mapped-page bound of a ``datasets.Dataset`` too large for ``data.host_max_bytes`` (see ``mapped_pages``).
+
+    One that fits may stay mapped whole, as the in-memory path would hold it whole: no bound, no re-mapping cost.
+    """
+    import datasets
+
+    if not isinstance(dataset, datasets.Dataset) or dataset_nbytes(dataset) <= cfg.host_max_bytes:
+        return None
+    return MappedPages.of(dataset, cfg.mapped_max_bytes)

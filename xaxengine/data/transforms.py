@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from xaxengine.data.mapped_pages import MappedPages
 from xaxengine.data.padding import PaddingError, pad_example
 from xaxengine.task.mixins.dataloaders import table_columns
 
@@ -99,6 +100,7 @@ class BatchMaker:
         rows: The rows of each global batch this process builds (``multi_process``: its own shard; the other
             processes read the rest), all of them by default.
         pad_to: Variable-length columns padded to a fixed length, each with a ``<column>_mask`` (``data.pad_to``).
+        pages: Bounds the memory-mapped dataset pages this reader keeps mapped (``data.mapped_max_bytes``), or None.
     """
 
     source: Any
@@ -110,6 +112,7 @@ class BatchMaker:
     skip_errors: bool
     rows: slice = slice(None)
     pad_to: dict[str, int] = field(default_factory=dict)
+    pages: MappedPages | None = None
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
@@ -129,12 +132,15 @@ class BatchMaker:
         epoch, indices = self.indices(int(batch_number))
         indices = indices[self.rows]
         skipped = 0
+        reads = self.pages.reads(indices) if self.pages is not None else [indices]
         if self.transform is None and not self.pad_to and _is_hf_dataset(self.source):
-            batch: HostBatch = table_columns(
-                self.source.with_format("arrow")[indices.tolist()], self.source.column_names
+            names, arrow = self.source.column_names, self.source.with_format("arrow")
+            parts = [table_columns(arrow[part.tolist()], names) for part in reads]
+            batch: HostBatch = (
+                parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in names}
             )
         else:
-            rows = read_rows(self.source, indices, self.pad_to)
+            rows = [row for part in reads for row in read_rows(self.source, part, self.pad_to)]
             if self.transform is not None:
                 rows, skipped = self._transform_rows(rows, indices, epoch)
             batch = stack(rows, indices, self.pad_to)

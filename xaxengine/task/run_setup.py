@@ -81,17 +81,17 @@ def initial_state(
     return state, static, optimizer, {}, None
 
 
-def emit_run_start(task: TrainableTask, placement: Placement, resumed: int | None) -> None:
-    """The first event after ``starting``; ``resumed`` is the step of the checkpoint actually restored."""
+def emit_run_start(task: Any, layout: str, devices: list[Any], max_steps: int | None, resumed: int | None) -> None:
+    """The first event after ``starting`` (a training run's or a Script's); ``resumed`` is the restored step."""
     task.bus.emit(
         Kind.RUN_START,
         run_id=task.run_dir.name,
         task=task.task_spec(),
         run_dir=str(task.run_dir),
         config=config_to_dict(task.config),
-        layout=placement.layout,
-        devices=[str(d) for d in placement.devices],
-        max_steps=task.config.train.max_steps,
+        layout=layout,
+        devices=[str(d) for d in devices],
+        max_steps=max_steps,
         resumed_from_step=resumed,
         **process_info(),
     )

@@ -30,7 +30,6 @@ from types import FrameType
 
 import jax
 
-from xaxengine.config import config_to_dict
 from xaxengine.config.sections import Config
 from xaxengine.exit_codes import EXIT_FAILED, exit_code_for_signal
 from xaxengine.launch_config import RunOptions
@@ -38,7 +37,7 @@ from xaxengine.protocol import Kind, State
 from xaxengine.runs import STDOUT_FILE, RunLock
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
 from xaxengine.task.mixins.logger import LoggerMixin
-from xaxengine.task.mixins.process import process_info
+from xaxengine.task.run_setup import emit_run_start
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -105,18 +104,7 @@ class Script[ConfigT: Config](LoggerMixin[ConfigT]):
                 for signum in STOP_SIGNALS:
                     signal.signal(signum, _stop)
             self.emit_status(State.STARTING, 0)
-            self.bus.emit(
-                Kind.RUN_START,
-                run_id=self.run_dir.name,
-                task=self.task_spec(),
-                run_dir=str(self.run_dir),
-                config=config_to_dict(self.config),
-                layout=self.config.launch.layout,
-                devices=[str(d) for d in jax.local_devices()],
-                max_steps=None,
-                resumed_from_step=None,
-                **process_info(),
-            )
+            emit_run_start(self, self.config.launch.layout, jax.local_devices(), None, None)
             if self.config.stats.enabled:
                 sampler.start()
             self.emit_status(State.RUNNING, 0)

@@ -115,8 +115,9 @@ class Trainer:
             self.ctx.placement = make_placement(
                 launch.layout, launch.num_devices, launch.fsdp, launch.fsdp_min_size, self.config.data.batch_size
             )
-            state, static, optimizer, loader_state, restored_step = initial_state(task, options, self.ctx.placement)
-            emit_run_start(task, self.ctx.placement, restored_step)
+            placement = self.ctx.placement
+            state, static, optimizer, loader_state, restored_step = initial_state(task, options, placement)
+            emit_run_start(task, placement.layout, placement.devices, self.config.train.max_steps, restored_step)
             warn_if_disk_is_low(task, state)
             if sampler is not None:
                 self.emit_stats()

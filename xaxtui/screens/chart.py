@@ -19,6 +19,7 @@ from xaxtui.screens.base import ScopedScreen
 from xaxtui.session import RunSession
 from xaxtui.widgets.chart_view import ZOOM_FACTOR, shift, zoom
 from xaxtui.widgets.charts import ChartOptions, MetricChart
+from xaxtui.widgets.config_diff import labelled
 from xaxtui.widgets.lifecycle import leaving
 
 REDRAW_MIN_S = 0.1
@@ -74,7 +75,7 @@ class ChartScreen(ScopedScreen):
             return  # between two metrics' charts (the next one draws once mounted)
         chart = self.chart
         chart.cursor = self.cursor
-        runs = [(s.label, s.state) for s in self.sessions]
+        runs = labelled([(s.label, s.state) for s in self.sessions])
         chart.draw(runs, replace(self.options, x_range=self.view))
         bounds = chart.x_bounds
         if bounds is not None and (self.cursor is None or not bounds[0] <= self.cursor <= bounds[1]):

@@ -15,14 +15,16 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from xaxtui import graphics
 from xaxtui.keys import bindings
 from xaxtui.media import MediaItem, MediaTrack
 from xaxtui.messages import RunUpdated
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.session import RunSession
 from xaxtui.widgets.lifecycle import leaving
-from xaxtui.widgets.media import histogram_text, image_renderable, slider_text, text_renderable
+from xaxtui.widgets.media import fit_cells, histogram_text, image_renderable, open_image, slider_text, text_renderable
 
+DRAWN_AS = {"halfblock": "half-blocks", "kitty": "kitty graphics", "sixel": "sixels"}  # $XAX_TUI_GRAPHICS
 KIND_LABELS = {"image": "image", "video": "video", "text": "text", "histogram": "histogram"}
 EMPTY = "no images, videos, text samples or histograms logged yet (log_image, log_text, log_histogram in log_heavy)"
 
@@ -56,6 +58,11 @@ class MediaScreen(ScopedScreen):
             return  # popped before its Mount was handled: the children are gone
         self.query_one("#media-scroll").border_title = "media"
         self.redraw()
+
+    def on_screen_suspend(self) -> None:
+        """Frees the shown image's pixels in the terminal (kitty graphics; sent again if the pane comes back)."""
+        for body in self.query("#media-body").results(Static):
+            graphics.release(body.content)
 
     def on_resize(self) -> None:
         """Images and bars fit the new size."""
@@ -91,6 +98,8 @@ class MediaScreen(ScopedScreen):
         self._drawn_for = token
         title, slider = self.query_one("#media-title", Static), self.query_one("#media-slider", Static)
         body_widget = self.query_one("#media-body", Static)
+        graphics.release(body_widget.content)  # a kitty image's pixels leave the terminal with it
+        self._show_sixels(None)
         if current is None:
             title.update(Text("media", style="bold"))
             slider.update("")
@@ -104,6 +113,8 @@ class MediaScreen(ScopedScreen):
         head.append(f"{KIND_LABELS.get(kind, kind)} ", style="dim")
         head.append(name, style="bold")
         head.append(f"  ({self.key_index + 1}/{len(keys)} names: ↑/↓ · steps: ←/→)", style="dim")
+        if kind in ("image", "video"):
+            head.append(f" · {DRAWN_AS[graphics.backend()]}", style="dim")
         title.update(head)
         slider.update(slider_text(track.steps, index, max(20, self.size.width - 2)))
         body_widget.update(self._body(item))
@@ -113,18 +124,45 @@ class MediaScreen(ScopedScreen):
         width = max(10, self.size.width - 4)
         height = max(3, self.size.height - 7)
         if item.kind in ("image", "video"):
-            run_dir = self.session.run_dir
-            if run_dir is None:
-                return Text(f"run dir unknown: {item.path}", style="yellow")
-            if self.session.remote is not None:
-                return Text(f"artifact on the remote host: {run_dir / item.path}", style="yellow")
-            if item.kind == "video":  # the first frame; the GIF itself plays in a browser or TensorBoard
-                note = Text(f"video: first of {item.frames or '?'} frames, {item.path}", style="dim", no_wrap=True)
-                return Group(note, image_renderable(Path(run_dir), item, width, height - 1))
-            return image_renderable(Path(run_dir), item, width, height)
+            return self._image_body(item, width, height)
         if item.kind == "histogram":
             return histogram_text(item, width, height)
         return text_renderable(item)
+
+    def _image_body(self, item: MediaItem, width: int, height: int) -> RenderableType:
+        run_dir = self.session.run_dir
+        if run_dir is None:
+            return Text(f"run dir unknown: {item.path}", style="yellow")
+        if self.session.remote is not None:
+            return Text(f"artifact on the remote host: {run_dir / item.path}", style="yellow")
+        note = Text(f"video: first of {item.frames or '?'} frames, {item.path}", style="dim", no_wrap=True)
+        if item.kind == "video":  # the first frame; the GIF itself plays in a browser or TensorBoard
+            height -= 1
+        if graphics.backend() == "sixel":
+            picture = open_image(Path(run_dir), item)
+            if isinstance(picture, Text):
+                return picture
+            self._show_sixels(picture, fit_cells(picture, width, height))
+            return note if item.kind == "video" else Text("")
+        image = image_renderable(Path(run_dir), item, width, height)
+        return Group(note, image) if item.kind == "video" else image
+
+    def _show_sixels(self, picture: object, width: int = 0) -> None:
+        """Shows ``picture`` in the sixel widget under the body (mounted when first needed), or hides it (None)."""
+        found = self.query("#media-sixels")
+        if picture is None:
+            for widget in found:
+                widget.display = False
+            return
+        if found:
+            widget = found.first()
+            widget.image = picture  # ty: ignore[missing-attribute]
+        else:
+            widget = graphics.sixel_widget_class()(picture, id="media-sixels")
+            self.query_one("#media-scroll", VerticalScroll).mount(widget)
+        widget.styles.width = width
+        widget.styles.height = "auto"
+        widget.display = True
 
     def _move_step(self, delta: int | None, to_end: bool | None = None) -> None:
         current = self._current()

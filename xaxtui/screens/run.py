@@ -18,11 +18,16 @@ from textual.widgets import Footer, Input
 
 from xaxtui.keys import bindings
 from xaxtui.messages import CheckpointRequested, ResumeRequested, RunUpdated, ShowRunsRequested, StopRequested
+from xaxtui.run_overview import FAILED_STATES
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.screens.chart import ChartScreen
+from xaxtui.screens.config_diff import ConfigDiffScreen
+from xaxtui.screens.overview import OverviewScreen
 from xaxtui.session import RunSession
+from xaxtui.state import RunState
 from xaxtui.widgets.charts import SMOOTHING, ChartPane, MetricChart
 from xaxtui.widgets.checkpoints import CheckpointTable
+from xaxtui.widgets.config_diff import labelled
 from xaxtui.widgets.header import RunHeader
 from xaxtui.widgets.lifecycle import leaving
 from xaxtui.widgets.logs import LogPane
@@ -150,20 +155,45 @@ class RunScreen(ScopedScreen):
         self.query_one(StatsPane).update_state(state)
         self.query_one(CheckpointTable).update_state(state)
         self.query_one(LogPane).update_state(state)
-        await self.query_one(ChartPane).redraw([(s.label, s.state) for s in self.sessions])  # may mount charts
+        await self.query_one(ChartPane).redraw(self.named_runs())  # may mount charts
         self.drawn_versions = versions
         self.draws += 1
 
+    def named_runs(self) -> list[tuple[str, RunState]]:
+        """``(label, state)`` of every session: alone its own name, compared by what differs in the configs."""
+        return labelled([(s.label, s.state) for s in self.sessions])
+
     def header_extra(self) -> str:
-        """Compared runs, whether the engine is ours, and a remote link that is not up."""
+        """Compared runs (by their labels), whether the engine is ours, a remote link that is not up, a failure."""
         parts = []
         if self.session.link not in ("", "connected"):
             parts.append(self.session.link)
         if len(self.sessions) > 1:
-            parts.append(f"comparing {len(self.sessions)} runs")
+            labels = [label for label, _ in self.named_runs()]
+            parts.append(f"comparing {len(labels)} runs (d: config diff): {' · '.join(labels)}")
         if self.session.process_alive:
             parts.append("launched here")
+        if self.session.state.status in FAILED_STATES:
+            parts.append("o: traceback")
         return " · ".join(parts)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The config diff is there only when runs are compared (the footer hides its key otherwise)."""
+        del parameters
+        return len(self.sessions) > 1 if action == "config_diff" else True
+
+    def action_config_diff(self) -> None:
+        """Opens the table of the config keys whose values differ across the compared runs."""
+        if len(self.sessions) > 1:
+            self.app.push_screen(ConfigDiffScreen(self.sessions))
+
+    def action_open_overview(self) -> None:
+        """Opens the run overview: config, versions, host, git, devices, and a failed run's traceback."""
+        self.app.push_screen(OverviewScreen(self.session))
+
+    @on(RunHeader.Clicked)
+    def _header_clicked(self) -> None:
+        self.action_open_overview()
 
     async def _set_options(self, **changes: Any) -> None:
         pane = self.query_one(ChartPane)

@@ -20,23 +20,14 @@ from textual_plot.plot_widget import LegendLocation
 from xaxtui.state import RunState
 from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter, compact_labels, duration_unit
 from xaxtui.widgets.chart_view import legend_corner, nearest, robust_range
-from xaxtui.widgets.curves import (
-    PALETTE,
-    PHASE_STYLES,
-    SMOOTHING,
-    ChartOptions,
-    curve,
-    gap_positions,
-    padded,
-    run_color,
-    run_colors,
-    split_at_gaps,
-)
+from xaxtui.widgets.curves import SMOOTHING, ChartOptions, curve, gap_positions, padded, split_at_gaps
 from xaxtui.widgets.lifecycle import leaving
+from xaxtui.widgets.palette import PALETTE, PHASE_STYLES, run_color, run_colors, series_color
 
 __all__ = ["PALETTE", "SMOOTHING", "ChartOptions", "ChartPane", "MetricChart", "curve", "run_color", "run_colors"]
 
 MAX_CHARTS = 4
+LEGEND_LABEL = 32  # a legend name is cut to this many characters (then the phase)
 _LEGEND = {
     "top right": LegendLocation.TOPRIGHT,
     "bottom right": LegendLocation.BOTTOMRIGHT,
@@ -53,6 +44,7 @@ class MetricChart(PlotWidget):
     DEFAULT_CSS = """
     MetricChart { height: 1fr; min-height: 6; }
     MetricChart > .plot--axis { color: $foreground-muted; }
+    MetricChart:light > .plot--axis { color: $foreground 75%; }
     MetricChart > .plot--tick { color: $foreground; text-style: bold; }
     MetricChart > .plot--label { color: $text-primary; text-style: bold; }
     """
@@ -98,6 +90,17 @@ class MetricChart(PlotWidget):
         if leaving(self):
             event.prevent_default()
 
+    def on_mount(self) -> None:
+        """Draws again when the theme changes (series colors follow the background)."""
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, _theme: str) -> None:
+        self.call_after_refresh(self._redraw_last)
+
+    def _redraw_last(self) -> None:
+        if self._last is not None and not leaving(self):
+            self.draw(*self._last)
+
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
         if leaving(self):
@@ -123,14 +126,14 @@ class MetricChart(PlotWidget):
         curves = []
         self.raw = []
         hidden = 0
-        colors = run_colors([label for label, _ in runs])
+        colors = run_colors([state.run_id or label for label, state in runs])  # by run: stable across comparisons
         for label, state in runs:
             for phase in state.phases(self.metric):
                 arrays = state.series[self.metric, phase].arrays(options.x_axis, t0=state.first_t)
                 gaps = gap_positions(*arrays, log_y=options.log_y)
                 hidden += len(gaps) + int((~np.isfinite(arrays[0])).sum())
                 x, y = curve(state, self.metric, phase, options, width, arrays)
-                style, name = self._style(label, phase, len(runs), colors)
+                style, name = self._style(label, phase, len(runs), colors[state.run_id or label])
                 self.raw.append((name, style, *arrays))
                 if len(x):
                     curves.append((x, y, style, name, gaps))
@@ -163,13 +166,23 @@ class MetricChart(PlotWidget):
         self.set_xlabel("step" if options.x_axis == "step" else "time since start")
         self._place_legend([c[3] for c in curves], drawn)
 
-    def _style(self, label: str, phase: str, n_runs: int, colors: dict[str, str]) -> tuple[str, str]:
-        """The line style and legend name of one run's phase."""
+    def background_rgb(self) -> tuple[int, int, int]:
+        """The background the chart is drawn on, as ``(r, g, b)`` (series colors are made readable on it)."""
+        return self.background_colors[1].rgb
+
+    def series_color(self, base: str, role: str = "series") -> str:
+        """``base`` as drawn on this chart's background (see :func:`xaxtui.widgets.palette.series_color`)."""
+        return series_color(base, self.background_rgb(), role)
+
+    def _style(self, label: str, phase: str, n_runs: int, color: str) -> tuple[str, str]:
+        """The line style and legend name of one run's phase (``color``: the run's in a comparison)."""
         if self.label_colors is not None:  # the caller's colors, one per label (the sweep's live trials)
-            return self.label_colors.get(label, PALETTE[0]), label
+            return self.series_color(self.label_colors.get(label, PALETTE[0])), label
         if n_runs == 1:
-            return PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6]), phase
-        return (colors[label] if phase == "train" else f"{colors[label]} dim"), f"{label[-9:]} {phase}"
+            return self.series_color(PHASE_STYLES.get(phase, PALETTE[2 + hash(phase) % 6])), phase
+        name = label if len(label) <= LEGEND_LABEL else label[: LEGEND_LABEL - 1] + "…"  # compare labels are short
+        role = "train" if phase == "train" else "valid"
+        return self.series_color(color, role), f"{name} {phase}"
 
     def _place_legend(self, names: list[str], drawn: list[tuple[np.ndarray, np.ndarray]]) -> None:
         """Shows the legend in the corner where it covers the fewest points and none of the newest."""

@@ -1,21 +1,13 @@
-"""App-free curve data: decimation, smoothing, run colors, chart options and the gaps of non-finite points."""
+"""App-free curve data: decimation, smoothing, chart options and the gaps of non-finite points."""
 
 import math
 import re
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from xaxtui.state import RunState
 
-PALETTE = ("#4ea1ff", "#ff9f43", "#2ed573", "#ff6b81", "#a29bfe", "#feca57", "#48dbfb", "#ff9ff3")
-PHASE_STYLES = {
-    "train": PALETTE[0],
-    "valid": PALETTE[1],
-    "best": PALETTE[2],
-    "trial": PALETTE[0],
-}  # sweep view: best, trial
 SMOOTHING = (0.0, 0.6, 0.9, 0.99)
 MAX_CHARTS = 4
 MAX_GAPS = 64
@@ -81,30 +73,6 @@ def ema(y: np.ndarray, weight: float) -> np.ndarray:
         prev = acc[-1]
         done += len(block)
     return out / (1 - weight ** np.arange(1, len(y) + 1, dtype=np.float64))
-
-
-def run_color(run_id: str) -> str:
-    """The color a run prefers (the same run id always prefers the same color)."""
-    return PALETTE[zlib.crc32(run_id.encode()) % len(PALETTE)]
-
-
-def run_colors(run_ids: list[str]) -> dict[str, str]:
-    """Colors for the runs of one comparison: each its preferred one unless an earlier run has it, then the next free.
-
-    Distinct for up to ``len(PALETTE)`` runs; a run keeps its color across redraws (the list order is the view's)
-    and, when nothing collides, the color it has on its own.
-    """
-    taken: set[int] = set()
-    out: dict[str, str] = {}
-    for run_id in run_ids:
-        slot = zlib.crc32(run_id.encode()) % len(PALETTE)
-        for probe in range(len(PALETTE)):
-            if (slot + probe) % len(PALETTE) not in taken:
-                slot = (slot + probe) % len(PALETTE)
-                break
-        taken.add(slot)
-        out[run_id] = PALETTE[slot]
-    return out
 
 
 @dataclass(frozen=True)

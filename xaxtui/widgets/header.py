@@ -4,6 +4,7 @@ import math
 import time
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import Static
 
 from xaxengine.protocol import TIMING_FRACTIONS
@@ -87,11 +88,18 @@ def _rates(state: RunState) -> list[str]:
 
 
 class RunHeader(Static):
-    """Two lines at the top of the run view."""
+    """Two lines at the top of the run view; a click asks for the run overview (:class:`Clicked`)."""
 
     DEFAULT_CSS = """
-    RunHeader { height: 2; padding: 0 1; }
+    RunHeader { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
+
+    class Clicked(Message):
+        """The header was clicked: the view opens the run overview (a failed run's traceback is there)."""
+
+    def on_click(self) -> None:
+        """Posts :class:`Clicked`."""
+        self.post_message(self.Clicked())
 
     def update_state(self, state: RunState, extra: str = "", live: bool = True) -> None:
         """Redraws from ``state``."""

@@ -1,17 +1,22 @@
 """Renderables of the media pane: one image (textual-image), a text sample, a histogram as a small bar chart.
 
 Images load here, one at a time, when shown (the fold keeps paths only). A missing or corrupt file becomes one line
-saying so. Images draw as unicode half-blocks (:mod:`xaxtui.graphics`).
+saying so. Images draw as unicode half-blocks or kitty graphics here, as sixels in the screen's own widget
+(:mod:`xaxtui.graphics` chooses).
 """
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
 from rich.text import Text
 
 from xaxtui.graphics import image_class
 from xaxtui.media import MediaItem
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 BAR_BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -22,8 +27,8 @@ def _compact(x: float) -> str:
     return f"{x:.3g}"
 
 
-def image_renderable(run_dir: Path, item: MediaItem, width: int, height: int) -> RenderableType:
-    """The image of ``item`` scaled into ``width`` x ``height`` cells, or one line saying why it cannot show."""
+def open_image(run_dir: Path, item: MediaItem) -> "PILImage | Text":
+    """The RGB picture of ``item`` (a video's first frame), or one line saying why it cannot show."""
     from PIL import Image, UnidentifiedImageError
 
     path = run_dir / item.path
@@ -36,11 +41,23 @@ def image_renderable(run_dir: Path, item: MediaItem, width: int, height: int) ->
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         reason = type(error).__name__
         return Text(f"unreadable artifact ({reason}): {item.path}", style="yellow", no_wrap=True, overflow="ellipsis")
-    w, h = picture.size
-    if w <= 0 or h <= 0:
+    if picture.width <= 0 or picture.height <= 0:
         return Text(f"empty image: {item.path}", style="yellow")
-    cells_w = max(1, min(width, round(2 * height * w / h)))  # a cell is about twice as tall as wide
-    return image_class()(picture, width=cells_w)
+    return picture
+
+
+def fit_cells(picture: "PILImage", width: int, height: int) -> int:
+    """The width in cells that fits ``picture`` into ``width`` x ``height`` cells (a cell is about twice as tall)."""
+    return max(1, min(width, round(2 * height * picture.width / picture.height)))
+
+
+def image_renderable(run_dir: Path, item: MediaItem, width: int, height: int) -> RenderableType:
+    """The image of ``item`` scaled into ``width`` x ``height`` cells (half-blocks or kitty graphics), or why not."""
+    picture = open_image(run_dir, item)
+    if isinstance(picture, Text):
+        return picture
+    # height "auto": textual-image keeps the aspect (with None it takes the picture's own pixel height in cells)
+    return image_class()(picture, width=fit_cells(picture, width, height), height="auto")
 
 
 def text_renderable(item: MediaItem) -> Text:

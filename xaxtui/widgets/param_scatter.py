@@ -64,7 +64,7 @@ class ParamScatter(MetricChart):
             self.set_x_formatter(LogFormatter() if self.axis.scale == "log" else CompactFormatter(x_scale))
         self.set_y_formatter(CompactFormatter(y_scale))
         for (marker, style), (xs, ys) in groups.items():
-            self.scatter(np.asarray(xs), np.asarray(ys), marker=marker, marker_style=style)
+            self.scatter(np.asarray(xs), np.asarray(ys), marker=marker, marker_style=self.series_color(style))
         title = f"{sweep.objective or 'objective'} vs {self.axis.name}"
         if self.axis.scale == "log":
             title += " (log)"

@@ -6,7 +6,7 @@ spread (most distinct values) comes first, and only as many as fit the width are
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from xaxtui.catalog import RunInfo
 
@@ -15,8 +15,8 @@ CONFIG_COLUMN = "config:"  # a diff column's key is this plus the dotted name (`
 DIFF_CELL_WIDTH = 12  # a diff column's cell is cut to this many characters
 
 
-def value_text(value: object) -> str:
-    """A config value as a short cell (``0.002``, ``3e-04``, ``true``, ``-`` when missing)."""
+def value_text(value: object, width: int = DIFF_CELL_WIDTH) -> str:
+    """A config value as a short cell (``0.002``, ``3e-04``, ``true``, ``-`` when missing), cut to ``width``."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -24,7 +24,7 @@ def value_text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if math.isfinite(value) else str(value)
     text = str(value)
-    return text if len(text) <= DIFF_CELL_WIDTH else text[: DIFF_CELL_WIDTH - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def differing_keys(runs: Sequence[RunInfo], width: int | None = None) -> list[str]:
@@ -34,16 +34,31 @@ def differing_keys(runs: Sequence[RunInfo], width: int | None = None) -> list[st
         runs: The listed runs.
         width: Cells left for diff columns (None: no limit but :data:`MAX_DIFF_COLUMNS`).
     """
-    runs = [r for r in runs if r.config]  # a run with no config yet (queued in Slurm) says nothing of it
-    if len(runs) < 2:
+    return differing_config_keys([r.config for r in runs], width)
+
+
+def differing_config_keys(
+    configs: Sequence[Mapping[str, object]], width: int | None = None, most: int | None = MAX_DIFF_COLUMNS
+) -> list[str]:
+    """The dotted keys whose values are not all equal over flattened ``configs``, widest spread first.
+
+    An empty config (a Slurm run still queued, a run before its ``run_start``) says nothing and is left out.
+
+    Args:
+        configs: Flattened configs (dotted name -> value), one per run.
+        width: Cells left for diff columns (None: no limit but ``most``).
+        most: At most this many keys (None: every differing key).
+    """
+    configs = [c for c in configs if c]
+    if len(configs) < 2:
         return []
-    keys = dict.fromkeys(k for r in runs for k in r.config)
-    spread = {k: len({repr(r.config.get(k)) for r in runs}) for k in keys}
+    keys = dict.fromkeys(k for c in configs for k in c)
+    spread = {k: len({repr(c.get(k)) for c in configs}) for k in keys}
     ranked = sorted((k for k in keys if spread[k] > 1), key=lambda k: -spread[k])  # stable: config order on ties
     chosen: list[str] = []
     used = 0
-    for key in ranked[:MAX_DIFF_COLUMNS]:
-        cost = max(len(short_label(key)), *(len(value_text(r.config.get(key))) for r in runs)) + 2
+    for key in ranked if most is None else ranked[:most]:
+        cost = max(len(short_label(key)), *(len(value_text(c.get(key))) for c in configs)) + 2
         if width is not None and used + cost > width:
             break
         chosen.append(key)

@@ -16,8 +16,8 @@ from textual.widgets.data_table import RowKey
 
 from xaxtui.catalog import RunInfo
 from xaxtui.keys import table_enter
-from xaxtui.widgets.charts import run_color
 from xaxtui.widgets.header import STATUS_STYLES
+from xaxtui.widgets.palette import run_color, series_color
 from xaxtui.widgets.run_columns import (
     CONFIG_COLUMN,
     differing_keys,
@@ -67,6 +67,13 @@ class RunsTable(DataTable):
         self.show_archived = False
         self._layout: tuple[str, ...] = ()
         self.rebuilds = 0  # how many times the rows were built (a rescan finding the same runs builds none)
+
+    def on_mount(self) -> None:
+        """Colors the run ids again when the theme changes."""
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, _theme: str) -> None:
+        self.call_after_refresh(self.refresh_rows)
 
     def columns_in_order(self) -> list[str]:
         """The sortable columns' keys, as shown: run id and status, the diff keys (``config:NAME``), then the rest."""
@@ -145,7 +152,8 @@ class RunsTable(DataTable):
 
     def _fixed_cells(self, r: RunInfo) -> tuple[str | Text, ...]:
         state = Text(r.state + (" ●" if r.alive else ""), style=STATUS_STYLES.get(r.state, ""))
-        run_id = Text(r.run_id + (" (archived)" if r.archived else ""), style=run_color(r.run_id))
+        color = series_color(run_color(r.run_id), self.background_colors[1].rgb, "series")  # readable on any theme
+        run_id = Text(r.run_id + (" (archived)" if r.archived else ""), style=color)
         loss, best, tags = loss_text(r.last_loss), loss_text(r.best_valid_loss), ", ".join(r.tags)
         return (
             run_id,

@@ -20,6 +20,7 @@ class DataTaskConfig(MnistConfig):
     fail_index: int = xax.field(-1, help="The transform raises on this example index (-1: never).")
     record_dir: str = xax.field("", help="The transform appends each example index to rank<XAX_PROCESS_ID>.txt here.")
     step_sleep_s: float = xax.field(0.0, help="A hook sleeps this long after every step (a loop slower than data).")
+    arrow_dir: str = xax.field("", help="MappedDigitsTask: where the digits are saved as Arrow and memory-mapped.")
 
 
 def digits_with_index(phase: str, valid_fraction: float) -> Any:
@@ -55,12 +56,40 @@ class AugmentedDigitsTask(MnistTask):
         return {**example, "image": noisy.astype(np.float32)}
 
 
+class MappedDigitsTask(MnistTask):
+    """The digits saved to ``arrow_dir`` with ``save_to_disk`` and read back memory-mapped (``load_from_disk``)."""
+
+    config_class = DataTaskConfig
+
+    def get_dataset(self, phase: str) -> Any:
+        import datasets
+
+        path = Path(self.config.arrow_dir) / phase
+        if not path.exists():
+            load_digits_dataset(phase, self.config.valid_fraction).save_to_disk(str(path))
+        return datasets.load_from_disk(str(path))
+
+
 class StreamingDigitsTask(MnistTask):
     """The digits as a streaming ``datasets.IterableDataset`` (shuffled through the engine's seeded buffer)."""
 
     def get_dataset(self, phase: str) -> Any:
         dataset = load_digits_dataset(phase, self.config.valid_fraction)
         return dataset.to_iterable_dataset(num_shards=4) if phase == "train" else dataset
+
+
+class StreamingAugmentedTask(AugmentedDigitsTask):
+    """The augmented digits (with ``index``, recorded per rank under ``record_dir``) as a 4-shard stream."""
+
+    def get_dataset(self, phase: str) -> Any:
+        dataset = digits_with_index(phase, self.config.valid_fraction)
+        return dataset.to_iterable_dataset(num_shards=4) if phase == "train" else dataset
+
+    def transform(self, example: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        # a stream's rows arrive as Python lists
+        return super().transform(
+            {k: np.asarray(v, np.float32 if k == "image" else None) for k, v in example.items()}, rng
+        )
 
 
 class IteratorDigitsTask(MnistTask):

@@ -15,8 +15,10 @@ from tests.xaxtui.conftest import RUN_A, SWEEP_DIR, SWEEP_RUNS, TASK, wait_for
 from xaxtui.app import XaxTui
 from xaxtui.screens.chart import ChartScreen
 from xaxtui.screens.config import ConfigScreen
+from xaxtui.screens.config_diff import ConfigDiffScreen
 from xaxtui.screens.launch import LaunchScreen
 from xaxtui.screens.media import MediaScreen
+from xaxtui.screens.overview import OverviewScreen
 from xaxtui.screens.picker import PickerScreen
 from xaxtui.screens.run import RunScreen
 from xaxtui.screens.sweep import SweepScreen
@@ -33,6 +35,10 @@ SCREENS: dict[str, Callable[[XaxTui], Screen]] = {
     ),
     "chart": lambda app: ChartScreen([app.manager.attach(RUN_A)], "loss", ["loss"], ChartOptions()),
     "media": lambda app: MediaScreen(app.manager.attach(RUN_A)),
+    "overview": lambda app: OverviewScreen(app.manager.attach(RUN_A)),
+    "diff": lambda app: ConfigDiffScreen(
+        [app.manager.attach(RUN_A), app.manager.attach(RUN_A.parent / "20261125-070000-c3d4")]
+    ),
     "sweep": lambda app: SweepScreen(SWEEP_DIR),
     "sweeps": lambda app: SweepsScreen(SWEEP_RUNS),
     "picker": lambda app: PickerScreen(SWEEP_RUNS),

@@ -15,6 +15,7 @@ over a 1-D mesh ``("data",)`` of every device of the job (all processes):
 """
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -86,6 +87,15 @@ class Placement:
     def agree(self, values: Sequence[int]) -> list[int]:
         """The element-wise maximum of ``values`` over every process (identity in one process)."""
         return list(values)
+
+    @property
+    def process_index(self) -> int:
+        """This process's index (0 in one process)."""
+        return 0
+
+    def gather_json(self, value: Any) -> list[Any]:
+        """``value`` (JSON-serializable) from every process, by process index (``[value]`` in one process)."""
+        return [value]
 
     def describe(self, state: PyTree) -> str:
         """One line for the log: the layout, its devices and how the state is placed."""
@@ -228,6 +238,24 @@ class MeshPlacement(Placement):
 
         gathered = multihost_utils.process_allgather(np.asarray(values, dtype=np.int32))
         return [int(v) for v in np.asarray(gathered).reshape(-1, len(values)).max(axis=0)]
+
+    @property
+    def process_index(self) -> int:
+        """This process's index (``jax.process_index()``)."""
+        return jax.process_index() if self.multi_process else 0
+
+    def gather_json(self, value: Any) -> list[Any]:
+        """``value`` (JSON-serializable) from every process, by process index: two small all-gathers (a collective)."""
+        if not self.multi_process:
+            return [value]
+        from jax.experimental import multihost_utils
+
+        encoded = np.frombuffer(json.dumps(value).encode(), np.uint8)
+        longest = int(np.max(multihost_utils.process_allgather(np.asarray([len(encoded)], np.int32))))
+        padded = np.zeros(longest, np.uint8)
+        padded[: len(encoded)] = encoded
+        rows = np.asarray(multihost_utils.process_allgather(padded)).reshape(-1, longest)
+        return [json.loads(bytes(row).rstrip(b"\0").decode()) for row in rows]
 
 
 def make_placement(layout: str, num_devices: int, fsdp: bool, fsdp_min_size: int, batch_size: int) -> Placement:

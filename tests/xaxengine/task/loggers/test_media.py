@@ -74,3 +74,25 @@ def test_tensorboard_holds_the_gif_and_the_labeled_grid(run_dir):
 def test_the_tui_fold_knows_the_new_kinds(run_dir):
     state = fold(RunState(), list(read_events(run_dir / "events.jsonl")))
     assert state.unknown == 0 and state.status == "finished"
+
+
+def test_wandb_offline_run_records_the_video_as_a_gif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("wandb")
+    from tests.xaxengine.task.loggers.test_loggers import _wandb_records
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    proc = run_engine("run", "tests/fixtures/tasks/media_script.toml", "logger.wandb.enabled=true",
+                      "--runs-dir", str(tmp_path), "--run-id", "w")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "media_script" / "w"
+    (path,) = (run_dir / "wandb").glob("offline-run-*/run-*.wandb")
+    rows = [
+        {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
+        for record in _wandb_records(path)
+        if record.WhichOneof("record_type") == "history"
+    ]
+    (video,) = [row for row in rows if "moving/_type" in row]
+    assert video["moving/_type"] == '"video-file"' and video["_step"] == "3"
+    assert video["moving/path"].endswith('.gif"')
+    (saved,) = (run_dir / "wandb").glob("offline-run-*/files/media/videos/moving_*.gif")
+    assert Image.open(saved).n_frames == 6  # the engine's GIF, every frame
