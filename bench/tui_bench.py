@@ -1,8 +1,11 @@
-"""xax-tui benchmarks: first paint, loading 1M events, redrawing a 100k-point chart, live event-to-screen latency.
+"""xax-tui benchmarks: first paint, loading 1M events, redrawing a 100k-point chart, live event-to-screen latency,
+the picker's scan of 1,000 run dirs and the media pane's render of logged images.
 
-Writes ``bench/results/tui_bench.json`` (medians of several runs). Run: ``.venv/bin/python bench/tui_bench.py``.
+Writes ``bench/results/tui_bench.json`` (medians of several runs). Run: ``.venv/bin/python bench/tui_bench.py``
+(``--short``: fewer repeats; ``--only picker media``: some rows only, printed, the JSON left alone).
 """
 
+import argparse
 import asyncio
 import json
 import os
@@ -215,19 +218,38 @@ async def bench_latency(samples: int) -> dict:
 
 
 def main() -> None:
-    load_start = load_average()
-    results = {
-        "machine": f"{os.cpu_count()} shared cpus, python {sys.version.split()[0]}",
-        "load_average_start": load_start,
-        "first_paint": bench_first_paint(5),
-        "load_1m_events": bench_load(1_000_000, 5),
-        "chart_redraw": asyncio.run(bench_chart(100_000, 5)),
-        "live_latency": asyncio.run(bench_latency(40)),
-        "load_average_end": load_average(),
+    from bench.tui_bench_rows import bench_media, bench_picker
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--short", action="store_true", help="3 repeats instead of 5 (7 for the new rows)")
+    parser.add_argument("--only", nargs="+", choices=sorted(ROWS), help="run these rows only; the JSON is not written")
+    args = parser.parse_args()
+    repeats = 3 if args.short else 5
+    rows = {
+        "first_paint": lambda: bench_first_paint(repeats),
+        "load_1m_events": lambda: bench_load(1_000_000, repeats),
+        "chart_redraw": lambda: asyncio.run(bench_chart(100_000, repeats)),
+        "live_latency": lambda: asyncio.run(bench_latency(40)),
+        "picker_scan_1000_runs": lambda: bench_picker(1000, repeats),
+        "media_pane": lambda: asyncio.run(bench_media(repeats + 2)),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    chosen = args.only or list(rows)
+    results: dict = {
+        "machine": f"{os.cpu_count()} shared cpus, python {sys.version.split()[0]}",
+        "repeats": repeats,
+        "load_average_start": load_average(),
+    }
+    for name in chosen:
+        results[name] = rows[name]()
+        print(name, json.dumps(results[name]), flush=True)
+    results["load_average_end"] = load_average()
+    if args.only is None:
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+
+
+ROWS = ("first_paint", "load_1m_events", "chart_redraw", "live_latency", "picker_scan_1000_runs", "media_pane")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def test_config_reference_lists_every_engine_field_and_keys_reference_every_key(
     missing = [row["name"] for row in config_schema(SupervisedConfig) if f"| `{row['name']}` |" not in reference]
     assert not missing
     keys = (REPO / "docs" / "keys.md").read_text()
-    assert all(f"| `{display_key(k.key)}` | {k.description} |" in keys for k in KEYS)
+    assert all(f"| `{display_key(k.key)}` | {k.description} | {k.help} |" in keys for k in KEYS)
 
 
 @pytest.fixture(scope="module")

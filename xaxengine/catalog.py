@@ -310,10 +310,30 @@ def _read_events(run_dir: Path, max_scan_bytes: int) -> RunInfo | None:
 
 def run_dirs(runs_dir: Path) -> set[Path]:
     """The run directories under a runs root (``<task>/<run_id>/``) or a task folder (``<run_id>/``)."""
-    if not runs_dir.is_dir():
-        return set()
-    names = (EVENTS_FILE, SLURM_JOB_FILE)  # a Slurm run still pending has only its job id file
-    return {p.parent for name in names for pattern in (f"*/*/{name}", f"*/{name}") for p in runs_dir.glob(pattern)}
+    found: set[Path] = set()
+    for child in _subdirs(str(runs_dir)):
+        if _is_run_dir(child):  # runs_dir is a task folder
+            found.add(Path(child))
+        found.update(Path(grandchild) for grandchild in _subdirs(child) if _is_run_dir(grandchild))
+    return found
+
+
+def _subdirs(path: str) -> list[str]:
+    """The directories directly under ``path`` (none when it is not a readable directory)."""
+    try:
+        with os.scandir(path) as entries:
+            return [entry.path for entry in entries if entry.is_dir()]
+    except OSError:
+        return []
+
+
+def _is_run_dir(path: str) -> bool:
+    """Whether ``path`` holds an events file, or the job id file of a Slurm run still pending (it has only that).
+
+    One ``scandir`` per directory and no pathlib glob: the picker lists a runs dir every few seconds, and globbing
+    1,000 run dirs (four patterns) took longer than reading their events.
+    """
+    return any(os.path.lexists(os.path.join(path, name)) for name in (EVENTS_FILE, SLURM_JOB_FILE))
 
 
 def list_runs(runs_dir: Path, newest_first: bool = False) -> list[RunInfo]:

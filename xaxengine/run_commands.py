@@ -70,8 +70,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
                 out.write(b"".join(encode(e) for e in events))
                 out.flush()
                 for e in events:
-                    if e["kind"] == Kind.STATUS:
-                        state = e.get("state")
+                    if e["kind"] == Kind.STATUS and isinstance(e.get("state"), str):  # a line of any type: no raise
+                        state = e["state"]
                     elif e["kind"] == Kind.RUN_START:
                         start = e
                 continue

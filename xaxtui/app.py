@@ -34,6 +34,7 @@ from xaxtui.messages import (
     StopRequested,
 )
 from xaxtui.remote import RemoteError, RemoteHost
+from xaxtui.screens.base import key_scope
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.screens.dialogs import QuitScreen, StoppingScreen
 from xaxtui.screens.help import HelpScreen
@@ -216,7 +217,7 @@ class XaxTui(App[None]):
     def action_help(self) -> None:
         """Shows the keys."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_scope(self.screen)))
 
     async def action_quit(self) -> None:
         """Quits, asking first whether to stop or detach engines launched here."""

@@ -31,6 +31,11 @@ _LEVEL = re.compile(rb"\b(DEBUG|INFO|WARN|WARNING|ERROR|CRITICAL|Traceback)\b", 
 _LEVELS = {b"debug": "debug", b"warn": "warning", b"warning": "warning", b"error": "error", b"critical": "error"}
 
 
+def terminal(state: object) -> bool:
+    """Whether a status event's ``state`` ends the run (any value: a line of the wrong type must not raise)."""
+    return isinstance(state, str) and state in TERMINAL_STATES
+
+
 def stderr_level(line: bytes) -> str:
     """Guesses the log level of a human log line from its first keyword."""
     match = _LEVEL.search(line[:80])
@@ -187,7 +192,7 @@ class FileTailSource(EventSource):
 
     def _engine_gone(self) -> Batch | None:
         """The batch saying the engine is gone without a final status, or what Slurm says (asked every liveness_s)."""
-        if self._gone_reported or self._status is None or self._status in TERMINAL_STATES:
+        if self._gone_reported or self._status is None or terminal(self._status):
             return None
         if time.monotonic() - self._asked < self.liveness_s:
             return None
@@ -342,7 +347,7 @@ class CommandSource(EventSource):
             if events and expected > 0 and events[0]["seq"] > expected:
                 batch.logs.append(("warning", f"events {expected}..{events[0]['seq'] - 1} were never received"))
             expected = self.reader.last_seq + 1
-            if any(ev.get("kind") == "status" and ev.get("state") in TERMINAL_STATES for ev in events):
+            if any(ev.get("kind") == "status" and terminal(ev.get("state")) for ev in events):
                 self.finished = True
             if events or batch.bad_lines or batch.link:
                 emit(batch)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
+from xaxtui.event_check import numbers, only_valid, scalars_ok, times_ok, valid
 from xaxtui.loglines import Entry, LogBook, merge_step_lines
 from xaxtui.media import MEDIA_KINDS, MediaIndex
 from xaxtui.series import RECENT_POINTS, Series
@@ -67,6 +68,7 @@ class RunState:
         events: Number of events folded.
         bad_lines: Lines that failed to parse (added by the source).
         unknown: Events of kinds this TUI does not know.
+        rejected: Events dropped because a field the fold reads had the wrong type (:mod:`xaxtui.event_check`).
         stats_t: Wall times of stats samples.
         cpu: CPU percent history.
         rss: RSS bytes history.
@@ -100,6 +102,7 @@ class RunState:
     events: int = 0
     bad_lines: int = 0
     unknown: int = 0
+    rejected: int = 0
     stats_t: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
     cpu: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
     rss: deque[float] = field(default_factory=lambda: deque(maxlen=STATS_POINTS))
@@ -298,6 +301,7 @@ def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
             column = [column[i] for i in keep]
         else:
             new_steps, new_times = steps, times
+        column = numbers(column)  # a value of the wrong type is not charted (NaN); the others are
         if new_steps[0] <= s.last_step:
             s.truncate(new_steps[0])
         s.steps.extend(new_steps)
@@ -332,7 +336,7 @@ def _fold_train_rates(state: RunState, train: list[Event]) -> None:
     state.elapsed_s = last.get("elapsed_s") or NAN
     for ev in train[-_RATE_WINDOWS:]:
         rate = ev.get("steps_per_s")
-        if rate:
+        if rate and isinstance(rate, int | float):  # event_check checks the last event's rates only
             old = state.steps_per_s_smooth
             state.steps_per_s_smooth = rate if math.isnan(old) else RATE_SMOOTHING * old + (1 - RATE_SMOOTHING) * rate
 
@@ -356,6 +360,10 @@ def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> Non
     scalars = (
         events if n_scalars == len(events) else [ev for ev, k in zip(events, kinds, strict=True) if k == "scalars"]
     )
+    if scalars and not scalars_ok(scalars):
+        kept = only_valid(scalars)
+        state.rejected += len(scalars) - len(kept)
+        scalars = kept
     by_phase = _by_phase(scalars) if scalars else {}
     timing = by_phase.pop(TIMING_PHASE, None)
     step_lines = state.book.step_lines(by_phase, state.max_steps) if by_phase else []
@@ -402,6 +410,16 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
         kinds = list(map(_KIND, events))
     except KeyError:
         kinds = [ev.get("kind") for ev in events]
+    last_seq = events[-1]["seq"]
+    if not times_ok(events) or not all(
+        valid(events[i]) for k in set(kinds) - {"scalars"} for i in _positions(kinds, k)
+    ):
+        kept = only_valid(events)
+        state.rejected += len(events) - len(kept)
+        events, kinds = kept, [ev["kind"] for ev in kept]
+    if not events:
+        state.last_seq = last_seq
+        return state
     start = 0
     if "run_start" in kinds:
         for i, kind in enumerate(kinds):
@@ -413,7 +431,7 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
     if math.isnan(state.first_t):
         state.first_t = events[0]["t"]
     state.last_t = events[-1]["t"]
-    state.last_seq = events[-1]["seq"]
+    state.last_seq = last_seq
     state.events += len(events)
     return state
 

@@ -125,7 +125,7 @@ async def test_help_lists_every_registered_key_and_palette_has_actions():
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
         entries = ActionCommands(app.screen).entries()
-        assert {"Log y", "Stop", "Help", "Quit"} <= {description for description, _, _ in entries}
+        assert {"Log y", "Stop", "Help", "Quit"} <= {k.description for k in entries}
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         console = Console(width=100, record=True, file=io.StringIO())

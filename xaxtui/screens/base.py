@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 
@@ -12,3 +13,9 @@ class ScopedScreen(Screen[None]):
     """
 
     KEY_SCOPE: ClassVar[str] = ""
+
+
+def key_scope(screen: DOMNode) -> str:
+    """The key scope a screen declares (``KEY_SCOPE``: full screens and dialogs alike), or ``""``."""
+    scope = next((vars(cls)["KEY_SCOPE"] for cls in type(screen).__mro__ if "KEY_SCOPE" in vars(cls)), "")
+    return scope if isinstance(scope, str) else ""

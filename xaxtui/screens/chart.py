@@ -20,6 +20,7 @@ from xaxtui.session import RunSession
 from xaxtui.widgets.chart_view import ZOOM_FACTOR, shift, zoom
 from xaxtui.widgets.charts import ChartOptions, MetricChart
 from xaxtui.widgets.config_diff import labelled
+from xaxtui.widgets.lifecycle import leaving
 
 REDRAW_MIN_S = 0.1
 PAN_SHARE = 0.25  # shift+left/right moves the view by this share of its width
@@ -58,6 +59,8 @@ class ChartScreen(ScopedScreen):
 
     def on_mount(self) -> None:
         """Draws once the chart has its size."""
+        if leaving(self):
+            return  # popped before its Mount was handled: the children are gone
         self.call_after_refresh(self.redraw)
 
     @property

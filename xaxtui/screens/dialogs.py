@@ -4,11 +4,17 @@ from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from xaxtui.keys import bindings
+from xaxtui.keys import accelerator, bindings
 from xaxtui.session import RunSession
+
+
+def _label(text: str, scope: str, action: str) -> Content:
+    """A button's label with its key from the registry (``Stop [s]``), as plain text: ``[s]`` is not markup."""
+    return Content(f"{text} [{accelerator(scope, action)}]")
 
 
 class QuitScreen(ModalScreen[str]):
@@ -30,9 +36,9 @@ class QuitScreen(ModalScreen[str]):
                 "Stop them (checkpoint, then exit) or detach (they keep training; reopen them from the picker)?"
             )
             with Horizontal(id="quit-buttons"):
-                yield Button("Stop [s]", id="stop", variant="error")
-                yield Button("Detach [d]", id="detach", variant="primary")
-                yield Button("Cancel [esc]", id="cancel")
+                yield Button(_label("Stop", "quit", "stop"), id="stop", variant="error")
+                yield Button(_label("Detach", "quit", "detach"), id="detach", variant="primary")
+                yield Button(_label("Cancel", "quit", "cancel"), id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """A button answers."""
@@ -69,7 +75,9 @@ class StoppingScreen(ModalScreen[str]):
     def compose(self) -> ComposeResult:
         """The message."""
         with Vertical(id="quit-box"):
-            yield Static("waiting for the engine to stop… (press q again to leave it running)", id="stopping-message")
+            again = accelerator("stopping", "leave").split("/")[0]
+            text = f"waiting for the engine to stop… (press {again} again to leave it running)"
+            yield Static(text, id="stopping-message")
 
     def on_mount(self) -> None:
         """Checks the processes (their exit is not an event: a killed engine sends none)."""
@@ -101,6 +109,8 @@ class PathPrompt(ModalScreen[str | None]):
         with Vertical(id="prompt-box"):
             yield Static(self.prompt)
             yield Input(self.default, id="prompt-input")
+            ok, cancel = accelerator("prompt", "submit"), accelerator("prompt", "cancel")
+            yield Static(f"[dim]{ok}: OK · {cancel}: Cancel[/dim]", id="prompt-keys")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter answers."""
@@ -137,8 +147,8 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(id="quit-box"):
             yield Static(self.question, id="confirm-question")
             with Horizontal(id="quit-buttons"):
-                yield Button(f"{self.confirm} [y]", id="yes", variant="error")
-                yield Button("Cancel [n/esc]", id="no", variant="primary")
+                yield Button(_label(self.confirm, "confirm", "yes"), id="yes", variant="error")
+                yield Button(_label("Cancel", "confirm", "no"), id="no", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """A button answers."""

@@ -27,6 +27,7 @@ from xaxtui.keys import bindings
 from xaxtui.messages import LaunchRequested
 from xaxtui.remote import RemoteError, RemoteHost
 from xaxtui.screens.base import ScopedScreen
+from xaxtui.widgets.lifecycle import leaving
 
 SINGLE = "single_device"
 DEVICES_TIMEOUT_S = 60.0
@@ -126,6 +127,8 @@ class LaunchScreen(ScopedScreen):
 
     def on_mount(self) -> None:
         """Focuses the overrides and asks the engine which layouts this machine allows."""
+        if leaving(self):
+            return  # popped before its Mount was handled: the children are gone
         self.query_one("#overrides", Input).focus()
         self._check_devices()
 

@@ -22,6 +22,7 @@ from xaxtui.media import MediaItem, MediaTrack
 from xaxtui.messages import RunUpdated
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.session import RunSession
+from xaxtui.widgets.lifecycle import leaving
 from xaxtui.widgets.media import fit_cells, histogram_text, image_renderable, open_image, slider_text, text_renderable
 
 DRAWN_AS = {"halfblock": "half-blocks", "kitty": "kitty graphics", "sixel": "sixels"}  # $XAX_TUI_GRAPHICS
@@ -58,6 +59,8 @@ class MediaScreen(ScopedScreen):
 
     def on_mount(self) -> None:
         """Draws once; later draws follow :class:`RunUpdated`."""
+        if leaving(self):
+            return  # popped before its Mount was handled: the children are gone
         self.query_one("#media-scroll").border_title = "media"
         self.redraw()
 
@@ -114,7 +117,9 @@ class MediaScreen(ScopedScreen):
         return key, track, index
 
     def redraw(self) -> None:
-        """Draws the chosen record (skipped when neither it nor the size changed)."""
+        """Draws the chosen record (skipped when neither it nor the size changed, or the screen is being left)."""
+        if leaving(self):
+            return
         current = self._current()
         media = self.session.state.media
         token = (media.events, self.key_index, tuple(sorted(self.steps.items())), self.size, self.frame)

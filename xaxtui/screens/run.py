@@ -29,6 +29,7 @@ from xaxtui.widgets.charts import SMOOTHING, ChartPane, MetricChart
 from xaxtui.widgets.checkpoints import CheckpointTable
 from xaxtui.widgets.config_diff import labelled
 from xaxtui.widgets.header import RunHeader
+from xaxtui.widgets.lifecycle import leaving
 from xaxtui.widgets.logs import LogPane
 from xaxtui.widgets.stats import StatsPane
 
@@ -73,6 +74,8 @@ class RunScreen(ScopedScreen):
 
     def on_mount(self) -> None:
         """Draws once; later draws follow :class:`RunUpdated`."""
+        if leaving(self):
+            return  # popped before its Mount was handled: the children are gone
         self.query_one("#metric-filter", Input).display = False
         self.query_one("#charts", ChartPane).border_title = "metrics"
         self.query_one("#checkpoints", CheckpointTable).border_title = "checkpoints"

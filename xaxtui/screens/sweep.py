@@ -30,6 +30,7 @@ from xaxtui.sweep_space import ParamAxis, param_axes, read_space
 from xaxtui.sweeps import SweepStatus, format_value, read_sweep, trial_run_dir
 from xaxtui.widgets.best_curve import BestCurve
 from xaxtui.widgets.charts import PALETTE
+from xaxtui.widgets.lifecycle import leaving
 from xaxtui.widgets.live_curves import LiveCurves
 from xaxtui.widgets.param_scatter import ParamScatter
 from xaxtui.widgets.trials import TrialsTable
@@ -97,6 +98,8 @@ class SweepScreen(ScopedScreen):
 
     def on_mount(self) -> None:
         """Reads now and every :data:`POLL_S` seconds."""
+        if leaving(self):
+            return  # popped before its Mount was handled: the children are gone
         self.query_one("#sweep-title", Static).update(f"[b]sweep[/b] {escape(self.sweep_dir.name)}   (reading...)")
         self.query_one("#sweep-notice", Static).display = False
         self.query_one(BestCurve).border_title = "best so far"

@@ -5,9 +5,11 @@ import math
 
 import numpy as np
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.css.query import NoMatches
+from textual.events import Mount
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
@@ -19,6 +21,7 @@ from xaxtui.state import RunState
 from xaxtui.widgets.axes import CompactFormatter, ElapsedFormatter, LogFormatter, compact_labels, duration_unit
 from xaxtui.widgets.chart_view import legend_corner, nearest, robust_range
 from xaxtui.widgets.curves import SMOOTHING, ChartOptions, curve, gap_positions, padded, split_at_gaps
+from xaxtui.widgets.lifecycle import leaving
 from xaxtui.widgets.palette import PALETTE, PHASE_STYLES, run_color, run_colors, series_color
 
 __all__ = ["PALETTE", "SMOOTHING", "ChartOptions", "ChartPane", "MetricChart", "curve", "run_color", "run_colors"]
@@ -77,6 +80,16 @@ class MetricChart(PlotWidget):
         margin.reset()  # textual-plot never clears it: a shorter title would keep the end of the longer one
         margin.write_text(0, 0, f"[{style}]{self._y_label}", TextAlign.LEFT)
 
+    @on(Mount)
+    def _mount_unless_leaving(self, event: Mount) -> None:
+        """Lets textual-plot set up its margins, unless the chart is already being removed.
+
+        A screen popped in the tick it was pushed prunes the chart's children before this runs; textual-plot's own
+        handler (next in the MRO) would then fail to find its ``Grid``.
+        """
+        if leaving(self):
+            event.prevent_default()
+
     def on_mount(self) -> None:
         """Draws again when the theme changes (series colors follow the background)."""
         self.watch(self.app, "theme", self._theme_changed, init=False)
@@ -85,11 +98,13 @@ class MetricChart(PlotWidget):
         self.call_after_refresh(self._redraw_last)
 
     def _redraw_last(self) -> None:
-        if self._last is not None:
+        if self._last is not None and not leaving(self):
             self.draw(*self._last)
 
     def on_resize(self) -> None:
         """Draws again when the width changed since the last draw (curves are decimated to the width)."""
+        if leaving(self):
+            return
         if self._last is not None and self.size.width != self.drawn_width:
             self.draw(*self._last)
 

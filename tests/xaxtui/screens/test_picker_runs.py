@@ -263,3 +263,24 @@ def test_delete_never_leaves_the_runs_dir(three_runs: Path, tmp_path: Path):
     with pytest.raises(RunError, match="not a run directory"):
         delete_run(three_runs / "mnist", three_runs)
     assert outside.is_dir() and (three_runs / "mnist" / A).is_dir()
+
+
+async def test_a_rescan_finding_the_same_runs_does_not_rebuild_the_table(three_runs: Path):
+    app = XaxTui(three_runs)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen) and app.screen.scans_shown >= 1)
+        screen = app.screen
+        assert isinstance(screen, PickerScreen)
+        table = screen.query_one(RunsTable)
+        built = table.rebuilds
+        assert table.row_count == 3 and built >= 1
+        for _ in range(2):
+            scans = screen.scans_shown
+            await pilot.press("r")
+            await wait_for(pilot, lambda scans=scans: screen.scans_shown > scans)
+        assert table.rebuilds == built and table.row_count == 3  # nothing changed on disk: nothing rebuilt
+        shutil.copytree(three_runs / "mnist" / C, three_runs / "mnist" / "20261125-090000-0a0b")
+        scans = screen.scans_shown
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.scans_shown > scans)
+        assert table.rebuilds == built + 1 and table.row_count == 4  # a new run: rebuilt once
