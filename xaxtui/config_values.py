@@ -86,8 +86,13 @@ def value_problem(spec: dict[str, Any], value: Any) -> str:
     for key, sign in _BOUNDS:
         bound = spec.get(key)
         if bound is not None and not _holds(value, key, bound):
-            return f"must be {sign} {format_value(bound)}"
+            return f"must be {sign} {_number(bound)}"
     return ""
+
+
+def _number(bound: float) -> str:
+    """A bound as short as it reads: ``0``, ``1``, ``1e+09``, ``4294967296``."""
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
 
 
 def _holds(value: float, key: str, bound: float) -> bool:
@@ -113,7 +118,7 @@ def check_text(spec: dict[str, Any], text: str) -> Any:
 def bounds_hint(spec: dict[str, Any]) -> str:
     """The field's bounds as a short hint (``>= 0, < 1``), ``""`` when it has none (2**53 and beyond go unsaid)."""
     shown = [(key, sign) for key, sign in _BOUNDS if spec.get(key) is not None and abs(spec[key]) < _UNSAID]
-    return ", ".join(f"{sign} {format_value(spec[key])}" for key, sign in shown)
+    return ", ".join(f"{sign} {_number(spec[key])}" for key, sign in shown)
 
 
 def matches(spec: dict[str, Any], query: str) -> bool:

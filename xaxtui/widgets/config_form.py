@@ -22,7 +22,7 @@ TOP = "top level"
 def section_title(section: str, rows: list[FieldRow]) -> str:
     """A section header: its name, and how many of its fields the file sets or the user edited."""
     states = [row.state() for row in rows]
-    parts = [f"{len(rows)} fields", f"{states.count('set')} set"]
+    parts = [f"{len(rows)} field{'s' if len(rows) != 1 else ''}", f"{states.count('set')} set"]
     if edited := sum(s in ("edited", "reset") for s in states):
         parts.append(f"{edited} edited")
     return f"{section or TOP}  ({', '.join(parts)})"

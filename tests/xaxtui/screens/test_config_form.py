@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from textual.widgets import Collapsible, Input, Select, Switch, TabbedContent, TextArea
+from textual.widgets import Input, Select, Switch, TabbedContent, TextArea
 
 from tests.xaxtui.conftest import FIXTURES, wait_for
 from xaxtui.app import XaxTui
