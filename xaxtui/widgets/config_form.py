@@ -6,9 +6,10 @@ shows only the fields whose name or help has every word typed (and opens their s
 sections as they were. Only fields the user touched are ever written back.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Select, Static, Switch
@@ -26,6 +27,20 @@ def section_title(section: str, rows: list[FieldRow]) -> str:
     if edited := sum(s in ("edited", "reset") for s in states):
         parts.append(f"{edited} edited")
     return f"{section or TOP}  ({', '.join(parts)})"
+
+
+class SearchBox(Input):
+    """The form's search box: escape empties it first (and only an empty one lets escape leave the editor)."""
+
+    BINDINGS: ClassVar = [Binding("escape", "clear_search", "Clear the search", show=False)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape clears only a search there is."""
+        return bool(self.value) if action == "clear_search" else super().check_action(action, parameters)
+
+    def action_clear_search(self) -> None:
+        """Empties the box (every field shows again)."""
+        self.value = ""
 
 
 class ConfigForm(Vertical):
@@ -61,7 +76,7 @@ class ConfigForm(Vertical):
 
     def compose(self) -> ComposeResult:
         """The search box, then the sections."""
-        yield Input(placeholder="/ search fields by name or help (ctrl+f)", compact=True, id="form-search")
+        yield SearchBox(placeholder="/ search fields by name or help (ctrl+f)", compact=True, id="form-search")
         with VerticalScroll(id="form-fields"):
             yield Static("", id="form-empty")
             for i, (section, rows) in enumerate(self.sections.items()):

@@ -71,7 +71,8 @@ async def test_search_shows_matching_fields_and_hides_other_sections(mnist_task:
         assert form.row("logger.wandb.mode").is_mounted  # its closed section opened and mounted its rows
         await _type(pilot, form.query_one("#form-search", Input), "no such field")
         assert "no field matches" in str(form.query_one("#form-empty").render())
-        await _type(pilot, form.query_one("#form-search", Input), "")
+        await pilot.press("escape")  # empties the search; the editor stays
+        assert form.query_one("#form-search", Input).value == "" and isinstance(app.screen, ConfigScreen)
         assert all(row.display for row in form.rows) and all(c.display for c in form.collapsibles.values())
         assert form.collapsibles["logger.wandb"].collapsed and not form.collapsibles["train"].collapsed
 
