@@ -48,7 +48,7 @@ def _has_default(spec: dict[str, Any]) -> bool:
 
 
 class FieldRow(Vertical):
-    """A field's line (marker, name, editor, type), its help, and its error line (shown only when there is one)."""
+    """A field's line (marker and name, editor), its type and help, and its error line (shown only when there is one)."""
 
     DEFAULT_CSS = """
     FieldRow { height: auto; }
@@ -62,7 +62,6 @@ class FieldRow(Vertical):
     FieldRow Select { width: 1fr; max-width: 48; }
     FieldRow Switch { width: auto; height: 1; border: none; padding: 0 1; }
     FieldRow Switch:focus { border: none; background-tint: $foreground 15%; }
-    FieldRow .field-spacer { width: 1fr; }
     FieldRow .field-help { color: $text-muted; padding-left: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     FieldRow:focus-within .field-help { text-wrap: wrap; }
     FieldRow .field-error { color: $text-error; padding-left: 2; display: none; }

@@ -216,3 +216,19 @@ def _flat(table: dict, prefix: str = "") -> dict:
         else:
             out[prefix + key] = value
     return out
+
+
+async def test_toml_tab_save_refuses_a_value_out_of_the_engines_bounds(mnist_task: Path):
+    original = mnist_task.read_text()
+    app = XaxTui(mnist_task)
+    async with app.run_test(size=SIZE) as pilot:
+        await _form(pilot)
+        app.screen.query_one(TabbedContent).active = "toml-tab"
+        area = app.screen.query_one("#toml", TextArea)
+        area.load_text(original.replace('kind = "adamw"', 'kind = "adamw"\nb1 = 1.5'))
+        await pilot.press("ctrl+s")
+        assert "not saved: optimizer.b1: must be < 1" in _message(pilot)
+        area.load_text(original.replace('kind = "adamw"', 'kind = "rmsprop"'))
+        await pilot.press("ctrl+s")
+        assert "not saved: optimizer.kind: must be one of adam, adamw, sgd, lion" in _message(pilot)
+    assert mnist_task.read_text() == original
