@@ -48,7 +48,7 @@ def _has_default(spec: dict[str, Any]) -> bool:
 
 
 class FieldRow(Vertical):
-    """A field's line (marker and name, editor), its type and help, and its error line (shown only when there is one)."""
+    """A field's line (marker and name, editor), its type and help, and its error line (shown when there is one)."""
 
     DEFAULT_CSS = """
     FieldRow { height: auto; }
