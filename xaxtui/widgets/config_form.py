@@ -77,7 +77,7 @@ class ConfigForm(Vertical):
     def compose(self) -> ComposeResult:
         """The search box, then the sections."""
         yield SearchBox(placeholder="/ search fields by name or help (ctrl+f)", compact=True, id="form-search")
-        with VerticalScroll(id="form-fields"):
+        with VerticalScroll(id="form-fields", can_focus=False):  # tab goes from the search box to the fields
             yield Static("", id="form-empty")
             for i, (section, rows) in enumerate(self.sections.items()):
                 opened = any(row.in_file for row in rows)

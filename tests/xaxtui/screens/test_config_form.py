@@ -62,6 +62,8 @@ async def test_search_shows_matching_fields_and_hides_other_sections(mnist_task:
         assert app.focused is form.query_one("#form-search")
         await pilot.press("l", "r")
         await pilot.pause()
+        await pilot.press("tab", "tab")  # past the section's header to its first field
+        assert app.focused is form.row("optimizer.lr").editor
         shown = [row.field_name for row in form.rows if row.display]
         assert shown == [row.field_name for row in form.rows if matches(row.spec, "lr")] == ["optimizer.lr"]
         assert form.collapsibles["optimizer"].display and not form.collapsibles["optimizer"].collapsed
