@@ -93,8 +93,8 @@ KEYS: tuple[Key, ...] = (
     Key("back", "escape", "Back", show=False, scope="sweep"),
     Key("save", "ctrl+s", "Save", scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="config"),
-    Key("reset_field", "ctrl+r", "Reset", scope="config"),  # the focused field to its default: saving removes the key
-    Key("search_fields", "ctrl+f", "Search", scope="config"),
+    Key("reset_field", "ctrl+r", "Reset to default", scope="config"),  # the focused field; saving removes its key
+    Key("search_fields", "ctrl+f", "Search the fields by name or help", show=False, scope="config"),
     Key("back", "escape", "Back", show=False, scope="config"),
     Key("launch", "ctrl+l", "Launch", scope="launch"),
     Key("back", "escape", "Back", scope="launch"),
