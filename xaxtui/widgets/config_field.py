@@ -86,7 +86,7 @@ class FieldRow(Vertical):
         self.shown = format_value(values.get(self.field_name, spec.get("default")))
         self.reset_pending = False
         self.kind = self._kind(values.get(self.field_name, spec.get("default")))
-        self.editor: Widget = self._editor()
+        self.editor: Widget | None = None  # built in compose: a closed section's rows cost nothing until it opens
         self._drawn: tuple[str, str] | None = None  # the (state, error) the row shows
 
     def _kind(self, value: Any) -> str:
@@ -99,6 +99,7 @@ class FieldRow(Vertical):
 
     def compose(self) -> ComposeResult:
         """The field's line, help and error line."""
+        self.editor = self._editor()
         with Horizontal(classes="field-line"):
             yield Static("", classes="field-name")
             yield self.editor
@@ -127,8 +128,10 @@ class FieldRow(Vertical):
         self.refresh_marker()
 
     def text(self) -> str:
-        """The editor's value as text (what an input would hold)."""
+        """The editor's value as text (what an input would hold); the saved text while there is no editor yet."""
         editor = self.editor
+        if editor is None:
+            return self.shown
         if isinstance(editor, Select):
             return self.shown if editor.is_blank() else format_value(editor.value)
         if isinstance(editor, Switch):
@@ -139,6 +142,8 @@ class FieldRow(Vertical):
     def set_text(self, text: str) -> None:
         """Puts ``text`` in the editor (a select or switch takes it only when it is one of its values)."""
         editor = self.editor
+        if editor is None:
+            return
         if isinstance(editor, Input):
             editor.value = text
             return
