@@ -153,6 +153,8 @@ KEYS: tuple[Key, ...] = (
         "config",
         Key("save", "ctrl+s", "Save", "Saves the tab: the form's edited fields, the TOML as typed, the sweep file"),
         Key("launch", "ctrl+l", "Launch", "Saves, then opens the launch screen (the sweep tab starts the sweep)"),
+        Key("reset_field", "ctrl+r", "Reset to default", "Resets the focused field; saving drops its key"),
+        Key("search_fields", "ctrl+f", "Search", "Focuses the search box: it filters fields by name or help", False),
         Key("back", "escape", "Back", "Goes back (to the picker when the editor was the first screen)", False),
     ),
     *_in(

@@ -1,13 +1,16 @@
 """Editing task TOML files without losing the user's comments and order (tomlkit), saved atomically."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import tomlkit
 from tomlkit.items import Item
 
 from xaxengine import dotted
 from xaxengine.files import atomic_write
+
+REMOVE: Final = object()
+"""A change that deletes the key, so the field takes its default again (``None`` does too: TOML has no null)."""
 
 
 def flatten(doc: Any) -> dict[str, Any]:
@@ -16,19 +19,27 @@ def flatten(doc: Any) -> dict[str, Any]:
 
 
 def apply_changes(text: str, changes: dict[str, Any]) -> str:
-    """Sets dotted fields in a TOML text, keeping everything else (comments, order, formatting) as it was."""
+    """Sets (or, for :data:`REMOVE` and ``None``, deletes) dotted fields in a TOML text, keeping everything else.
+
+    Comments, order and formatting of the keys not named stay as they were; a deleted key's line goes with its
+    comment, and a table it leaves empty stays (its header may carry the user's comment).
+    """
     doc = tomlkit.parse(text)
     for name, value in changes.items():
         *sections, key = name.split(".")
         table: Any = doc
+        removing = value is None or value is REMOVE
         for section in sections:
             if section not in table:
+                if removing:
+                    break
                 table[section] = tomlkit.table()
             table = table[section]
-        if value is None:
-            table.pop(key, None)
         else:
-            table[key] = value
+            if removing:
+                table.pop(key, None)
+            else:
+                table[key] = value
     return tomlkit.dumps(doc)
 
 

@@ -127,3 +127,19 @@ def test_the_real_catalogue_reads_a_fake_run_dir_like_its_own(both):
     assert (row["task"], row["state"], row["step"]) == (own["task"], own["state"], own["step"])
     # Both leave their (unlocked) lock file behind: an unlocked file means no live engine, in both.
     assert os.path.exists(Path(row["run_dir"]) / "lock") == os.path.exists(Path(own["run_dir"]) / "lock")
+
+
+def test_the_config_forms_recorded_schema_is_the_real_engines():
+    """The form tests feed the fake engine a recorded ``schema`` of mnist (84 fields: choices, bools, bounds).
+
+    Every recorded field must still be the real engine's (same type, default, help, choices, bounds); fields added
+    to the engine since do not matter to those tests.
+    """
+    done = run_engine("schema", "tests/fixtures/tasks/mnist_form.toml")
+    assert done.returncode == 0, done.stderr[-3000:]
+    real = {f["name"]: f for f in json.loads(done.stdout)["fields"]}
+    recorded = json.loads((REPO / "tests" / "fixtures" / "schemas" / "mnist.json").read_text())["fields"]
+    changed = [f["name"] for f in recorded if real.get(f["name"]) != f]  # a field added since is no change
+    assert changed == [], (
+        "re-record: xaxengine schema tests/fixtures/tasks/mnist_form.toml > tests/fixtures/schemas/mnist.json"
+    )

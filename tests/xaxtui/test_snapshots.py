@@ -164,7 +164,7 @@ class TestOtherScreens:
         assert snap_compare(XaxTui(_rel(RUNS)), terminal_size=SIZE, run_before=run_before)
 
     def test_config_form(self, snap_compare):
-        """The form generated from the schema: one input per field, help under it."""
+        """The form generated from the schema: sections with their counts, a marked input per field, help under it."""
 
         async def run_before(pilot) -> None:
             app = pilot.app

@@ -15,13 +15,16 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Footer, Static, TabbedContent, TabPane, TextArea
 
+from xaxtui.config_values import check_text as check_field
+from xaxtui.config_values import format_value
 from xaxtui.engine import EngineError, schema
 from xaxtui.keys import bindings
 from xaxtui.messages import OpenLaunchRequested, OpenSweepRequested, ShowRunsRequested
 from xaxtui.screens.base import ScopedScreen
 from xaxtui.sweep_launch import SweepLaunchError, launch_sweep
 from xaxtui.tomledit import apply_changes, flatten, save_atomic
-from xaxtui.widgets.config_form import ConfigForm, format_value, parse_value
+from xaxtui.widgets.config_field import MARKERS
+from xaxtui.widgets.config_form import ConfigForm
 from xaxtui.widgets.sweep_builder import SweepBuilder
 
 
@@ -35,7 +38,7 @@ class SchemaLoaded(Message):
 
 
 def check_text(text: str, fields: list[dict[str, Any]] | None) -> str:
-    """Validates TOML text (syntax, and field types when the schema is known); returns the first error or ''."""
+    """Validates TOML text (syntax; with the schema, field types, choices and bounds); the first error or ''."""
     try:
         doc = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as error:
@@ -45,7 +48,7 @@ def check_text(text: str, fields: list[dict[str, Any]] | None) -> str:
         name = spec["name"]
         if name in values:
             try:
-                parse_value(str(spec.get("type", "str")), format_value(values[name]))
+                check_field(spec, format_value(values[name]))
             except ValueError as error:
                 return f"{name}: {error}"
     return ""
@@ -99,9 +102,12 @@ class ConfigScreen(ScopedScreen):
             sweep_status.update(f"[red]no fields to sweep: {message.error}[/]")
             return
         self.fields = message.fields
-        status.update(f"{len(message.fields)} fields · ctrl+s saves · fields in red do not parse")
         values = flatten(tomlkit.parse(self.text))
+        legend = " ".join(f"{symbol} {word}" for symbol, word in MARKERS.values())
+        known = sum(f["name"] in values for f in message.fields)
+        status.update(Text(f"{len(message.fields)} fields, {known} set in the file · {legend}", "dim"))
         await self.query_one("#form-tab", TabPane).mount(ConfigForm(message.fields, values, id="config-form"))
+        self.refresh_bindings()
         sweep_status.display = False
         await self.query_one("#sweep-tab", TabPane).mount(SweepBuilder(self.path, message.fields, id="sweep-builder"))
 
@@ -110,6 +116,16 @@ class ConfigScreen(ScopedScreen):
         self.save_error = text if error else ""
         message = Text(text, style="red" if error else "green")
         self.query_one("#config-message", Static).update(message)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The form's keys (reset, search) live on the Form tab once the form is there; the footer follows."""
+        if action in ("reset_field", "search_fields"):
+            return bool(self.query(ConfigForm)) and self.query_one(TabbedContent).active == "form-tab"
+        return True
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        """Shows the footer keys of the tab now active."""
+        self.refresh_bindings()
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """Takes back a 'not saved' error once the TOML text no longer has it."""
@@ -149,6 +165,20 @@ class ConfigScreen(ScopedScreen):
         note = f" · unsaved form edits kept: {', '.join(kept)}" if kept else ""
         self.notice(f"saved {self.path}{note}")
         return True
+
+    def action_reset_field(self) -> None:
+        """Puts the focused form field back to its default (saving then removes it from the file)."""
+        forms = self.query(ConfigForm)
+        row = forms.first().focused_row() if forms else None
+        if row is None:
+            self.notice("ctrl+r resets the focused field of the Form tab: focus one first", error=True)
+            return
+        self.notice(row.reset())
+        forms.first().refresh_titles()
+
+    def action_search_fields(self) -> None:
+        """Focuses the form's search box."""
+        self.query_one(ConfigForm).query_one("#form-search").focus()
 
     def action_launch(self) -> None:
         """Saves, then opens the launch screen; on the sweep tab, writes the sweep file and starts the sweep."""

@@ -1,96 +1,59 @@
-"""A form generated from ``xaxengine schema``: one input per field, its help below, types checked live."""
+"""The config form generated from ``xaxengine schema``: a search box, then one collapsible section per table.
 
-from typing import Any
+The task's top-level fields come first, then the sections (``[train]``, ``[optimizer]``, ...) in the schema's
+order; those the file sets start open, the rest closed (their rows mount when they first open). The search box
+shows only the fields whose name or help has every word typed (and opens their sections); clearing it restores the
+sections as they were. Only fields the user touched are ever written back.
+"""
 
-import orjson
+from typing import Any, ClassVar
+
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.validation import ValidationResult, Validator
-from textual.widgets import Input, Label, Static
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Collapsible, Input, Select, Static, Switch
 
-_SCALARS = {"int": int, "float": float, "str": str}
+from xaxtui.config_values import matches
+from xaxtui.widgets.config_field import FieldRow
 
-
-def parse_value(type_name: str, text: str) -> Any:
-    """Parses what the user typed as a value of a schema ``type`` (``int``, ``list[float]``, ``int | None``...).
-
-    Raises:
-        ValueError: With a short reason when the text is not of that type.
-    """
-    text = text.strip()
-    options = [t.strip() for t in type_name.split("|")]
-    if "None" in options and text.lower() in ("", "none", "null"):
-        return None
-    options = [t for t in options if t != "None"] or ["str"]
-    errors = []
-    for option in options:
-        try:
-            return _parse_one(option, text)
-        except ValueError as error:
-            errors.append(str(error))
-    raise ValueError(" or ".join(errors))
+TOP = "top level"
 
 
-def _parse_one(type_name: str, text: str) -> Any:
-    if type_name == "bool":
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise ValueError("expected true or false")
-    if type_name in ("int", "float"):
-        try:
-            return int(text) if type_name == "int" else float(text)
-        except ValueError:
-            raise ValueError(f"expected {type_name}") from None
-    if type_name.startswith("list["):
-        inner = type_name[5:-1]
-        try:
-            items = orjson.loads(text if text.startswith("[") else f"[{text}]")
-        except orjson.JSONDecodeError:
-            items = [part.strip() for part in text.split(",") if part.strip()]
-        if not isinstance(items, list):
-            raise ValueError(f"expected {type_name}")
-        return [_parse_one(inner, str(item)) for item in items]
-    if type_name == "str" or type_name not in _SCALARS:
-        return text
-    raise ValueError(f"expected {type_name}")
+def section_title(section: str, rows: list[FieldRow]) -> str:
+    """A section header: its name, and how many of its fields the file sets or the user edited."""
+    states = [row.state() for row in rows]
+    parts = [f"{len(rows)} field{'s' if len(rows) != 1 else ''}", f"{states.count('set')} set"]
+    if edited := sum(s in ("edited", "reset") for s in states):
+        parts.append(f"{edited} edited")
+    return f"{section or TOP}  ({', '.join(parts)})"
 
 
-def format_value(value: Any) -> str:
-    """How a TOML value is shown in an input."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return orjson.dumps(value).decode()
-    return str(value)
+class SearchBox(Input):
+    """The form's search box: escape empties it first (and only an empty one lets escape leave the editor)."""
+
+    BINDINGS: ClassVar = [Binding("escape", "clear_search", "Clear the search", show=False)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape clears only a search there is."""
+        return bool(self.value) if action == "clear_search" else super().check_action(action, parameters)
+
+    def action_clear_search(self) -> None:
+        """Empties the box (every field shows again)."""
+        self.value = ""
 
 
-class TypeValidator(Validator):
-    """Validates an input against a schema type."""
-
-    def __init__(self, type_name: str) -> None:
-        """Checks values of ``type_name``."""
-        super().__init__()
-        self.type_name = type_name
-
-    def validate(self, value: str) -> ValidationResult:
-        """Success when :func:`parse_value` accepts the text."""
-        try:
-            parse_value(self.type_name, value)
-        except ValueError as error:
-            return self.failure(str(error))
-        return self.success()
-
-
-class ConfigForm(VerticalScroll):
-    """Inputs for every schema field, prefilled from the TOML document."""
+class ConfigForm(Vertical):
+    """A search box and, per section, a collapsible list of field rows prefilled from the TOML document."""
 
     DEFAULT_CSS = """
-    ConfigForm .field-name { margin-top: 1; text-style: bold; }
-    ConfigForm .field-help { color: $text-muted; }
-    ConfigForm .field-error { color: $error; height: auto; }
-    ConfigForm Input { height: 3; }
+    ConfigForm { height: 1fr; }
+    ConfigForm #form-search { margin-bottom: 1; }
+    ConfigForm #form-fields { height: 1fr; }
+    ConfigForm #form-empty { color: $text-muted; display: none; }
+    ConfigForm Collapsible { border-top: none; padding: 0; }
+    ConfigForm CollapsibleTitle { color: $accent; text-style: bold; }
+    ConfigForm Collapsible > Contents { padding: 0 0 1 2; }
     """
 
     def __init__(self, fields: list[dict[str, Any]], values: dict[str, Any], **kwargs: object) -> None:
@@ -104,52 +67,99 @@ class ConfigForm(VerticalScroll):
         super().__init__(**kwargs)  # ty: ignore[invalid-argument-type]
         self.fields = {f["name"]: f for f in fields}
         self.values = values
-        self.shown = {name: format_value(values.get(name, spec.get("default"))) for name, spec in self.fields.items()}
+        top_first = any(not f.get("section") for f in fields)  # the task's own fields, as at the top of the file
+        self.sections: dict[str, list[FieldRow]] = {"": []} if top_first else {}
+        for index, spec in enumerate(fields):
+            self.sections.setdefault(str(spec.get("section") or ""), []).append(FieldRow(spec, index, values))
+        self.collapsibles: dict[str, Collapsible] = {}
+        self._open_before_search: dict[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
-        """Name and type, input, help, error line per field."""
-        for i, (name, spec) in enumerate(self.fields.items()):
-            type_name = str(spec.get("type", "str"))
-            choices = spec.get("choices")
-            yield Label(f"{name}  [dim]{type_name}[/]", classes="field-name")
-            yield Input(self.shown[name], id=f"field-{i}", name=name, validators=[TypeValidator(type_name)])
-            hint = str(spec.get("help") or "")
-            if choices:
-                hint += f" (one of: {', '.join(map(str, choices))})"
-            yield Static(hint, classes="field-help", markup=False)
-            yield Static("", id=f"error-{i}", classes="field-error")
+        """The search box, then the sections."""
+        yield SearchBox(placeholder="/ search fields by name or help (ctrl+f)", compact=True, id="form-search")
+        with VerticalScroll(id="form-fields", can_focus=False):  # tab goes from the search box to the fields
+            yield Static("", id="form-empty")
+            for i, (section, rows) in enumerate(self.sections.items()):
+                opened = any(row.in_file for row in rows)
+                title = section_title(section, rows)
+                children = rows if opened else []  # a closed section's rows mount when it first opens
+                collapsible = Collapsible(*children, title=title, collapsed=not opened, id=f"section-{i}", name=section)
+                self.collapsibles[section] = collapsible
+                yield collapsible
+
+    async def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        """Mounts a section's rows the first time it opens."""
+        rows = self.sections.get(event.collapsible.name or "", [])
+        if rows and not rows[0].is_mounted:
+            await event.collapsible.query_one(Collapsible.Contents).mount_all(rows)
+
+    @property
+    def rows(self) -> list[FieldRow]:
+        """Every field row, in schema order."""
+        return [row for rows in self.sections.values() for row in rows]
+
+    def row(self, name: str) -> FieldRow:
+        """The row of the field ``name``."""
+        return next(row for row in self.rows if row.field_name == name)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """Shows or clears the field's error as the user types."""
-        if event.input.id and event.validation_result is not None:
-            error = self.query_one(f"#error-{event.input.id.removeprefix('field-')}", Static)
-            error.update("; ".join(event.validation_result.failure_descriptions))
+        """Filters on the search box; refreshes a section's counts when one of its fields changes."""
+        if event.input.id == "form-search":
+            self.filter(event.value)
+        else:
+            self.refresh_titles(event.input)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """A choice changed: the section's counts follow."""
+        self.refresh_titles(event.select)
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        """A switch flipped: the section's counts follow."""
+        self.refresh_titles(event.switch)
+
+    def filter(self, query: str) -> None:
+        """Shows only the fields matching ``query`` (all of them for an empty one) and the sections holding them."""
+        collapsibles = self.collapsibles
+        query = query.strip()
+        if query and self._open_before_search is None:
+            self._open_before_search = {name: not c.collapsed for name, c in collapsibles.items()}
+        shown = 0
+        for section, rows in self.sections.items():
+            hits = 0
+            for row in rows:
+                row.display = not query or matches(row.spec, query)
+                hits += row.display
+            shown += hits
+            collapsible = collapsibles[section]
+            collapsible.display = hits > 0
+            if query and hits:
+                collapsible.collapsed = False
+        if not query and self._open_before_search is not None:
+            for name, opened in self._open_before_search.items():
+                collapsibles[name].collapsed = not opened
+            self._open_before_search = None
+        empty = self.query_one("#form-empty", Static)
+        empty.update(f"no field matches {query!r}" if query and not shown else "")
+        empty.display = bool(query) and not shown
+
+    def refresh_titles(self, editor: Widget | None = None) -> None:
+        """Recounts the set and edited fields into each section's header (only the section of ``editor`` if given)."""
+        for section, collapsible in self.collapsibles.items():
+            rows = self.sections[section]
+            if editor is None or any(row.editor is editor for row in rows):
+                collapsible.title = section_title(section, rows)
 
     def touched(self) -> list[str]:
-        """Fields whose text the user changed since the form last showed the file."""
-        return [i.name for i in self.query(Input) if i.name and i.value != self.shown[i.name]]
+        """Fields whose value the user changed (or reset) since the form last showed the file."""
+        return [row.field_name for row in self.rows if row.touched()]
 
     def changed_values(self) -> dict[str, Any]:
-        """Parsed values of the fields the user touched (no other field is written back).
+        """Values of the fields the user touched (:data:`~xaxtui.tomledit.REMOVE` for a reset); no other is written.
 
         Raises:
-            ValueError: Naming the first touched field whose text does not parse.
+            ValueError: Naming the first touched field whose text does not parse or is out of its bounds.
         """
-        out: dict[str, Any] = {}
-        for field_input in self.query(Input):
-            name = field_input.name or ""
-            if field_input.value == self.shown[name]:
-                continue
-            spec = self.fields[name]
-            try:
-                value = parse_value(str(spec.get("type", "str")), field_input.value)
-            except ValueError as error:
-                raise ValueError(f"{name}: {error}") from None
-            choices = spec.get("choices")
-            if choices and value not in choices:
-                raise ValueError(f"{name}: must be one of {', '.join(map(str, choices))}")
-            out[name] = value
-        return out
+        return {row.field_name: row.change() for row in self.rows if row.touched()}
 
     def reload(self, values: dict[str, Any], keep_touched: bool = True) -> None:
         """Shows the file's values as saved; fields the user touched keep their text unless ``keep_touched`` is off.
@@ -160,9 +170,11 @@ class ConfigForm(VerticalScroll):
                 itself was saved.
         """
         self.values = values
-        for field_input in self.query(Input):
-            name = field_input.name or ""
-            text = format_value(values.get(name, self.fields[name].get("default")))
-            if not keep_touched or field_input.value == self.shown[name]:
-                field_input.value = text
-            self.shown[name] = text
+        for row in self.rows:
+            row.reload(values, keep_touched)
+        self.refresh_titles()
+
+    def focused_row(self) -> FieldRow | None:
+        """The row holding the focused widget, if any."""
+        focused = self.screen.focused
+        return next((w for w in focused.ancestors_with_self if isinstance(w, FieldRow)), None) if focused else None
