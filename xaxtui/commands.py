@@ -18,12 +18,18 @@ class ActionCommands(Provider):
     """Palette entries from :data:`xaxtui.keys.KEYS` for the ``app`` scope and the screen's ``KEY_SCOPE``."""
 
     def entries(self) -> list[Key]:
-        """The registry rows offered on the current screen, once per action (the screen's own first)."""
+        """The registry rows offered on the current screen, once per action (the screen's own first).
+
+        An action the screen turns off now (its ``check_action`` says False, as the run view does for the config
+        diff of a single run) is not offered, as the footer does not show it.
+        """
         scope = key_scope(self.screen)
         seen: set[str] = set()
         out = []
         for k in sorted(KEYS, key=lambda k: k.scope == "app"):
             if k.scope in ("app", scope) and k.bound and k.action not in seen and k.action != "command_palette":
+                if k.scope != "app" and self.screen.check_action(k.action, ()) is False:
+                    continue
                 seen.add(k.action)
                 out.append(k)
         return out

@@ -113,6 +113,7 @@ async def test_palette_shows_each_action_of_the_screen_with_its_key_and_runs_it(
         run_screen = app.screen
         entries = ActionCommands(run_screen).entries()
         assert {k.scope for k in entries} == {"run", "app"} and len({k.action for k in entries}) == len(entries)
+        assert "config_diff" not in {k.action for k in entries}  # one run: nothing to diff, as in the footer
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         results = app.screen.query_one(CommandList)

@@ -103,3 +103,18 @@ def test_waiting_for_a_run_dir(snap_compare, size, tmp_path: Path, monkeypatch: 
         await pilot.pause()
 
     assert snap_compare(XaxTui(Path("runs/mnist/20261201-120000-wait")), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare, size):
+    """``?`` on the run view: the screen's keys first, each with the line saying what it does."""
+    from xaxtui.screens.help import HelpScreen
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+    assert snap_compare(XaxTui(_rel(RUN_A)), terminal_size=size, run_before=run_before)

@@ -92,6 +92,9 @@ async def test_compare_view_legends_header_full_chart_and_diff_table_use_the_lab
     app = XaxTui(tmp_path)
     async with app.run_test(size=(160, 40)) as pilot:
         view = await _compare_view(pilot, app, [RUN_A, RUN_B, run_c])
+        from xaxtui.commands import ActionCommands
+
+        assert "config_diff" in {k.action for k in ActionCommands(view).entries()}  # compared: the palette has it
         labels = ["lr=0.002 hidden=64", "lr=0.001 hidden=64", "lr=0.0003 hidden=128"]
         loss = next(c for c in view.query(MetricChart) if c.metric == "loss")
         assert [name for name, *_ in loss.raw] == [
