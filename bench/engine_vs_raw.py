@@ -8,6 +8,11 @@ one-step-per-call loop: the ``steps_per_call_8`` rows.
 
 Each measurement runs in its own fresh subprocess (so neither side inherits the other's compile caches or memory);
 raw and engine runs alternate, several repeats, and the driver reports medians.
+
+On this 2-core VM the same program's speed differs by up to 15% from one process to the next (raw alone: 238-292
+steps/s over 7 processes), more than the gap being measured. So the ``same_process`` rows also run raw and engine
+alternately inside one process (raw, engine, raw, engine, each on fresh state and a fresh compile), and report the
+ratio of each process's medians: a per-process speed shift cancels out of it.
 Results: bench/results/engine_vs_raw.json.
 
     python bench/engine_vs_raw.py [--repeats 5] [--steps 2000]
@@ -124,10 +129,22 @@ def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False, nice: i
     return {"steps_per_s": steps_per_s, "first_step_s": running_t - T0 + 1.0 / steps_per_s, "thread_cpu_s": clocks}
 
 
+def same_process_pairs(steps: int, pairs: int = 2) -> dict[str, Any]:
+    """Raw and engine alternately in this process (``pairs`` of each); their medians and the ratio."""
+    raw, engine = [], []
+    for _ in range(pairs):
+        raw.append(run_raw(steps)["steps_per_s"])
+        engine.append(run_engine(steps)["steps_per_s"])
+    ratio = statistics.median(engine) / statistics.median(raw)
+    return {"raw_steps_per_s": raw, "engine_steps_per_s": engine, "ratio": ratio, "steps_per_s": ratio}
+
+
 def worker(mode: str, steps: int) -> None:
     """Runs one measurement and prints it as JSON with the process's peak RSS."""
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    if mode == "raw":
+    if mode == "same_process":
+        result = same_process_pairs(steps)
+    elif mode == "raw":
         result = run_raw(steps)
     else:
         nice = 0 if mode == "engine_nice0" else 10
@@ -141,7 +158,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--worker", choices=["raw", "engine", "engine_nice0", "engine_k8", "engine_paced"])
+    parser.add_argument(
+        "--worker", choices=["raw", "engine", "engine_nice0", "engine_k8", "engine_paced", "same_process"]
+    )
+    parser.add_argument("--same-process", type=int, default=0, help="Also N processes of same-process pairs.")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "engine_vs_raw.json"))
     args = parser.parse_args()
     if args.worker:
@@ -149,6 +169,14 @@ def main() -> None:
         return
     from bench.alternate import alternate
 
+    same = alternate(__file__, {"same_process": "same_process"}, ["--steps", str(args.steps)], args.same_process)
+    same_ratios = [s["ratio"] for s in same["same_process"]]
+    if not args.repeats:  # the same-process rows alone
+        result = {"steps": args.steps, "same_process_ratio_median": statistics.median(same_ratios)}
+        result |= {"same_process_ratio_all": same_ratios, "same_process_samples": same["same_process"]}
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        sys.stdout.write(json.dumps({k: v for k, v in result.items() if "samples" not in k}, indent=2) + "\n")
+        return
     variants = {"raw": "raw", "engine": "engine", "engine_nice0": "engine_nice0", "engine_k8": "engine_k8"}
     samples = alternate(__file__, variants, ["--steps", str(args.steps)], args.repeats)
 
@@ -189,13 +217,17 @@ def main() -> None:
         "background_nice_0_ratio_median": statistics.median(ratios_nice0),
         "background_nice_0_ratio_all": ratios_nice0,
         "thread_cpu_share_median": {"engine": thread_shares("engine"), "engine_nice0": thread_shares("engine_nice0")},
+        "same_process_ratio_median": statistics.median(same_ratios) if same_ratios else None,
+        "same_process_ratio_all": same_ratios,
+        "same_process_samples": same["same_process"],
         "first_step_delta_s": median("engine", "first_step_s") - median("raw", "first_step_s"),
         "peak_rss_ratio": median("engine", "peak_rss_mb") / median("raw", "peak_rss_mb"),
         "samples": samples,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    keys = ("steps_per_s_ratio_median", "steps_per_call_8_ratio_median", "background_nice_0_ratio_median")
+    keys = ("steps_per_s_ratio_median", "same_process_ratio_median", "steps_per_call_8_ratio_median")
+    keys += ("background_nice_0_ratio_median",)
     keys += ("first_step_delta_s", "thread_cpu_share_median")
     summary = {k: result[k] for k in keys}
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
