@@ -187,7 +187,10 @@ class TestOtherScreens:
             app.screen.query_one("#sweep-field", Select).value = "optimizer.lr"
             await wait_for(pilot, lambda: app.screen.query_one("#sweep-bounds", Input).value == "0.0002, 0.02")
             await pilot.click("#sweep-add")
-            await wait_for(pilot, lambda: app.screen.query_one("#sweep-ranges", DataTable).row_count == 1)
+            table = app.screen.query_one("#sweep-ranges", DataTable)
+            # the row, and the columns measured to it (a loaded machine drew the snapshot before the re-measure)
+            await wait_for(pilot, lambda: table.row_count == 1)
+            await wait_for(pilot, lambda: next(iter(table.columns.values())).content_width >= len("optimizer.lr"))
             app.screen.query_one("#sweep-field", Select).value = "hidden"
             await wait_for(pilot, lambda: app.screen.query_one("#sweep-bounds", Input).value == "32, 128")
             app.screen.query_one("#sweep-add").focus()
