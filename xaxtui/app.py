@@ -87,6 +87,7 @@ class XaxTui(App[None]):
         target = self.target
         if target is not None and target.suffix == ".toml":
             from xaxtui.screens.config import ConfigScreen  # imported when first shown: a fast first paint
+
             self.push_screen(ConfigScreen(target))
         elif target is not None and (target / "events.jsonl").exists():
             self.show_runs([target])
@@ -136,18 +137,21 @@ class XaxTui(App[None]):
     def show_runs(self, runs: Sequence[Path | RunInfo]) -> None:
         """Opens the run view of one run, or of several on shared charts."""
         from xaxtui.screens.run import RunScreen  # imported when first shown: a fast first paint
+
         self.push_screen(RunScreen([self.manager.attach(r) for r in runs]))
 
     def launch(self, task: Path, overrides: list[str], runs_dir: Path) -> RunSession:
         """Starts the engine here on ``task`` and opens its run view."""
         session = self.manager.launch(task, overrides, runs_dir)
         from xaxtui.screens.run import RunScreen  # imported when first shown: a fast first paint
+
         self.push_screen(RunScreen([session]))
         return session
 
     def open_launch(self, task: Path) -> None:
         """Opens the launch screen for a task file."""
         from xaxtui.screens.launch import LaunchScreen  # imported when first shown: a fast first paint
+
         self.push_screen(LaunchScreen(task, self.runs_dir, self.remotes))
 
     @on(LaunchRequested)
@@ -156,6 +160,7 @@ class XaxTui(App[None]):
             self.launch(message.task, message.overrides, message.runs_dir)
         else:
             from xaxtui.screens.run import RunScreen  # imported when first shown: a fast first paint
+
             self.push_screen(RunScreen([self.manager.launch_remote(message.host, message.task, message.overrides)]))
 
     @on(StopRequested)
@@ -189,11 +194,13 @@ class XaxTui(App[None]):
     @on(ShowSweepsRequested)
     def _show_sweeps_requested(self) -> None:
         from xaxtui.screens.sweeps import SweepsScreen  # imported when first shown: a fast first paint
+
         self.push_screen(SweepsScreen(self.runs_dir))
 
     @on(OpenSweepRequested)
     def _open_sweep_requested(self, message: OpenSweepRequested) -> None:
         from xaxtui.screens.sweep import SweepScreen  # imported when first shown: a fast first paint
+
         self.push_screen(SweepScreen(message.sweep_dir))
 
     @on(AddRemoteRequested)
@@ -210,6 +217,7 @@ class XaxTui(App[None]):
     @on(EditConfigRequested)
     def _edit_config_requested(self, message: EditConfigRequested) -> None:
         from xaxtui.screens.config import ConfigScreen  # imported when first shown: a fast first paint
+
         self.push_screen(ConfigScreen(message.task))
 
     def action_open_picker(self) -> None:
