@@ -47,7 +47,7 @@ def test_picker_open_run_help_quit():
         _tmux("send-keys", "-t", session, "Down", "Enter")
         _wait_screen(session, "step 300/300", "loss", "Stop", "info step 300")
         _tmux("send-keys", "-t", session, "?")
-        _wait_screen(session, "xax-tui keys")
+        _wait_screen(session, "Keys: Run view", "Run view (this screen)")
         _tmux("send-keys", "-t", session, "Escape")
         _wait_screen(session, "step 300/300", "Checkpoint")  # back on the run view (its footer, cut at any width)
         _tmux("send-keys", "-t", session, "q")
