@@ -11,6 +11,7 @@ the mapped read.
 The layout is found per process (a Grain worker unpickles the dataset, maps it and finds its own addresses).
 """
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +40,14 @@ class ColumnLayout:
     dtype: np.dtype
     shape: tuple[int, ...]
 
-    def chunk_of(self, starts: np.ndarray, row: int) -> Chunk:
-        """The chunk holding physical row ``row`` (``starts``: the chunks' first rows)."""
-        return self.chunks[int(np.searchsorted(starts, row, side="right")) - 1]
+    @functools.cached_property
+    def starts(self) -> np.ndarray:
+        """The chunks' first rows (found once, not per batch)."""
+        return np.asarray([c.start for c in self.chunks])
+
+    def chunk_of(self, row: int) -> Chunk:
+        """The chunk holding physical row ``row``."""
+        return self.chunks[int(np.searchsorted(self.starts, row, side="right")) - 1]
 
 
 def _fixed_layout(array: Any) -> tuple[Any, int, np.dtype, tuple[int, ...]] | None:
@@ -100,11 +106,10 @@ class PreadRows:
         rows = _physical_rows(self.dataset, indices)
         out = {}
         for name, layout in layouts.items():
-            starts = np.asarray([c.start for c in layout.chunks])
             row_bytes = layout.dtype.itemsize * int(np.prod(layout.shape, dtype=np.int64))
             buffer = bytearray(row_bytes * len(rows))
             for i, row in enumerate(rows.tolist()):
-                chunk = layout.chunk_of(starts, row)
+                chunk = layout.chunk_of(row)
                 fd = self._fd(chunk.path)
                 data = os.pread(fd, row_bytes, chunk.offset + (row - chunk.start) * chunk.stride)
                 if len(data) != row_bytes:
