@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def supervise(
     Args:
         procs: The children, by rank.
         on_failure: Called with ``(rank, exit code)`` of the child that failed first (a child killed by a signal
-            before one that exited with an error), after the others stopped.
+            before one that exited with an error, else the earliest exit), after the others stopped.
         poll_s: Seconds between polls.
 
     Returns:
@@ -139,13 +140,16 @@ def supervise(
                 proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
+    exited_at = _exit_clocks(procs)
     interrupted_at: float | None = None
     try:
         while True:
             codes = [p.poll() for p in procs]
             bad = [(rank, c) for rank, c in enumerate(codes) if c not in (None, 0, *INTERRUPTED)]
             if bad:
-                rank, code = min(bad, key=lambda rc: (rc[1] >= 0, rc[0]))  # a killed rank is the likely cause
+                # A killed rank is the likely cause; else the first to exit (a rank blocked in a collective fails
+                # only after its peer left, often within one poll of it).
+                rank, code = min(bad, key=lambda rc: (rc[1] >= 0, exited_at.get(rc[0], float("inf")), rc[0]))
                 stop_all(procs)
                 on_failure(rank, code)
                 return code if len(procs) == 1 and code > 0 else 1
@@ -160,6 +164,19 @@ def supervise(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _exit_clocks(procs: Sequence[subprocess.Popen[bytes]]) -> dict[int, float]:
+    """Starts a waiter thread per child that records when it exited (monotonic seconds), by rank."""
+    exited_at: dict[int, float] = {}
+
+    def wait(rank: int, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()
+        exited_at[rank] = time.monotonic()
+
+    for rank, proc in enumerate(procs):
+        threading.Thread(target=wait, args=(rank, proc), name=f"wait-rank-{rank}", daemon=True).start()
+    return exited_at
 
 
 def stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
