@@ -2,11 +2,11 @@
 
 The reader (``protocol.decode``) guarantees an object with a string ``kind`` and an integer ``seq``; anything else can
 be of any type in a file a user hands us (a hand-edited line, another tool's output, a future engine). A batch of
-well-formed events passes :func:`times_ok` and :func:`scalars_ok` (a few C-level ``map`` calls over its columns) and
-:func:`valid` for its rare other kinds, and is folded as it is; any other batch is filtered event by event with
-:func:`valid` (an event whose fields the fold reads have the wrong type is dropped and counted, never raised). Metric
-values of the wrong type in a good ``scalars`` event are the fold's to replace by NaN (:func:`numbers`): the event's
-other values still count.
+well-formed events passes :func:`time_column` and :func:`scalar_columns` (a few C-level ``map`` calls, whose columns
+the fold then uses) and :func:`valid` for its rare other kinds, and is folded as it is; any other batch is filtered
+event by event with :func:`valid` (an event whose fields the fold reads have the wrong type is dropped and counted,
+never raised). Metric values of the wrong type in a good ``scalars`` event are the fold's to replace by NaN
+(:func:`numbers`): the event's other values still count.
 """
 
 import math
@@ -76,26 +76,35 @@ def valid(ev: Event) -> bool:
     return True
 
 
-def times_ok(events: list[Event]) -> bool:
-    """Whether every event has a numeric ``t`` (one C-level pass; JSON numbers are always finite)."""
+def time_column(events: list[Event]) -> list[Any] | None:
+    """Every event's ``t`` when all are numbers (one C-level pass; JSON numbers are always finite), else None."""
     try:
-        return set(map(type, map(_T, events))) <= NUMBER
+        times = list(map(_T, events))
     except KeyError:
-        return False
+        return None
+    return times if set(map(type, times)) <= NUMBER else None
 
 
-def scalars_ok(scalars: list[Event]) -> bool:
-    """Whether every ``scalars`` event of a batch is :func:`valid`, checked by columns at C speed."""
+def scalar_columns(scalars: list[Event]) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """Steps, phases and value dicts of a batch of ``scalars`` events when every one is :func:`valid`, else None.
+
+    Checked by columns at C speed, and the columns are the fold's (no second extraction). None also when an optional
+    field is missing somewhere: the caller filters and reads the batch event by event.
+    """
     try:
-        ok = (
-            set(map(type, map(_STEP, scalars))) <= NUMBER
-            and set(map(type, map(_PHASE, scalars))) <= _STR
-            and set(map(type, map(_VALUES, scalars))) <= _DICT
-        )
-    except KeyError:  # an optional field missing somewhere: one by one
-        return all(map(valid, scalars))
+        steps = list(map(_STEP, scalars))
+        phases = list(map(_PHASE, scalars))
+        values = list(map(_VALUES, scalars))
+    except KeyError:
+        return None
+    value_types = set(map(type, values))
+    ok = set(map(type, steps)) <= NUMBER and set(map(type, phases)) <= _STR and value_types <= _DICT
     last = scalars[-1]  # the header's rates come from the last event (the smoothed rate skips non-numbers)
-    return ok and all(type(last.get(name)) in _NN for name in ("samples_per_s", "steps_per_s", "elapsed_s"))
+    if not ok or not all(type(last.get(name)) in _NN for name in ("samples_per_s", "steps_per_s", "elapsed_s")):
+        return None
+    if type(None) in value_types:
+        values = [v or {} for v in values]
+    return steps, phases, values
 
 
 def only_valid(events: list[Event]) -> list[Event]:
@@ -103,8 +112,12 @@ def only_valid(events: list[Event]) -> list[Event]:
     return [ev for ev in events if valid(ev)]
 
 
-def numbers(column: list[Any]) -> list[Any]:
-    """A column of metric values as the fold stores them: numbers and None as they are, anything else None (NaN)."""
-    if set(map(type, column)) <= _VALUE:
-        return column
-    return [v if type(v) in _VALUE else None for v in column]
+def numbers(column: list[Any]) -> tuple[list[Any], bool]:
+    """A column of metric values as the fold stores them, and whether it holds a None (NaN).
+
+    Numbers and None stay as they are, anything else becomes None: one C-level pass over a clean column.
+    """
+    types = set(map(type, column))
+    if types <= _VALUE:
+        return column, type(None) in types
+    return [v if type(v) in _VALUE else None for v in column], True

@@ -15,10 +15,11 @@ import operator
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from typing import Any
 
 from xaxengine.protocol import TERMINAL_STATES, TIMING_FRACTIONS, TIMING_PHASE, Event
-from xaxtui.event_check import numbers, only_valid, scalars_ok, times_ok, valid
+from xaxtui.event_check import numbers, only_valid, scalar_columns, time_column, valid
 from xaxtui.loglines import Entry, LogBook, merge_step_lines
 from xaxtui.media import MEDIA_KINDS, MediaIndex
 from xaxtui.series import RECENT_POINTS, Series
@@ -28,11 +29,7 @@ NAN = math.nan
 RATE_SMOOTHING = 0.9
 _RATE_WINDOWS = 64
 _MISSING = object()
-_STEP = operator.itemgetter("step")
-_T = operator.itemgetter("t")
-_VALUES = operator.itemgetter("values")
 _KIND = operator.itemgetter("kind")
-_PHASE = operator.itemgetter("phase")
 _ARTIFACT_KINDS = frozenset({"histogram", "image", "text", "distribution", "mesh", "video"})
 DATA_BOUND_FRAC = 0.2  # a run that waits for data more than this fraction of the time is flagged data-bound
 
@@ -244,22 +241,6 @@ def _fold_rare(state: RunState, ev: Event, kind: object) -> bool:
     return True
 
 
-def _columns(events: list[Event]) -> tuple[list[Any], list[float], list[dict[str, Any]]]:
-    """Steps, times and value dicts of ``scalars`` events, with C-level ``itemgetter`` maps when all fields exist."""
-    try:
-        steps = list(map(_STEP, events))
-    except KeyError:
-        steps = [ev.get("step", 0) for ev in events]
-    times = list(map(_T, events))
-    try:
-        values = list(map(_VALUES, events))
-    except KeyError:
-        values = [ev.get("values") or {} for ev in events]
-    if None in values:
-        values = [v or {} for v in values]
-    return steps, times, values
-
-
 def _value_columns(values: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """One list per metric name; a metric missing from an event gets :data:`_MISSING` there."""
     first = values[0]
@@ -272,20 +253,21 @@ def _value_columns(values: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [v.get(name, _MISSING) for v in values] for name in names}
 
 
-def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
-    """Appends a batch of ``scalars`` events of one phase column by column (C-level maps, no per-event calls).
+def _fold_scalars(
+    state: RunState, phase: str, steps: list[Any], times: list[Any], values: list[dict[str, Any]]
+) -> None:
+    """Appends the columns of a batch of ``scalars`` events of one phase (C-level maps, no per-event calls).
 
     A batch whose steps go back somewhere (a resume without its ``run_start`` in view) is folded as consecutive
     increasing segments, each replacing what it overlaps.
     """
-    steps, times, values = _columns(events)
     if len(steps) > 1 and any(map(operator.le, steps[1:], steps)):
         start = 0
         for i in range(1, len(steps)):
             if steps[i] <= steps[i - 1]:
-                _fold_scalars(state, phase, events[start:i])
+                _fold_scalars(state, phase, steps[start:i], times[start:i], values[start:i])
                 start = i
-        _fold_scalars(state, phase, events[start:])
+        _fold_scalars(state, phase, steps[start:], times[start:], values[start:])
         return
     for name, full in _value_columns(values).items():
         column = full
@@ -301,12 +283,12 @@ def _fold_scalars(state: RunState, phase: str, events: list[Event]) -> None:
             column = [column[i] for i in keep]
         else:
             new_steps, new_times = steps, times
-        column = numbers(column)  # a value of the wrong type is not charted (NaN); the others are
+        column, has_none = numbers(column)  # a value of the wrong type is not charted (NaN); the others are
         if new_steps[0] <= s.last_step:
             s.truncate(new_steps[0])
         s.steps.extend(new_steps)
         s.times.extend(new_times)
-        s.values.extend([NAN if value is None else value for value in column] if None in column else column)
+        s.values.extend([NAN if value is None else value for value in column] if has_none else column)
         if len(s.values) >= 2 * s.recent:
             s.compact()
 
@@ -341,32 +323,57 @@ def _fold_train_rates(state: RunState, train: list[Event]) -> None:
             state.steps_per_s_smooth = rate if math.isnan(old) else RATE_SMOOTHING * old + (1 - RATE_SMOOTHING) * rate
 
 
-def _by_phase(scalars: list[Event]) -> dict[str, list[Event]]:
-    try:
-        phases = list(map(_PHASE, scalars))
-    except KeyError:
+@dataclass
+class _PhaseBatch:
+    """The ``scalars`` events of one phase in a batch, with the columns the fold reads."""
+
+    events: list[Event]
+    steps: list[Any]
+    times: list[Any]
+    values: list[dict[str, Any]]
+
+
+def _by_phase(scalars: list[Event], times: list[Any]) -> dict[str, _PhaseBatch]:
+    """Splits a batch of ``scalars`` events (and their times) by phase, checking them by columns on the way.
+
+    Events of a batch that fails the column checks are filtered one by one (see :mod:`xaxtui.event_check`); the
+    caller counts the difference.
+    """
+    columns = scalar_columns(scalars)
+    if columns is None:
+        scalars = only_valid(scalars)
+        if not scalars:
+            return {}
+        times = [ev["t"] for ev in scalars]
+        steps = [ev["step"] for ev in scalars]
         phases = [ev.get("phase", "train") for ev in scalars]
+        values = [ev.get("values") or {} for ev in scalars]
+    else:
+        steps, phases, values = columns
     if phases.count(phases[0]) == len(phases):
-        return {phases[0]: scalars}
-    return {p: [ev for ev, q in zip(scalars, phases, strict=True) if q == p] for p in dict.fromkeys(phases)}
+        return {phases[0]: _PhaseBatch(scalars, steps, times, values)}
+    out = {}
+    for phase in dict.fromkeys(phases):
+        mask = list(map(operator.eq, phases, repeat(phase)))
+        out[phase] = _PhaseBatch(*(list(compress(column, mask)) for column in (scalars, steps, times, values)))
+    return out
 
 
-def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> None:
+def _fold_segment(state: RunState, events: list[Event], kinds: list[Any], times: list[Any]) -> None:
     """Folds events that hold no ``run_start``: other kinds in order, ``scalars`` in bulk per phase.
 
     The step lines of the log pane go between the other kinds' lines in ``seq`` order.
     """
     n_scalars = kinds.count("scalars")
-    scalars = (
-        events if n_scalars == len(events) else [ev for ev, k in zip(events, kinds, strict=True) if k == "scalars"]
-    )
-    if scalars and not scalars_ok(scalars):
-        kept = only_valid(scalars)
-        state.rejected += len(scalars) - len(kept)
-        scalars = kept
-    by_phase = _by_phase(scalars) if scalars else {}
+    if n_scalars == len(events):
+        scalars, scalar_times = events, times
+    else:
+        mask = list(map(operator.eq, kinds, repeat("scalars")))
+        scalars, scalar_times = list(compress(events, mask)), list(compress(times, mask))
+    by_phase = _by_phase(scalars, scalar_times) if scalars else {}
+    state.rejected += len(scalars) - sum(len(batch.events) for batch in by_phase.values())
     timing = by_phase.pop(TIMING_PHASE, None)
-    step_lines = state.book.step_lines(by_phase, state.max_steps) if by_phase else []
+    step_lines = state.book.step_lines({p: b.events for p, b in by_phase.items()}, state.max_steps) if by_phase else []
     if n_scalars != len(events):
         others = sorted(i for kind in set(kinds) if kind != "scalars" for i in _positions(kinds, kind))
         for i in others:
@@ -376,12 +383,12 @@ def _fold_segment(state: RunState, events: list[Event], kinds: list[Any]) -> Non
     if step_lines:
         merge_step_lines(state.book, step_lines, math.inf)
     if timing:  # the step-time breakdown: the header shows the latest; it is not charted
-        state.timing = timing[-1].get("values") or {}
+        state.timing = timing.events[-1].get("values") or {}
     for phase, batch in by_phase.items():
-        _fold_scalars(state, phase, batch)
+        _fold_scalars(state, phase, batch.steps, batch.times, batch.values)
     train = by_phase.get("train")
     if train:
-        _fold_train_rates(state, train)
+        _fold_train_rates(state, train.events)
 
 
 def fold(state: RunState, events: Iterable[Event]) -> RunState:
@@ -411,12 +418,11 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
     except KeyError:
         kinds = [ev.get("kind") for ev in events]
     last_seq = events[-1]["seq"]
-    if not times_ok(events) or not all(
-        valid(events[i]) for k in set(kinds) - {"scalars"} for i in _positions(kinds, k)
-    ):
+    times = time_column(events)
+    if times is None or not all(valid(events[i]) for k in set(kinds) - {"scalars"} for i in _positions(kinds, k)):
         kept = only_valid(events)
         state.rejected += len(events) - len(kept)
-        events, kinds = kept, [ev["kind"] for ev in kept]
+        events, kinds, times = kept, [ev["kind"] for ev in kept], [ev["t"] for ev in kept]
     if not events:
         state.last_seq = last_seq
         return state
@@ -424,13 +430,16 @@ def fold(state: RunState, events: Iterable[Event]) -> RunState:
     if "run_start" in kinds:
         for i, kind in enumerate(kinds):
             if kind == "run_start":
-                _fold_segment(state, events[start:i], kinds[start:i])
+                _fold_segment(state, events[start:i], kinds[start:i], times[start:i])
                 _fold_other(state, events[i], kind)
                 start = i + 1
-    _fold_segment(state, events[start:] if start else events, kinds[start:] if start else kinds)
+    if start:
+        _fold_segment(state, events[start:], kinds[start:], times[start:])
+    else:
+        _fold_segment(state, events, kinds, times)
     if math.isnan(state.first_t):
-        state.first_t = events[0]["t"]
-    state.last_t = events[-1]["t"]
+        state.first_t = times[0]
+    state.last_t = times[-1]
     state.last_seq = last_seq
     state.events += len(events)
     return state
