@@ -24,6 +24,8 @@ RUNS = ROOT / "tests" / "fixtures" / "recorded_runs"
 TASK = ROOT / "tests" / "fixtures" / "tasks" / "tiny.toml"
 FAKE = ROOT / "tests" / "fixtures" / "fake_engine.py"
 OUT = ROOT / "bench" / "results" / "tui_bench.json"
+# the commit whose numbers the TUI issue quotes as today (1M events 1.81 s then, on that day's machine)
+BASELINE = "0c3d665"
 
 
 def write_events(path: Path, n: int) -> None:
@@ -86,20 +88,38 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def bench_load(n: int, repeats: int) -> dict:
+def _load_once(path: Path, code_root: Path) -> dict:
+    """Runs the load in a fresh process with the xaxtui/xaxengine of ``code_root`` (a checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_CODE, str(path)], capture_output=True, text=True, check=True, cwd=code_root, env=env
+    )
+    return json.loads(out.stdout)
+
+
+def bench_load(n: int, repeats: int, baseline: str | None = BASELINE) -> dict:
+    """Loads a generated file ``repeats`` times, interleaved with the same load by the code at ``baseline``.
+
+    The baseline (default: the commit whose numbers the TUI issue quotes) runs from a temporary git worktree, so the
+    ratio compares code on one machine in one run, whatever that machine's speed today.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         write_events(path, n)
         size_mb = path.stat().st_size / 1e6
-        runs = []
-        loads = []
-        for _ in range(repeats):
-            loads.append(load_average()[0])
-            out = subprocess.run(
-                [sys.executable, "-c", LOAD_CODE, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
-            )
-            runs.append(json.loads(out.stdout))
-    return {
+        old_root = Path(tmp) / "baseline"
+        have_baseline = baseline is not None and _worktree(baseline, old_root)
+        runs, old_runs, loads = [], [], []
+        try:
+            for _ in range(repeats):
+                loads.append(load_average()[0])
+                runs.append(_load_once(path, ROOT))
+                if have_baseline:
+                    old_runs.append(_load_once(path, old_root))
+        finally:
+            if have_baseline:
+                subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=False)
+    result = {
         "what": "decode (source thread) + fold of a 1M-event events.jsonl; cpu = CPU time of the process",
         "events": n,
         "file_mb": round(size_mb, 1),
@@ -113,6 +133,23 @@ def bench_load(n: int, repeats: int) -> dict:
         "points_kept_of_990k": runs[0]["points_kept"],
         "target_s": 2.0,
     }
+    if old_runs:
+        old = statistics.median(r["seconds"] for r in old_runs)
+        result["baseline"] = {
+            "commit": baseline,
+            "seconds_median": old,
+            "seconds_all": [round(r["seconds"], 3) for r in old_runs],
+            "now_over_baseline": result["seconds_median"] / old,
+        }
+    return result
+
+
+def _worktree(ref: str, where: Path) -> bool:
+    """Checks ``ref`` out into ``where`` (a detached git worktree); False when git cannot (no such commit)."""
+    made = subprocess.run(
+        ["git", "worktree", "add", "--detach", str(where), ref], check=False, cwd=ROOT, capture_output=True
+    )
+    return made.returncode == 0
 
 
 def bench_first_paint(repeats: int) -> dict:
@@ -144,26 +181,22 @@ def bench_first_paint(repeats: int) -> dict:
     }
 
 
-async def bench_chart(n: int, repeats: int) -> dict:
-    from xaxengine.protocol import make_event
-    from xaxtui.state import RunState, fold
-    from xaxtui.widgets.charts import ChartOptions, MetricChart
-
+CHART_CODE = """
+import asyncio, json, statistics, sys, time
+from textual.app import App, ComposeResult
+from xaxengine.protocol import make_event
+from xaxtui.state import RunState, fold
+from xaxtui.widgets.charts import ChartOptions, MetricChart
+n, repeats = int(sys.argv[1]), int(sys.argv[2])
+async def main():
     results = {}
     for recent, name in ((n * 2, "raw_100k_points"), (4096, "bounded_state")):
-        state = fold(
-            RunState(recent=recent),
-            (
-                make_event(i, "scalars", t=1000.0 + i, step=i, phase="train", values={"loss": 1 / (1 + i)})
-                for i in range(n)
-            ),
-        )
-        from textual.app import App, ComposeResult
-
+        events = (make_event(i, "scalars", t=1000.0 + i, step=i, phase="train", values={"loss": 1 / (1 + i)})
+                  for i in range(n))
+        state = fold(RunState(recent=recent), events)
         class ChartApp(App[None]):
             def compose(self) -> ComposeResult:
                 yield MetricChart("loss")
-
         app = ChartApp()
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.1)
@@ -174,12 +207,59 @@ async def bench_chart(n: int, repeats: int) -> dict:
                 chart.draw([("bench", state)], ChartOptions(smoothing=smoothing))
                 chart._render_plot()
                 times.append(time.perf_counter() - t)
-        results[name] = {
-            "series_len": len(state.series["loss", "train"]),
-            "ms_median_raw": statistics.median(times[:repeats]) * 1e3,
-            "ms_median_ema": statistics.median(times[repeats:]) * 1e3,
+        results[name] = {"series_len": len(state.series["loss", "train"]),
+                         "ms_median_raw": statistics.median(times[:repeats]) * 1e3,
+                         "ms_median_ema": statistics.median(times[repeats:]) * 1e3}
+    print(json.dumps(results))
+asyncio.run(main())
+"""
+
+
+def _chart_once(code_root: Path, n: int, repeats: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    out = subprocess.run(
+        [sys.executable, "-c", CHART_CODE, str(n), str(repeats)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=code_root,
+        env=env,
+    )
+    return json.loads(out.stdout)
+
+
+def bench_chart(n: int, repeats: int, baseline: str | None = BASELINE) -> dict:
+    """Redraws of a 100k-point chart (raw and bounded state), in processes alternating with the baseline's code."""
+    with tempfile.TemporaryDirectory() as tmp:
+        old_root = Path(tmp) / "baseline"
+        have_baseline = baseline is not None and _worktree(baseline, old_root)
+        now, old = [], []
+        try:
+            for _ in range(3):
+                now.append(_chart_once(ROOT, n, repeats))
+                if have_baseline:
+                    old.append(_chart_once(old_root, n, repeats))
+        finally:
+            if have_baseline:
+                subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=False)
+
+    def medians(runs: list[dict]) -> dict:
+        return {
+            name: {
+                "series_len": runs[0][name]["series_len"],
+                **{k: statistics.median(r[name][k] for r in runs) for k in ("ms_median_raw", "ms_median_ema")},
+            }
+            for name in runs[0]
         }
-    return {"points": n, **results, "target_ms": 50}
+
+    result = {"points": n, "processes": len(now), **medians(now), "target_ms": 50}
+    if old:
+        base = medians(old)
+        result["baseline"] = {"commit": baseline, **base}
+        result["now_over_baseline_raw_100k"] = (
+            result["raw_100k_points"]["ms_median_raw"] / base["raw_100k_points"]["ms_median_raw"]
+        )
+    return result
 
 
 async def bench_latency(samples: int) -> dict:
@@ -228,7 +308,7 @@ def main() -> None:
     rows = {
         "first_paint": lambda: bench_first_paint(repeats),
         "load_1m_events": lambda: bench_load(1_000_000, repeats),
-        "chart_redraw": lambda: asyncio.run(bench_chart(100_000, repeats)),
+        "chart_redraw": lambda: bench_chart(100_000, repeats),
         "live_latency": lambda: asyncio.run(bench_latency(40)),
         "picker_scan_1000_runs": lambda: bench_picker(1000, repeats),
         "media_pane": lambda: asyncio.run(bench_media(repeats + 2)),
