@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Input, TextArea
 
 from tests.xaxtui.conftest import FIXTURES, RUNS, wait_for
+from xaxtui.config_values import matches
 from xaxtui.screens.config import ConfigScreen
 from xaxtui.widgets.config_form import ConfigForm
 
@@ -65,16 +66,24 @@ class TestConfigForm:
             form = await _form_ready(pilot)
             search = form.query_one("#form-search", Input)
             search.value = "optimizer"
-            await pilot.pause()
             lr = form.row("optimizer.lr")
+            wanted = [matches(row.spec, "optimizer") for row in form.rows]
+            await wait_for(pilot, lambda: [row.display for row in form.rows] == wanted)
             lr.editor.focus()
             await pilot.press("ctrl+r")
-            warmup, b1 = form.row("optimizer.warmup_steps").editor, form.row("optimizer.b1").editor
+            warmup_row, b1_row = form.row("optimizer.warmup_steps"), form.row("optimizer.b1")
+            warmup, b1 = warmup_row.editor, b1_row.editor
             assert isinstance(warmup, Input) and isinstance(b1, Input)
             warmup.value = "100"
             b1.value = "1.5"
             search.focus()
-            await pilot.pause()
+            # under load the Changed messages land later than one pause: wait for what the snapshot shows
+            await wait_for(
+                pilot,
+                lambda: lr._drawn[0] == "reset" and warmup_row._drawn[0] == "edited" and bool(b1_row._drawn[1]),
+            )
+            await _settle(pilot)
+            form.query_one("#form-fields").scroll_home(animate=False)  # focus moves may have scrolled, load-dependent
             await _settle(pilot)
 
         assert snap_compare(_app(), terminal_size=(120, 40), run_before=run_before)
