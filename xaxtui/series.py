@@ -78,6 +78,7 @@ class Series:
     def compact(self) -> None:
         """Moves all but the most recent ``recent`` points into min/max buckets."""
         import numpy as np
+
         n = len(self.steps) - self.recent
         n -= n % self.bucket
         if n <= 0:
