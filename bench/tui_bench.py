@@ -1,6 +1,10 @@
 """xax-tui benchmarks: first paint, loading 1M events, redrawing a 100k-point chart, live event-to-screen latency,
 the picker's scan of 1,000 run dirs and the media pane's render of logged images.
 
+The 1M-event load and the chart redraw also run the code of :data:`BASELINE` (the commit whose numbers the TUI
+issue quotes), checked out in a temporary git worktree and interleaved process by process with this tree's: the
+``baseline`` entries and ``now_over_baseline`` ratios compare code, not this machine's speed on two days.
+
 Writes ``bench/results/tui_bench.json`` (medians of several runs). Run: ``.venv/bin/python bench/tui_bench.py``
 (``--short``: fewer repeats; ``--only picker media``: some rows only, printed, the JSON left alone).
 """
