@@ -11,6 +11,7 @@ Writes ``bench/results/tui_bench.json`` (medians of several runs). Run: ``.venv/
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,13 +94,36 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _load_once(path: Path, code_root: Path) -> dict:
-    """Runs the load in a fresh process with the xaxtui/xaxengine of ``code_root`` (a checkout)."""
+def _run_code(code: str, code_root: Path, *args: object) -> dict:
+    """Runs a bench snippet in a fresh process with the xaxtui/xaxengine of ``code_root`` (a checkout); its JSON."""
     env = {**os.environ, "PYTHONPATH": str(code_root)}
     out = subprocess.run(
-        [sys.executable, "-c", LOAD_CODE, str(path)], capture_output=True, text=True, check=True, cwd=code_root, env=env
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=code_root,
+        env=env,
     )
     return json.loads(out.stdout)
+
+
+@contextlib.contextmanager
+def _baseline_checkout(ref: str | None, where: Path) -> Iterator[Path | None]:
+    """``ref`` checked out at ``where`` (a detached git worktree, removed after); None when git cannot (no commit)."""
+    if ref is None:
+        yield None
+        return
+    made = subprocess.run(
+        ["git", "worktree", "add", "--detach", str(where), ref], check=False, cwd=ROOT, capture_output=True
+    )
+    if made.returncode != 0:
+        yield None
+        return
+    try:
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=ROOT, check=False)
 
 
 def bench_load(n: int, repeats: int, baseline: str | None = BASELINE) -> dict:
@@ -111,18 +136,13 @@ def bench_load(n: int, repeats: int, baseline: str | None = BASELINE) -> dict:
         path = Path(tmp) / "events.jsonl"
         write_events(path, n)
         size_mb = path.stat().st_size / 1e6
-        old_root = Path(tmp) / "baseline"
-        have_baseline = baseline is not None and _worktree(baseline, old_root)
         runs, old_runs, loads = [], [], []
-        try:
+        with _baseline_checkout(baseline, Path(tmp) / "baseline") as old_root:
             for _ in range(repeats):
                 loads.append(load_average()[0])
-                runs.append(_load_once(path, ROOT))
-                if have_baseline:
-                    old_runs.append(_load_once(path, old_root))
-        finally:
-            if have_baseline:
-                subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=False)
+                runs.append(_run_code(LOAD_CODE, ROOT, path))
+                if old_root is not None:
+                    old_runs.append(_run_code(LOAD_CODE, old_root, path))
     result = {
         "what": "decode (source thread) + fold of a 1M-event events.jsonl; cpu = CPU time of the process",
         "events": n,
@@ -146,14 +166,6 @@ def bench_load(n: int, repeats: int, baseline: str | None = BASELINE) -> dict:
             "now_over_baseline": result["seconds_median"] / old,
         }
     return result
-
-
-def _worktree(ref: str, where: Path) -> bool:
-    """Checks ``ref`` out into ``where`` (a detached git worktree); False when git cannot (no such commit)."""
-    made = subprocess.run(
-        ["git", "worktree", "add", "--detach", str(where), ref], check=False, cwd=ROOT, capture_output=True
-    )
-    return made.returncode == 0
 
 
 def bench_first_paint(repeats: int) -> dict:
@@ -219,33 +231,14 @@ asyncio.run(main())
 """
 
 
-def _chart_once(code_root: Path, n: int, repeats: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(code_root)}
-    out = subprocess.run(
-        [sys.executable, "-c", CHART_CODE, str(n), str(repeats)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=code_root,
-        env=env,
-    )
-    return json.loads(out.stdout)
-
-
 def bench_chart(n: int, repeats: int, baseline: str | None = BASELINE) -> dict:
     """Redraws of a 100k-point chart (raw and bounded state), in processes alternating with the baseline's code."""
-    with tempfile.TemporaryDirectory() as tmp:
-        old_root = Path(tmp) / "baseline"
-        have_baseline = baseline is not None and _worktree(baseline, old_root)
-        now, old = [], []
-        try:
-            for _ in range(3):
-                now.append(_chart_once(ROOT, n, repeats))
-                if have_baseline:
-                    old.append(_chart_once(old_root, n, repeats))
-        finally:
-            if have_baseline:
-                subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=False)
+    now, old = [], []
+    with tempfile.TemporaryDirectory() as tmp, _baseline_checkout(baseline, Path(tmp) / "baseline") as old_root:
+        for _ in range(3):
+            now.append(_run_code(CHART_CODE, ROOT, n, repeats))
+            if old_root is not None:
+                old.append(_run_code(CHART_CODE, old_root, n, repeats))
 
     def medians(runs: list[dict]) -> dict:
         return {
