@@ -4,7 +4,8 @@ Also the engine with ``process.background_nice = 0`` (its logger and stats threa
 default lowers them by 10: the ``background_nice_0`` rows), the CPU share of every thread at the last step
 (``thread_cpu_share_median``), and the engine with ``train.steps_per_call = 8`` (8 optimizer
 steps per compiled call, logging every 56 steps, the multiple of 8 nearest 50) against the same raw
-one-step-per-call loop: the ``steps_per_call_8`` rows.
+one-step-per-call loop: the ``steps_per_call_8`` rows. The ``depth_2`` rows run the engine with the host waiting
+for the device at every step, 2 steps behind (the queue's default before the paced queue of up to 16).
 
 Each measurement runs in its own fresh subprocess (so neither side inherits the other's compile caches or memory);
 raw and engine runs alternate, several repeats, and the driver reports medians.
@@ -78,12 +79,14 @@ def run_raw(steps: int) -> dict[str, float]:
     return {"steps_per_s": (steps - 1) / elapsed, "first_step_s": first_step_s}
 
 
-def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False, nice: int = 10) -> dict[str, Any]:
+def run_engine(steps: int, steps_per_call: int = 1, depth2: bool = False, nice: int = 10) -> dict[str, Any]:
     """The same model through the engine with JSONL + TensorBoard + plain progress logging and stats sampling.
 
-    ``paced`` queues as many steps as take 10 ms (up to 8) instead of the default fixed queue of 2; ``nice`` is
-    ``process.background_nice`` (the default lowers the logger and stats threads by 10). The result has the CPU
-    seconds of every thread at the last step (``thread_cpu_s``, by thread name; XLA's threads are ``native:*``).
+    ``depth2`` waits for the device at every step, 2 steps behind (``train.max_steps_in_flight = 2``,
+    ``dispatch_ahead_s = 0``: the default until this bench showed what it costs) instead of the default paced queue
+    of up to 16; ``nice`` is ``process.background_nice`` (the default lowers the logger and stats threads by 10). The
+    result has the CPU seconds of every thread at the last step (``thread_cpu_s``, by thread name; XLA's threads are
+    ``native:*``).
     """
     import xaxengine as xax
     from bench.mlp_task import BenchConfig, BenchMlpTask
@@ -109,7 +112,7 @@ def run_engine(steps: int, steps_per_call: int = 1, paced: bool = False, nice: i
                 else round(LOG_EVERY / steps_per_call) * steps_per_call,
                 "valid_every_n_steps": 0,
                 "steps_per_call": steps_per_call,
-                **({"max_steps_in_flight": 8, "dispatch_ahead_s": 0.01} if paced else {}),
+                **({"max_steps_in_flight": 2, "dispatch_ahead_s": 0.0} if depth2 else {}),
             },
             "optimizer": {"lr": 1e-3},
             "data": {"batch_size": BATCH},
@@ -148,7 +151,7 @@ def worker(mode: str, steps: int) -> None:
         result = run_raw(steps)
     else:
         nice = 0 if mode == "engine_nice0" else 10
-        result = run_engine(steps, 8 if mode == "engine_k8" else 1, paced=mode == "engine_paced", nice=nice)
+        result = run_engine(steps, 8 if mode == "engine_k8" else 1, depth2=mode == "engine_depth2", nice=nice)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sys.stdout.write(json.dumps(result) + "\n")
 
@@ -159,7 +162,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument(
-        "--worker", choices=["raw", "engine", "engine_nice0", "engine_k8", "engine_paced", "same_process"]
+        "--worker", choices=["raw", "engine", "engine_nice0", "engine_k8", "engine_depth2", "same_process"]
     )
     parser.add_argument("--same-process", type=int, default=0, help="Also N processes of same-process pairs.")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "engine_vs_raw.json"))
@@ -177,7 +180,7 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         sys.stdout.write(json.dumps({k: v for k, v in result.items() if "samples" not in k}, indent=2) + "\n")
         return
-    variants = {"raw": "raw", "engine": "engine", "engine_nice0": "engine_nice0", "engine_k8": "engine_k8"}
+    variants = {name: name for name in ("raw", "engine", "engine_nice0", "engine_k8", "engine_depth2")}
     samples = alternate(__file__, variants, ["--steps", str(args.steps)], args.repeats)
 
     def median(mode: str, key: str) -> float:
@@ -188,6 +191,7 @@ def main() -> None:
         return [e["steps_per_s"] / r["steps_per_s"] for r, e in pairs]
 
     ratios, ratios_k8, ratios_nice0 = ratios_of("engine"), ratios_of("engine_k8"), ratios_of("engine_nice0")
+    ratios_depth2 = ratios_of("engine_depth2")
 
     def thread_shares(mode: str) -> dict[str, float]:
         """Median share of the process's CPU seconds per thread (XLA's and libraries' native threads summed)."""
@@ -216,6 +220,8 @@ def main() -> None:
         "steps_per_call_8_ratio_all": ratios_k8,
         "background_nice_0_ratio_median": statistics.median(ratios_nice0),
         "background_nice_0_ratio_all": ratios_nice0,
+        "depth_2_ratio_median": statistics.median(ratios_depth2),
+        "depth_2_ratio_all": ratios_depth2,
         "thread_cpu_share_median": {"engine": thread_shares("engine"), "engine_nice0": thread_shares("engine_nice0")},
         "same_process_ratio_median": statistics.median(same_ratios) if same_ratios else None,
         "same_process_ratio_all": same_ratios,
@@ -227,7 +233,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     keys = ("steps_per_s_ratio_median", "same_process_ratio_median", "steps_per_call_8_ratio_median")
-    keys += ("background_nice_0_ratio_median",)
+    keys += ("background_nice_0_ratio_median", "depth_2_ratio_median")
     keys += ("first_step_delta_s", "thread_cpu_share_median")
     summary = {k: result[k] for k in keys}
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")

@@ -59,18 +59,18 @@ class TrainConfig:
         0, ge=0, lt=MAX_STEPS, help="Call log_heavy (images, histograms, samples) this often; 0 = never."
     )
     max_steps_in_flight: int = field(
-        2,
+        16,
         ge=1,
         le=1024,
-        help="Dispatch a step only when fewer than this many are still running on the device, so a stop signal "
-        "lands within this many steps (2 cost nothing measurable on the CPU MLP bench: 0.99 of the raw loop).",
+        help="At most this many dispatched steps may still be running on the device; once they are, the host waits "
+        "for the oldest half. A stop signal lands within the queue's depth (see train.dispatch_ahead_s).",
     )
     dispatch_ahead_s: float = field(
-        0.0,
+        0.04,
         ge=0.0,
         le=3600.0,
-        help="If > 0, queue only as many steps as take this many seconds at the measured pace (at least 2, at most "
-        "train.max_steps_in_flight): for sub-millisecond steps that need a deeper queue; 0 = always "
+        help="Queue only as many steps as take this many seconds at the measured pace (at least 2, at most "
+        "train.max_steps_in_flight), so a stop lands within about this long (or 2 steps); 0 = always "
         "train.max_steps_in_flight.",
     )
     valid_every_n_seconds: float = field(

@@ -5,6 +5,7 @@ Before the trainer existed, about fifteen of these were attributes on the task (
 by the :class:`~xaxengine.task.trainer.Trainer`.
 """
 
+import copy
 import statistics
 import time
 from collections import deque
@@ -35,21 +36,40 @@ class LoopState(eqx.Module):
     static: PyTree = eqx.field(static=True)
     optimizer: Any = eqx.field(static=True)
 
+    def with_sums(self, sums: dict[str, Array]) -> "LoopState":
+        """This state with other metric sums: a shallow copy with ``sums`` replaced, at every train log.
+
+        The module's ``__init__`` costs 0.1 ms and ``eqx.tree_at`` 0.5 ms here, against 5 us for the copy; the
+        frozen field is set the way a dataclass's own ``__init__`` sets it.
+        """
+        new = copy.copy(self)
+        object.__setattr__(new, "sums", sums)
+        return new
+
 
 class StepsInFlight:
     """Bounds how many dispatched steps may still be running on the device (JAX dispatch is asynchronous).
 
     The host would otherwise run many steps ahead of the device, and a stop signal would land only after all of
-    them. :meth:`add` takes each step's "done" token (a small output of the step, not donated onward) and, once
-    :meth:`depth` are outstanding, waits for the oldest, so at most that many steps run past the one a signal finds.
+    them. :meth:`add` takes each step's "done" token (a small output of the step, not donated onward). Once
+    :meth:`depth` are outstanding it waits until the oldest half of them (at least one) finished, so at most
+    :meth:`depth` steps run past the one a signal finds.
 
-    The depth adapts to the pace: as many steps as take ``ahead_s`` seconds (measured as the median of recent
-    intervals between dispatches), at least 2 and at most ``limit``. Short, dispatch-bound steps need a deep queue to
-    keep the device busy, and a stop behind 8 of them is still a few milliseconds; long steps gain nothing from a
-    queue, and a stop behind 8 of them would wait 8 whole steps. Until the pace is known the depth is 2.
+    Waiting for half the queue at once, rather than for the oldest step after every dispatch, matters on a small
+    host: a wait on the device costs the main thread 80-120 us of CPU (the runtime spins before it sleeps), whatever
+    its length, and on 2 cores that is time the device's own threads lose. At the default depth of 16 a 2 ms step
+    waits once per 8 steps instead of at every one. The steps finish in order (each takes the previous one's donated
+    state), so a newer step done means the older ones are.
+
+    The depth follows the pace: as many steps as take ``ahead_s`` seconds, at least 2 and at most ``limit``, with
+    the pace measured where the loop waits (the seconds between two waits over the steps dispatched between them,
+    the median of :attr:`SAMPLES` such intervals). Short, dispatch-bound steps need a deep queue to keep the device
+    busy, and a stop behind 8 of them is still a few milliseconds; long steps gain nothing from a queue, and a stop
+    behind 8 of them would wait 8 whole steps. Until the pace is known the depth is 2 (``limit`` if ``ahead_s`` is
+    0: then the depth is always ``limit``).
     """
 
-    SAMPLES = 16  # intervals in the pace's median; re-estimated every SAMPLES steps
+    SAMPLES = 16  # intervals in the pace's median; re-estimated every SAMPLES waits
 
     def __init__(self, limit: int, ahead_s: float = 0.0, clock: Callable[[], float] = time.perf_counter) -> None:
         """``limit``: ``train.max_steps_in_flight`` (>= 1); ``ahead_s``: ``train.dispatch_ahead_s`` (0: ``limit``)."""
@@ -60,6 +80,7 @@ class StepsInFlight:
         self.step_s: float | None = None
         self._intervals: list[float] = []
         self._last: float | None = None
+        self._since_wait = 0
         self._depth = limit if ahead_s <= 0 else min(limit, 2)
 
     def depth(self) -> int:
@@ -67,19 +88,23 @@ class StepsInFlight:
         return self._depth
 
     def add(self, token: Any) -> None:
-        """Records a dispatched step; blocks until the oldest finished when :meth:`depth` are outstanding."""
+        """Records a dispatched step; once :meth:`depth` are outstanding, blocks until the oldest half finished."""
+        self.tokens.append(token)
+        self._since_wait += 1
+        if len(self.tokens) < self._depth:
+            return
+        for _ in range(max(1, self._depth // 2) - 1):
+            self.tokens.popleft()  # older than the one waited for: done when it is
+        self.tokens.popleft().block_until_ready()
         if self.ahead_s > 0:
             self._pace()
-        self.tokens.append(token)
-        while len(self.tokens) >= self._depth:
-            self.tokens.popleft().block_until_ready()
 
     def _pace(self) -> None:
         now = self.clock()
         if self._last is not None:
-            self._intervals.append(now - self._last)
-        self._last = now
-        if len(self._intervals) >= self.SAMPLES:  # a median shrugs off a validation or checkpoint between steps
+            self._intervals.append((now - self._last) / self._since_wait)
+        self._last, self._since_wait = now, 0
+        if len(self._intervals) >= self.SAMPLES:  # a median shrugs off a validation or checkpoint between waits
             self.step_s = statistics.median(self._intervals)
             self._intervals.clear()
             fits = int(self.ahead_s / self.step_s + 1e-9) if self.step_s > 0 else self.limit

@@ -60,7 +60,7 @@ from xaxengine.task.run_setup import (
     initial_state,
     warn_if_disk_is_low,
 )
-from xaxengine.task.train_log import NonFiniteLossError, TrainLog
+from xaxengine.task.train_log import NonFiniteLossError, PendingLog, TrainLog
 from xaxengine.task.validator import Validator
 from xaxengine.threads import set_background_nice
 
@@ -244,15 +244,21 @@ class Trainer:
         shapes = {name: s.shape for name, s in jax.eval_shape(update, state, *data)[1].items()}
         loop = LoopState(train=state, sums=placement.replicate(zero_sums(shapes)), static=static, optimizer=optimizer)
         accumulate = scanned_steps(accumulating_train_step(update), cfg.steps_per_call)
+        self.loop_tree = jax.tree.structure(loop)
 
-        def train_step(loop: LoopState, *data: Any) -> tuple[LoopState, Any]:  # the name XLA and profiles show
+        def train_step(leaves: list[Any], *data: Any) -> tuple[list[Any], Any]:  # the name XLA and profiles show
+            loop = jax.tree.unflatten(self.loop_tree, leaves)
             train, sums = accumulate(loop.train, loop.sums, *data)
+            new = LoopState(train=train, sums=sums, static=loop.static, optimizer=loop.optimizer)
             # The step number again, as an output that is not donated onward: the loop waits on it to bound how
             # far the host runs ahead of the device (see _loop).
-            return LoopState(train=train, sums=sums, static=loop.static, optimizer=loop.optimizer), train.step + 0
+            return jax.tree.leaves(new), train.step + 0
 
-        out_shardings = placement.state_shardings((loop, state.step))
-        step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (loop, *data), (0,))
+        # The step takes and returns the loop state's leaves as a flat list: jax then flattens the call's arguments
+        # in C++, where a tree of equinox modules costs a Python callback per module in and out, every step.
+        leaves = jax.tree.leaves(loop)
+        out_shardings = placement.state_shardings((leaves, state.step))
+        step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (leaves, *data), (0,))
         return loop, step_fn
 
     def _register_hooks(self) -> None:
@@ -304,29 +310,39 @@ class Trainer:
         self.train_log = TrainLog(self.task, ctx, clock)
         data_s = step_s = 0.0
         in_flight = StepsInFlight(self.config.train.max_steps_in_flight, self.config.train.dispatch_ahead_s)
-        steps_per_call = self.config.train.steps_per_call
+        steps_per_call, tree = self.config.train.steps_per_call, self.loop_tree
+        leaves = jax.tree.leaves(loop)
+        # A train log due alone is written after the next dispatch, so the device runs that step meanwhile instead of
+        # idling through the host's log work (multi-process runs agree on signals at log boundaries: not there).
+        pending: PendingLog | None = None
+        defer_logs = not ctx.placement.multi_process
         while ctx.step < max_steps:
             t0 = clock()
             data = next_data()
             t1 = clock()
-            loop, done = step_fn(loop, *data)
+            leaves, done = step_fn(leaves, *data)
             in_flight.add(done)  # a bounded queue: a stop lands within its depth
             step_s += clock() - t1
             data_s += t1 - t0
+            if pending is not None:
+                self.train_log.finish(pending)
+                pending = None
             ctx.step += steps_per_call
             last = ctx.step == max_steps
             due = self.hooks.due(ctx.step, last)
-            if not due and signals.stop_signal is None and not signals.checkpoint_requested:
+            if not due and signals.idle():
                 continue
             timer.add(data_s, step_s)
             data_s = step_s = 0.0
-            self.loop = loop
-            outcome = self._after_step(due, last)
-            loop = self.loop
-            if outcome is not None:
+            self.loop = jax.tree.unflatten(tree, leaves)
+            if defer_logs and len(due) == 1 and due[0] is self.log_hook and not last and signals.idle():
+                self.loop, pending = self.train_log.start(ctx.step, self.loop)
+                self.hooks.ran(self.log_hook)
+            elif (outcome := self._after_step(due, last)) is not None:
                 return outcome
+            leaves = jax.tree.leaves(self.loop)  # the train log swaps in fresh metric sums
         self.task.finish_pending_save()
-        self.trace.finish(loop.train)
+        self.trace.finish(jax.tree.unflatten(tree, leaves).train)
         self.task.emit_status(State.FINISHED, ctx.step)
         return 0
 

@@ -102,28 +102,36 @@ class Token:
         self.log.append(self.step)
 
 
-@pytest.mark.parametrize("limit", [1, 2, 5])
-def test_steps_in_flight_waits_for_the_oldest_step_once_limit_are_outstanding(limit: int):
+@pytest.mark.parametrize("limit", [1, 2, 5, 8])
+def test_steps_in_flight_waits_for_the_oldest_half_once_limit_are_outstanding(limit: int):
     waited: list[int] = []
     window = StepsInFlight(limit)
-    for step in range(20):
+    half = max(1, limit // 2)
+    done = -1  # steps finish in order: a step waited for means every older one is done
+    for step in range(40):
         window.add(Token(waited, step))
-        outstanding = [s for s in range(step + 1) if s not in waited]
-        assert len(outstanding) == min(step + 1, limit - 1)  # so the next dispatch makes `limit` at most
-    assert waited == list(range(20 - limit + 1))
+        done = max(waited, default=-1)
+        outstanding = step - done
+        assert outstanding <= limit - 1  # so the next dispatch makes `limit` at most
+        if step >= limit - 1:
+            assert outstanding >= limit - half  # the queue never drains below half: the device stays busy
+    # one wait per `half` dispatches, each for the newest of the oldest half
+    assert waited == list(range(half - 1, 40, half))[: len(waited)]
+    assert len(waited) == (40 - limit) // half + 1
 
 
 @pytest.mark.parametrize(("step_s", "depth"), [(0.0002, 8), (0.001, 8), (0.002, 5), (0.004, 2), (0.005, 2), (0.5, 2)])
 def test_the_queue_holds_as_many_steps_as_take_dispatch_ahead_s_between_2_and_the_limit(step_s: float, depth: int):
+    """The device's pace is read where the loop waits (the fake token's wait takes the steps behind it)."""
     now = [0.0]
     window = StepsInFlight(8, ahead_s=0.01, clock=lambda: now[0])
     waited: list[int] = []
     assert window.depth() == 2  # the pace is not known yet
-    for step in range(3 * StepsInFlight.SAMPLES):
-        now[0] += step_s * (3 if step % 7 == 0 else 1)  # a slow step now and then (a log, a hook) does not count
+    for step in range(12 * StepsInFlight.SAMPLES):
+        now[0] += step_s * (3 if step % 50 == 0 else 1)  # a slow step now and then (a log, a hook) does not count
         window.add(Token(waited, step))
     assert window.depth() == depth
-    assert len([s for s in range(3 * StepsInFlight.SAMPLES) if s not in waited]) == depth - 1
+    assert window.step_s is not None and window.step_s == pytest.approx(step_s)
 
 
 def test_the_pace_never_takes_the_queue_past_the_limit_or_below_it_when_the_limit_is_1():

@@ -32,6 +32,10 @@ class SignalFlags:
         self.checkpoint_requested = False
         self.stop_deliveries = 0  # stop signals the kernel delivered (two sent close together may arrive as one)
 
+    def idle(self) -> bool:
+        """Whether neither a stop nor a checkpoint is requested."""
+        return self.stop_signal is None and not self.checkpoint_requested
+
     def install(self) -> None:
         """Installs the handlers and starts the watcher (main thread only)."""
         read_fd, write_fd = os.pipe()

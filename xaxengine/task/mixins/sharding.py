@@ -55,8 +55,12 @@ class Placement:
         return columns
 
     def replicate(self, tree: PyTree) -> PyTree:
-        """Places small arrays (metric sums, keys) replicated on every device."""
-        return tree
+        """Places small arrays (metric sums, keys) replicated on every device: on the one device here."""
+        return jax.device_put(tree)
+
+    def replicated_fn(self, fn: Callable[[], PyTree]) -> Callable[[], PyTree]:
+        """``fn`` (no arguments) compiled so that its outputs land replicated on every device."""
+        return jax.jit(fn)
 
     def step_data(self, columns: Columns, idx: np.ndarray, on_device: bool) -> tuple[Columns, Any]:
         """The data operands of a step: ``(columns, idx)`` when the columns are on device, else ``(batch, None)``."""
@@ -170,6 +174,10 @@ class MeshPlacement(Placement):
     def replicate(self, tree: PyTree) -> PyTree:
         """Replicates every leaf over the mesh."""
         return jax.tree.map(lambda x: self._put(x, self.replicated), tree)
+
+    def replicated_fn(self, fn: Callable[[], PyTree]) -> Callable[[], PyTree]:
+        """``fn`` (no arguments) compiled so that its outputs land replicated over the mesh."""
+        return jax.jit(fn, out_shardings=self.replicated)
 
     def _rows(self, size: int) -> slice:
         """This process's contiguous rows of a batch of ``size`` sharded over the mesh."""

@@ -246,11 +246,16 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
     return out
 
 
-def zero_sums(names: Sequence[str] | Mapping[str, tuple[int, ...]]) -> Metrics:
-    """Fresh accumulators for the given metric names (or names and shapes: non-scalar metrics keep a latest value)."""
+def zero_sums(names: Sequence[str] | Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Fresh accumulators for the given metric names (or names and shapes: non-scalar metrics keep a latest value).
+
+    They are host arrays, put on the devices in one transfer by the caller (``Placement.replicate``): a device array
+    each would cost a dispatch each at every train log.
+    """
     shapes = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, ())
-    sums = {name: jnp.zeros(shape, jnp.float32) for name, shape in shapes.items() if name not in RESERVED}
-    sums.update({COUNT: jnp.zeros(()), NONFINITE: jnp.zeros(()), FIRST_BAD_STEP: -jnp.ones(())})
+    sums = {name: np.zeros(shape, np.float32) for name, shape in shapes.items() if name not in RESERVED}
+    sums.update({COUNT: np.zeros((), np.float32), NONFINITE: np.zeros((), np.float32)})
+    sums[FIRST_BAD_STEP] = np.full((), -1.0, np.float32)
     return sums
 
 

@@ -1,0 +1,72 @@
+"""The train log's transfers: the sums fetched in one array, fresh zeros from one call, the loop state rebuilt."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from xaxengine.task.mixins.sharding import MeshPlacement, Placement
+from xaxengine.task.mixins.supervised import COUNT, FIRST_BAD_STEP, NONFINITE, summarize, zero_sums
+from xaxengine.task.mixins.train import TrainState
+from xaxengine.task.run_context import LoopState
+from xaxengine.task.train_log import SumsTransfer
+
+
+def _sums() -> dict[str, jax.Array]:
+    return {
+        "loss": jnp.float32(6.5),
+        "accuracy": jnp.float32(2.25),
+        "logits": jnp.arange(6, dtype=jnp.float32).reshape(2, 3),  # non-scalar: the latest value, for a histogram
+        COUNT: jnp.float32(4),
+        NONFINITE: jnp.float32(1),
+        FIRST_BAD_STEP: jnp.float32(17),
+    }
+
+
+@pytest.mark.parametrize("placement", [Placement(), MeshPlacement("multi_device", jax.devices()[:1])])
+def test_fetch_gives_what_device_get_gives_and_fresh_gives_zeros_of_the_same_shapes(placement: Placement):
+    transfer = SumsTransfer(placement)
+    sums = _sums()
+    fetched = transfer.fetch(sums)
+    expected = jax.device_get(sums)
+    assert set(fetched) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(fetched[name], value)
+        assert np.shape(fetched[name]) == np.shape(value)
+    assert summarize(fetched) == summarize(expected)
+    fresh = transfer.fresh(fetched)
+    zeros = zero_sums({name: np.shape(value) for name, value in fetched.items()})
+    assert set(fresh) == set(zeros)
+    for name, value in zeros.items():
+        np.testing.assert_array_equal(np.asarray(fresh[name]), value)
+        assert fresh[name].dtype == value.dtype == np.float32
+
+
+def test_fresh_zeros_are_new_buffers_every_call_so_the_step_may_donate_them():
+    transfer = SumsTransfer(Placement())
+    fetched = transfer.fetch(_sums())
+    first = transfer.fresh(fetched)
+    add = jax.jit(lambda sums: jax.tree.map(lambda x: x + 1, sums), donate_argnums=0)
+    bumped = add(first)  # donates (deletes) the first zeros
+    second = transfer.fresh(fetched)
+    assert float(second["loss"]) == 0.0 and float(bumped["loss"]) == 1.0
+
+
+def test_fetch_follows_a_change_in_the_metric_names():
+    transfer = SumsTransfer(Placement())
+    assert set(transfer.fetch(_sums())) == set(_sums())
+    fewer = {name: value for name, value in _sums().items() if name != "accuracy"}
+    assert set(transfer.fetch(fewer)) == set(fewer)
+
+
+def test_with_sums_swaps_only_the_sums():
+    params = {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}
+    train = TrainState(step=jnp.int32(3), params=params, opt_state=(jnp.ones(1),), key=jax.random.PRNGKey(0), ema=None)
+    loop = LoopState(train=train, sums=_sums(), static="static part", optimizer="optimizer")
+    fresh = {name: jnp.full(np.shape(value), 9.0) for name, value in _sums().items()}
+    swapped = loop.with_sums(fresh)
+    assert swapped.static == "static part" and swapped.optimizer == "optimizer"
+    assert eqx.tree_equal(swapped.train, loop.train)
+    assert eqx.tree_equal(swapped.sums, fresh)
+    assert jax.tree.structure(swapped) == jax.tree.structure(loop)
