@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from xaxengine.data.grain_loader import host_batch_arrays
+from xaxengine.data.prefetch import DevicePrefetch
 from xaxengine.data.transforms import DataError, Example, HostBatch, example_rng, stack
 from xaxengine.task.mixins.sharding import Placement
 
@@ -77,6 +78,9 @@ class IteratorLoader:
                 next(self.iterator)
         self._pending: tuple[tuple[Any, ...], Any] | None = None
         self._state_after: Any = self._iterator_state()
+        # From here on only the prefetch thread reads the iterator: it keeps the next batches placed on the devices
+        # while steps run, each with the iterator's state right after it (what a checkpoint after it records).
+        self._prefetch = DevicePrefetch(self._fetch)
 
     def _iterator_state(self) -> Any:
         return self.stateful.get_state() if self.stateful is not None else None
@@ -107,12 +111,12 @@ class IteratorLoader:
     def example(self) -> tuple[Any, ...]:
         """The first batch (kept for the first :meth:`next`)."""
         if self._pending is None:
-            self._pending = self._fetch()
+            self._pending = self._prefetch.get()
         return self._pending[0]
 
     def next(self) -> tuple[Any, ...]:
         """The next batch's step operands."""
-        data, self._state_after = self._pending if self._pending is not None else self._fetch()
+        data, self._state_after = self._pending if self._pending is not None else self._prefetch.get()
         self._pending = None
         self.consumed += 1
         return data
@@ -127,7 +131,8 @@ class IteratorLoader:
         return state
 
     def close(self) -> None:
-        """Closes the iterator if it can be closed."""
+        """Stops the prefetch thread, then closes the iterator if it can be closed."""
+        self._prefetch.close()
         close = getattr(self.iterator, "close", None)
         if callable(close):
             close()

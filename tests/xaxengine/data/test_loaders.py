@@ -1,5 +1,8 @@
 """The loaders in-process: batch contents are pure functions of (seed, batch number), states restore exactly."""
 
+import threading
+import time
+
 import datasets
 import numpy as np
 import pytest
@@ -73,6 +76,27 @@ def test_iterator_loader_replays_an_iterator_without_state():
     resumed = IteratorLoader(batches(), Placement(), state)
     batch, idx = resumed.next()
     assert idx is None and float(np.asarray(batch["x"])[0]) == 3.0
+
+
+def test_iterator_loader_reads_ahead_on_its_prefetch_thread_and_counts_only_what_it_hands_out():
+    readers: list[str] = []
+
+    def batches():
+        k = 0
+        while True:
+            readers.append(threading.current_thread().name)
+            yield {"x": np.full((4,), k, np.float32)}
+            k += 1
+
+    loader = IteratorLoader(batches(), Placement(), {})
+    first, _ = loader.next()
+    deadline = time.monotonic() + 10
+    while len(readers) < 3 and time.monotonic() < deadline:  # the next batches are placed before they are asked for
+        time.sleep(0.01)
+    assert len(readers) >= 3 and set(readers) == {"xax-prefetch"}
+    assert [float(np.asarray(b["x"])[0]) for b in [first, *(loader.next()[0] for _ in range(3))]] == [0, 1, 2, 3]
+    assert loader.get_state() == {"kind": "iterator", "batches": 4}
+    loader.close()
 
 
 def test_a_raising_stream_transform_names_the_example():
