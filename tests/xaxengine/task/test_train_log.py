@@ -6,6 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests.conftest import run_engine
+from xaxengine.protocol import read_events
 from xaxengine.task.mixins.sharding import MeshPlacement, Placement
 from xaxengine.task.mixins.supervised import COUNT, FIRST_BAD_STEP, NONFINITE, summarize, zero_sums
 from xaxengine.task.mixins.train import TrainState
@@ -70,3 +72,23 @@ def test_with_sums_swaps_only_the_sums():
     assert eqx.tree_equal(swapped.train, loop.train)
     assert eqx.tree_equal(swapped.sums, fresh)
     assert jax.tree.structure(swapped) == jax.tree.structure(loop)
+
+
+def _train_losses(tmp_path, run_id: str, log_every: int) -> dict[int, float]:
+    overrides = ["hidden=32", "train.max_steps=24", f"train.log_every_n_steps={log_every}"]
+    overrides += ["train.valid_every_n_steps=0", "logger.tensorboard=false", "stats.enabled=false"]
+    overrides += ["checkpoint.save_every_n_steps=0", "--runs-dir", str(tmp_path / "runs"), "--run-id", run_id]
+    proc = run_engine("run", "tasks/mnist.toml", *overrides)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = list(read_events(next((tmp_path / "runs").glob(f"*/{run_id}/events.jsonl"))))
+    train = [e for e in events if e["kind"] == "scalars" and e["phase"] == "train"]
+    return {e["step"]: e["values"]["loss"] for e in train}
+
+
+def test_a_log_written_after_the_next_dispatch_still_averages_exactly_its_own_window(tmp_path):
+    """Every log but the last is written a step late (the window ends on time): each mean must cover its window."""
+    per_step = _train_losses(tmp_path, "every", 1)
+    windows = _train_losses(tmp_path, "by6", 6)
+    assert sorted(per_step) == list(range(1, 25)) and sorted(windows) == [6, 12, 18, 24]
+    for end, mean in windows.items():
+        assert mean == pytest.approx(np.mean([per_step[s] for s in range(end - 5, end + 1)]), rel=1e-5)
