@@ -93,7 +93,8 @@ class StepsInFlight:
         self._since_wait += 1
         if len(self.tokens) < self._depth:
             return
-        for _ in range(max(1, self._depth // 2) - 1):
+        keep = self._depth - max(1, self._depth // 2)
+        while len(self.tokens) > keep + 1:  # more than half when the pace just shrank the depth
             self.tokens.popleft()  # older than the one waited for: done when it is
         self.tokens.popleft().block_until_ready()
         if self.ahead_s > 0:

@@ -134,6 +134,24 @@ def test_the_queue_holds_as_many_steps_as_take_dispatch_ahead_s_between_2_and_th
     assert window.step_s is not None and window.step_s == pytest.approx(step_s)
 
 
+def test_a_depth_the_pace_shrinks_drains_the_queue_to_it_at_the_next_wait():
+    now = [0.0]
+    window = StepsInFlight(8, ahead_s=0.01, clock=lambda: now[0])
+    waited: list[int] = []
+    step = 0
+    while window.depth() < 8:  # fast steps: the queue deepens
+        now[0] += 0.0002
+        window.add(Token(waited, step))
+        step += 1
+    while window.depth() == 8:  # then steps of 10 ms: the pace allows 2
+        now[0] += 0.01
+        window.add(Token(waited, step))
+        step += 1
+    now[0] += 0.01
+    window.add(Token(waited, step))
+    assert step - max(waited) <= window.depth() - 1 == 1
+
+
 def test_the_pace_never_takes_the_queue_past_the_limit_or_below_it_when_the_limit_is_1():
     for limit in (1, 3):
         ticks = iter(range(10**6))
