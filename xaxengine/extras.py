@@ -21,6 +21,7 @@ ENGINE_MODULES = (
     "pynvml",
     "tensorboard",
     "tensorboardX",
+    "crc32c",
     "grain",
 )
 
