@@ -83,7 +83,7 @@ def run_engine(steps: int, steps_per_call: int = 1, depth2: bool = False, nice: 
     """The same model through the engine with JSONL + TensorBoard + plain progress logging and stats sampling.
 
     ``depth2`` waits for the device at every step, 2 steps behind (``train.max_steps_in_flight = 2``,
-    ``dispatch_ahead_s = 0``: the default until this bench showed what it costs) instead of the default paced queue
+    ``dispatch_ahead_s = 0``: the default before the paced queue) instead of the default paced queue
     of up to 16; ``nice`` is ``process.background_nice`` (the default lowers the logger and stats threads by 10). The
     result has the CPU seconds of every thread at the last step (``thread_cpu_s``, by thread name; XLA's threads are
     ``native:*``).
