@@ -58,10 +58,6 @@ class SumsTransfer:
             value.copy_to_host_async()
         return SumsInTransit(scalars, stacked, others)
 
-    def fetch(self, sums: Metrics) -> dict[str, np.ndarray]:
-        """The sums on the host (waits for the steps that produced them)."""
-        return self.send(sums).receive()
-
     def fresh(self, like: Metrics) -> Metrics:
         """Zero sums shaped like ``like``, on the devices, to start the next window."""
         if self._zeros is None:

@@ -27,10 +27,10 @@ def _sums() -> dict[str, jax.Array]:
 
 
 @pytest.mark.parametrize("placement", [Placement(), MeshPlacement("multi_device", jax.devices()[:1])])
-def test_fetch_gives_what_device_get_gives_and_fresh_gives_zeros_of_the_same_shapes(placement: Placement):
+def test_sending_gives_what_device_get_gives_and_fresh_gives_zeros_of_the_same_shapes(placement: Placement):
     transfer = SumsTransfer(placement)
     sums = _sums()
-    fetched = transfer.fetch(sums)
+    fetched = transfer.send(sums).receive()
     expected = jax.device_get(sums)
     assert set(fetched) == set(expected)
     for name, value in expected.items():
@@ -47,7 +47,7 @@ def test_fetch_gives_what_device_get_gives_and_fresh_gives_zeros_of_the_same_sha
 
 def test_fresh_zeros_are_new_buffers_every_call_so_the_step_may_donate_them():
     transfer = SumsTransfer(Placement())
-    fetched = transfer.fetch(_sums())
+    fetched = transfer.send(_sums()).receive()
     first = transfer.fresh(fetched)
     add = jax.jit(lambda sums: jax.tree.map(lambda x: x + 1, sums), donate_argnums=0)
     bumped = add(first)  # donates (deletes) the first zeros
@@ -55,11 +55,11 @@ def test_fresh_zeros_are_new_buffers_every_call_so_the_step_may_donate_them():
     assert float(second["loss"]) == 0.0 and float(bumped["loss"]) == 1.0
 
 
-def test_fetch_follows_a_change_in_the_metric_names():
+def test_sending_follows_a_change_in_the_metric_names():
     transfer = SumsTransfer(Placement())
-    assert set(transfer.fetch(_sums())) == set(_sums())
+    assert set(transfer.send(_sums()).receive()) == set(_sums())
     fewer = {name: value for name, value in _sums().items() if name != "accuracy"}
-    assert set(transfer.fetch(fewer)) == set(fewer)
+    assert set(transfer.send(fewer).receive()) == set(fewer)
 
 
 def test_with_sums_swaps_only_the_sums():

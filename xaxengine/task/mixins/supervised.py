@@ -249,8 +249,8 @@ def accumulate(sums: Metrics, metrics: Metrics, finite: Array, step: Array) -> M
 def zero_sums(names: Sequence[str] | Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
     """Fresh accumulators for the given metric names (or names and shapes: non-scalar metrics keep a latest value).
 
-    They are host arrays, put on the devices in one transfer by the caller (``Placement.replicate``): a device array
-    each would cost a dispatch each at every train log.
+    They are host arrays: the caller puts them on the devices (``Placement.replicate``), or compiles them into one
+    call (the train log's ``SumsTransfer.fresh``), instead of a dispatch per device array at every train log.
     """
     shapes = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, ())
     sums = {name: np.zeros(shape, np.float32) for name, shape in shapes.items() if name not in RESERVED}
