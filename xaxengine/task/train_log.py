@@ -81,20 +81,23 @@ class SumsInTransit:
 
 
 class PendingLog:
-    """A train log whose window has ended (fresh sums swapped in, the breakdown closed) but is not written yet."""
+    """A train log whose window has ended (fresh sums swapped in) but is not received or written yet."""
 
-    def __init__(self, step: int, sums: SumsInTransit, timing: dict[str, Any]) -> None:
-        """The window's last step, its sums in transit and its step-time breakdown."""
-        self.step, self.sums, self.timing = step, sums, timing
+    def __init__(self, step: int, sums: SumsInTransit) -> None:
+        """The window's last step and its sums in transit."""
+        self.step, self.sums = step, sums
 
 
 class TrainLog:
     """Logs one window of training: the means since the last log, the breakdown, the non-scalar metrics.
 
     A log has two halves. :meth:`start` ends the window (fresh sums into the loop state, the window's sums on their
-    way to the host, the breakdown's interval closed) without waiting for the device; :meth:`finish` waits for the
-    sums and writes the events. Calling the log runs both at once. The trainer may instead run :meth:`finish` after
-    it dispatched the next step, so the device keeps working while the host writes the log (see ``Trainer._loop``).
+    way to the host) without waiting for the device; :meth:`finish` waits for the sums, closes the breakdown's
+    interval and writes the events. Calling the log runs both at once. The trainer may instead run :meth:`finish`
+    after it dispatched the next step, so the device keeps working while the host writes the log (see
+    ``Trainer._loop``). The interval closes when the sums arrive, when the device has finished the window's last
+    step: closed at that step's dispatch, it would be off by the steps still in flight (up to
+    ``train.dispatch_ahead_s`` of device work), a large share of a short interval's rate.
     """
 
     def __init__(self, task: TrainableTask, ctx: RunContext, clock: Callable[[], float]) -> None:
@@ -130,20 +133,21 @@ class TrainLog:
         loop = loop.with_sums(self.sums.fresh(loop.sums))
         timer = self.ctx.timer
         timer.seconds["log"] += self.clock() - t0
-        return loop, PendingLog(step, sums, timer.interval(step, self.config.data.batch_size))
+        return loop, PendingLog(step, sums)
 
     def finish(self, pending: PendingLog) -> None:
-        """Waits for the window's sums and writes its events; the wait counts as step time.
+        """Waits for the window's sums, closes the interval and writes its events; the wait counts as step time.
 
         Raises:
             NonFiniteLossError: A non-finite step under ``nan_policy = "stop"``.
         """
         ctx, timer, clock, task = self.ctx, self.ctx.timer, self.clock, self.task
-        step, timing = pending.step, pending.timing
+        step = pending.step
         t0 = clock()
         fetched = pending.sums.receive()
         t1 = clock()
         timer.seconds["step"] += t1 - t0
+        timing = timer.interval(step, self.config.data.batch_size)
         means, nonfinite, first_bad = summarize(fetched)
         if nonfinite and self.config.train.nan_policy == "stop":
             raise NonFiniteLossError(first_bad + 1)

@@ -324,7 +324,9 @@ class Trainer:
             in_flight.add(done)  # a bounded queue: a stop lands within its depth
             step_s += clock() - t1
             data_s += t1 - t0
-            if pending is not None:
+            if pending is not None:  # the log closes its interval after this dispatch: the dispatch is in it
+                timer.add(data_s, step_s)
+                data_s = step_s = 0.0
                 self.train_log.finish(pending)
                 pending = None
             ctx.step += steps_per_call

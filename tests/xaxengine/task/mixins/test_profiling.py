@@ -75,6 +75,21 @@ def test_timing_phases_add_up_to_the_interval_wall_time(profiled_run):
         assert after["values"]["interval_s"] == pytest.approx(gap, rel=0.1), (after["step"], gap)
 
 
+def test_intervals_follow_the_device_when_many_steps_are_in_flight(runs_dir):
+    """16 steps in flight, logs every 10: an interval closed at a dispatch would be off by up to 8 steps of 10."""
+    args = ["train.max_steps=400", "train.log_every_n_steps=10", "train.valid_every_n_steps=0"]
+    deep = ["train.max_steps_in_flight=16", "train.dispatch_ahead_s=10", "checkpoint.save_every_n_steps=0"]
+    proc = run_engine("run", "tasks/mnist.toml", *args, *deep, "--runs-dir", str(runs_dir), "--run-id", "deep")
+    assert proc.returncode == 0, proc.stderr
+    timing = _timing(runs_dir / "mnist" / "deep")
+    assert len(timing) == 40
+    errors = [
+        abs(after["values"]["interval_s"] / (after["t"] - before["t"]) - 1)
+        for before, after in itertools.pairwise(timing[1:])
+    ]
+    assert statistics.median(errors) < 0.1, sorted(errors)
+
+
 def test_short_intervals_leave_little_time_unaccounted(runs_dir):
     """With 5-step intervals (a few ms), per-log work that no phase measured would show up as other_frac."""
     args = ["train.max_steps=300", "train.log_every_n_steps=5", "checkpoint.save_every_n_steps=100", "--run-id", "s"]
