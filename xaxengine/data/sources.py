@@ -99,7 +99,7 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
         skip_errors=cfg.on_error == "skip",
         rows=placement.local_rows(cfg.batch_size),  # multi_process: this process's shard of each batch only
         pad_to=dict(cfg.pad_to),
-        **_mapped_reads(dataset, cfg),
+        **mapped_reads(dataset, cfg),
     )
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
     return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)
@@ -114,7 +114,7 @@ def _fast_path(loader: str, transform: Any, batch_transform: Any, dataset: Any, 
     return plain and dataset_nbytes(dataset) <= cfg.host_max_bytes
 
 
-def _mapped_reads(dataset: Any, cfg: Any) -> dict[str, Any]:
+def mapped_reads(dataset: Any, cfg: Any) -> dict[str, Any]:
     """How the Grain path reads a ``datasets.Dataset`` too large for ``data.host_max_bytes``: ``BatchMaker`` options.
 
     Fixed-size columns are read with ``os.pread`` (``pread_rows``: nothing mapped); others through the mapping,

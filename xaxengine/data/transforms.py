@@ -103,6 +103,7 @@ class BatchMaker:
         pad_to: Variable-length columns padded to a fixed length, each with a ``<column>_mask`` (``data.pad_to``).
         pages: Bounds the memory-mapped dataset pages this reader keeps mapped (``data.mapped_max_bytes``), or None.
         pread: Reads a memory-mapped dataset's fixed-size rows with ``os.pread`` instead (nothing mapped), or None.
+        hook: The task hook ``transform`` is (``valid_transform`` for validation), as error lines name it.
     """
 
     source: Any
@@ -116,6 +117,7 @@ class BatchMaker:
     pad_to: dict[str, int] = field(default_factory=dict)
     pages: MappedPages | None = None
     pread: PreadRows | None = None
+    hook: str = "transform"
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
@@ -140,6 +142,13 @@ class BatchMaker:
                 batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))
             except Exception as error:
                 raise DataError(f"batch_transform failed on batch {batch_number}: {_one_line(error)}") from error
+        if skipped:
+            batch[SKIPPED], batch[SKIP_REASON] = np.asarray(skipped), self._first_failure
+        return batch
+
+    def read_batch(self, indices: np.ndarray) -> HostBatch:
+        """This process's rows of the batch of examples ``indices`` (validation: epoch 0, no batch transform)."""
+        batch, skipped = self._read(indices[self.rows], 0)
         if skipped:
             batch[SKIPPED], batch[SKIP_REASON] = np.asarray(skipped), self._first_failure
         return batch
@@ -172,7 +181,8 @@ class BatchMaker:
             try:
                 out.append(self.transform(row, example_rng(self.seed, epoch, index)))
             except Exception as error:
-                message = f"transform failed on example {index} (epoch {epoch}): {_one_line(error)}"
+                where = f"example {index} (epoch {epoch})" if self.hook == "transform" else f"example {index}"
+                message = f"{self.hook} failed on {where}: {_one_line(error)}"
                 if not self.skip_errors:
                     raise DataError(message) from error
                 failures.append(message)

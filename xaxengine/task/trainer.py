@@ -20,6 +20,7 @@ import jax
 from xaxengine.config import config_to_dict
 from xaxengine.data.loader import Loader
 from xaxengine.data.sources import open_train_loader
+from xaxengine.data.valid_batches import open_valid_batches
 from xaxengine.exit_codes import EXIT_FAILED, exit_code_for_signal
 from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import Kind, State
@@ -208,8 +209,7 @@ class Trainer:
             task.log_message("info", "loading datasets")
             seed, steps_left = self.config.train.seed, self.config.train.max_steps - ctx.step
             self.loader = loader = open_train_loader(task, placement, seed, loader_state, steps_left)
-            valid_columns, valid_size = task.load_columns("valid") if task.validates() else ({}, 0)
-            valid_columns = placement.put_columns(valid_columns)
+            valid = open_valid_batches(task, placement, seed) if task.validates() else None
         state = placement.put_state(state)
         task.log_message("info", placement.describe(state))
         if self._agreed_stop_signal():
@@ -217,9 +217,7 @@ class Trainer:
 
         task.emit_status(State.COMPILING, ctx.step)
         loop, step_fn = self._compile_train_step(state, static, optimizer, loader)
-        self.validator = (
-            Validator(task, placement, self.compile, static, valid_columns, valid_size) if valid_size else None
-        )
+        self.validator = Validator(task, placement, self.compile, static, valid) if valid is not None else None
         self._register_hooks()
         task.emit_status(State.RUNNING, ctx.step)
         return self._loop(loop, step_fn, loader)

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray, PyTree
 
+from xaxengine.data.valid_batches import ValidBatches
 from xaxengine.task.mixins.custom_step import CustomStepMixin
-from xaxengine.task.mixins.dataloaders import Columns
 from xaxengine.task.mixins.sharding import Placement
 from xaxengine.task.mixins.supervised import (
     SupervisedMixin,
@@ -35,22 +35,19 @@ class Validator:
         placement: Placement,
         compile_step: CompileFn,
         static: PyTree,
-        columns: Columns,
-        size: int,
+        batches: ValidBatches,
     ) -> None:
-        """Prepares the batches; the eval step is compiled at the first :meth:`run`.
+        """Binds the validation set; the eval step is compiled at the first :meth:`run`.
 
         Args:
-            task: The task (its eval update, batches and config).
+            task: The task (its eval update and config).
             placement: Where arrays live.
             compile_step: ``compile_step(name, fn, args) -> step_fn`` (compiles and reports the compile event).
             static: The model's static part.
-            columns: The validation columns.
-            size: Their length.
+            batches: The validation set (``xaxengine.data.valid_batches``).
         """
         self.task, self.placement, self.compile_step = task, placement, compile_step
-        self.static, self.columns = static, columns
-        self.batches = task.valid_index_batches(size)
+        self.static, self.batches = static, batches
         self.step_fn: Any = None
         self.outputs_fn: Any = None
         self.wants_outputs = isinstance(task, SupervisedMixin) and overrides(task, "log_valid_step")
@@ -58,16 +55,15 @@ class Validator:
 
     def host_batch(self) -> dict[str, np.ndarray]:
         """The first validation batch on the host, for ``log_heavy``."""
-        return {k: np.asarray(v[self.batches[0]]) for k, v in self.columns.items()}
+        return self.batches.host_batch()
 
     def run(self, params: PyTree, step: int) -> dict[str, float]:
         """Evaluates ``params`` on the validation batches; returns the means (the trainer logs them)."""
-        on_device = isinstance(next(iter(self.columns.values())), jax.Array)
         update = self.task.make_eval_update(self.static)
         placement = self.placement
         step_array = placement.replicate(jnp.asarray(step, jnp.int32))
-        data = placement.step_data(self.columns, self.batches[0], on_device)
         if self.step_fn is None:
+            data = self.batches.first()
             names = {
                 name: s.shape for name, s in jax.eval_shape(update, params, *data, self.key, step_array)[0].items()
             }
@@ -77,12 +73,12 @@ class Validator:
             eval_step = placement.constrain(accumulating_eval_step(update), placement.state_shardings(sums))
             self.step_fn = self.compile_step("eval_step", eval_step, args)
         sums = placement.replicate(zero_sums(self.names))
-        for i, idx in enumerate(self.batches):
+        for i, data in enumerate(self.batches.operands()):
             key = placement.replicate(jax.random.fold_in(self.key, i))
-            sums = self.step_fn(params, sums, *placement.step_data(self.columns, idx, on_device), key, step_array)
+            sums = self.step_fn(params, sums, *data, key, step_array)
         means, _, _ = summarize(jax.device_get(sums))
         if self.wants_outputs:
-            first = placement.step_data(self.columns, self.batches[0], on_device)
+            first = self.batches.first()
             self._log_first_batch(params, first, placement.replicate(jax.random.fold_in(self.key, 0)), step_array)
         return means
 

@@ -119,11 +119,42 @@ class IteratorDigitsTask(MnistTask):
         return batches()
 
 
+def ragged_valid_length(index: int) -> int:
+    """The length RaggedDigitsTask cuts validation example ``index`` to (deterministic: 32 to 64 pixels)."""
+    return 32 + index % 33
+
+
+class StreamingValidTask(MnistTask):
+    """In-memory training; the validation set as a streaming ``datasets.IterableDataset``."""
+
+    def get_dataset(self, phase: str) -> Any:
+        dataset = load_digits_dataset(phase, self.config.valid_fraction)
+        return dataset.to_iterable_dataset(num_shards=1) if phase == "valid" else dataset
+
+
+class IteratorValidTask(MnistTask):
+    """In-memory training; ``get_data_iterator("valid")`` yields the validation digits with every label off by one.
+
+    Batches of 50, the last one short: a model that learned the digits scores near 0 accuracy on them, so the
+    validation events tell which set was evaluated.
+    """
+
+    def get_data_iterator(self, phase: str) -> Iterator[dict[str, np.ndarray]] | None:
+        if phase != "valid":
+            return None
+        dataset = load_digits_dataset(phase, self.config.valid_fraction).with_format("numpy")
+        images, labels = np.asarray(dataset["image"]), (np.asarray(dataset["label"]).astype(np.int32) + 1) % 10
+        return ({"image": images[i : i + 50], "label": labels[i : i + 50]} for i in range(0, len(labels), 50))
+
+
 class RaggedDigitsTask(MnistTask):
     """Each flattened digit cut to a random length of 32 to 64 pixels: variable-length examples for ``data.pad_to``.
 
+    Validation cuts each example to :func:`ragged_valid_length` (``valid_transform``; raises on ``fail_index``).
     Logs ``mask_frac``, the share of real (unpadded) positions the step saw in ``image_mask``.
     """
+
+    config_class = DataTaskConfig
 
     def get_dataset(self, phase: str) -> Any:
         return digits_with_index(phase, self.config.valid_fraction)
@@ -131,6 +162,12 @@ class RaggedDigitsTask(MnistTask):
     def transform(self, example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         pixels = np.asarray(example["image"], np.float32).reshape(-1)
         return {**example, "image": pixels[: int(rng.integers(32, 65))]}
+
+    def valid_transform(self, example: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if int(example["index"]) == self.config.fail_index:
+            raise ValueError("unreadable image")
+        pixels = np.asarray(example["image"], np.float32).reshape(-1)
+        return {**example, "image": pixels[: ragged_valid_length(int(example["index"]))]}
 
     def compute_metrics(self, model, batch, output, loss, state) -> dict[str, Any]:
         metrics = super().compute_metrics(model, batch, output, loss, state)

@@ -25,6 +25,7 @@ USER_HOOKS = frozenset(
         "get_data_iterator",
         "transform",
         "batch_transform",
+        "valid_transform",
         "get_output",
         "compute_loss",
         "compute_metrics",

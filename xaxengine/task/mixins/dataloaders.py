@@ -82,7 +82,7 @@ class DataloadersMixin[ConfigT: Config](BaseTask[ConfigT]):
 
         The training set may be a ``datasets.Dataset``, a ``datasets.IterableDataset``, a Grain ``MapDataset`` or
         ``IterDataset``, or any random-access source (``__len__`` / ``__getitem__`` returning a dict of arrays);
-        validation reads a ``datasets.Dataset`` whole (see ``docs/data.md``).
+        the validation set any of those but an ``IterDataset`` (see ``docs/data.md``).
         """
 
     def get_data_iterator(self, phase: str) -> Any:
@@ -100,6 +100,14 @@ class DataloadersMixin[ConfigT: Config](BaseTask[ConfigT]):
         routes training data through the Grain path.
         """
         del rng
+        return example
+
+    def valid_transform(self, example: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-example work on the validation set (decode, resize, tokenize), on the host; deterministic.
+
+        ``transform`` is for training (augmentation); validation runs this instead. Overriding it routes the
+        validation set through host batches (``xaxengine/data/valid_batches.py``).
+        """
         return example
 
     def batch_transform(self, batch: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
