@@ -9,6 +9,7 @@ the machine-facing ones: ``[compile]``, ``[stats]``, ``[gpu_stats]``, ``[process
 A task's own fields come after them (top-level keys, or new sections of a subclass).
 """
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -169,6 +170,31 @@ class DataConfig:
         "{tokens = 256}; each gets a boolean '<column>_mask' (True: a real position). Longer examples fail the run "
         "with one line. Uses the Grain path.",
     )
+    bucket_by: str = field(
+        "",
+        help="Batch training examples of similar length together by this variable-length column (its first axis), "
+        "each batch padded (with '<column>_mask') to the smallest of bucket_lengths that holds it; the step compiles "
+        "once per length. Uses the Grain path.",
+    )
+    bucket_lengths: list[int] = field(
+        [], help="The lengths data.bucket_by pads to, ascending, e.g. [64, 128, 256]; a longer example fails the run."
+    )
+    bucket_window: int = field(
+        32,
+        ge=1,
+        help="data.bucket_by sorts the examples of this many consecutive batches (in the epoch's shuffled order) by "
+        "length, cuts them into batches and shuffles those: larger groups pad less and mix less.",
+    )
+
+    def __post_init__(self) -> None:
+        """Refuses bucket settings that cannot work, naming the field."""
+        if bool(self.bucket_by) != bool(self.bucket_lengths):
+            raise ValueError("data.bucket_by and data.bucket_lengths are set together (a column and its lengths)")
+        lengths = self.bucket_lengths
+        if any(b < 1 for b in lengths) or any(a >= b for a, b in itertools.pairwise(lengths)):
+            raise ValueError(f"data.bucket_lengths={lengths} must be positive and strictly ascending")
+        if self.bucket_by in self.pad_to:
+            raise ValueError(f"column '{self.bucket_by}' is in both data.pad_to and data.bucket_by; keep one")
 
 
 @dataclass(kw_only=True)

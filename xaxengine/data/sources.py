@@ -10,10 +10,13 @@
   ``__getitem__`` source): :class:`GrainLoader`.
 """
 
+import time
 from typing import Any
 
 import jax
+import numpy as np
 
+from xaxengine.data.buckets import LengthBuckets, column_lengths
 from xaxengine.data.grain_loader import GrainLoader, TaskHook
 from xaxengine.data.iterators import IteratorLoader, StreamBatches
 from xaxengine.data.loader import InMemoryLoader, Loader, position_from_state
@@ -55,9 +58,12 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
     steps_per_call = task.config.train.steps_per_call
     iterator = task.get_data_iterator("train")
     if iterator is not None:
+        _refuse_buckets(cfg, "get_data_iterator('train')")
         return IteratorLoader(iter(iterator), placement, state, cfg.batch_size)
     dataset = task.get_dataset("train")
     transform = TaskHook(task, "transform") if overrides(task, "transform") else None
+    if isinstance(dataset, (datasets.IterableDataset, grain.IterDataset)):
+        _refuse_buckets(cfg, f"a {type(dataset).__name__}")
     if isinstance(dataset, datasets.IterableDataset):
         buffer = cfg.shuffle_buffer if cfg.shuffle else 0
         rows = placement.local_rows(cfg.batch_size)
@@ -100,17 +106,19 @@ def open_train_loader(task: Any, placement: Placement, seed: int, state: dict[st
         rows=placement.local_rows(cfg.batch_size),  # multi_process: this process's shard of each batch only
         pad_to=dict(cfg.pad_to),
         **mapped_reads(dataset, cfg),
+        buckets=_length_buckets(task, dataset, cfg),
     )
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
     return GrainLoader(maker, placement, state, steps_left, cfg.num_workers, cfg.prefetch, warn)
 
 
 def _fast_path(loader: str, transform: Any, batch_transform: Any, dataset: Any, cfg: Any) -> bool:
-    if cfg.pad_to and loader == "memory":
-        raise ValueError("data.pad_to pads examples on the Grain path; set data.loader = 'auto' or 'grain'")
+    if (cfg.pad_to or cfg.bucket_by) and loader == "memory":
+        which = "data.pad_to pads" if cfg.pad_to else "data.bucket_by buckets"
+        raise ValueError(f"{which} examples on the Grain path; set data.loader = 'auto' or 'grain'")
     if loader != "auto":
         return loader == "memory"
-    plain = transform is None and batch_transform is None and not cfg.pad_to
+    plain = transform is None and batch_transform is None and not cfg.pad_to and not cfg.bucket_by
     return plain and dataset_nbytes(dataset) <= cfg.host_max_bytes
 
 
@@ -126,6 +134,31 @@ def mapped_reads(dataset: Any, cfg: Any) -> dict[str, Any]:
     if not isinstance(dataset, datasets.Dataset) or dataset_nbytes(dataset) <= cfg.host_max_bytes:
         return {}
     pread = PreadRows.of(dataset)
-    if pread is not None and not cfg.pad_to:
+    if pread is not None and not cfg.pad_to and not cfg.bucket_by:
         return {"pread": pread}
     return {"pages": MappedPages.of(dataset, cfg.mapped_max_bytes)}
+
+
+def _refuse_buckets(cfg: Any, source: str) -> None:
+    if cfg.bucket_by:
+        raise ValueError(
+            f"data.bucket_by needs a random-access training set (a datasets.Dataset, a Grain MapDataset, a source "
+            f"with __len__ and __getitem__); get_dataset('train') gave {source}"
+        )
+
+
+def _length_buckets(task: Any, dataset: Any, cfg: Any) -> LengthBuckets | None:
+    """``data.bucket_by``'s buckets over the training set, its lengths read once (a log line says how long it took)."""
+    if not cfg.bucket_by:
+        return None
+    start = time.perf_counter()
+    lengths = column_lengths(dataset, cfg.bucket_by)
+    buckets = LengthBuckets(cfg.bucket_by, lengths, tuple(cfg.bucket_lengths), cfg.bucket_window, cfg.shuffle)
+    counts = np.bincount(np.searchsorted(buckets.boundaries, lengths), minlength=len(buckets.boundaries))
+    spread = ", ".join(f"{n} up to {b}" for b, n in zip(buckets.boundaries, counts.tolist(), strict=True))
+    task.log_message(
+        "info",
+        f"data.bucket_by={cfg.bucket_by}: {len(lengths)} lengths read in {time.perf_counter() - start:.1f}s; "
+        f"examples per bucket: {spread}",
+    )
+    return buckets

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from xaxengine.data.buckets import LengthBuckets
+from xaxengine.data.errors import DataError
 from xaxengine.data.mapped_pages import MappedPages
 from xaxengine.data.padding import PaddingError, pad_example
 from xaxengine.data.pread_rows import PreadRows
@@ -21,10 +23,6 @@ Example = dict[str, Any]
 HostBatch = dict[str, Any]  # column name -> numpy array (plus the skip markers below)
 SKIPPED = "__skipped__"  # key of the batch dict carrying how many examples on_error="skip" replaced
 SKIP_REASON = "__skip_reason__"  # and the first one's error line
-
-
-class DataError(RuntimeError):
-    """An example that could not be turned into a batch row; ``str(e)`` is one line naming the example."""
 
 
 def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -104,6 +102,7 @@ class BatchMaker:
         pages: Bounds the memory-mapped dataset pages this reader keeps mapped (``data.mapped_max_bytes``), or None.
         pread: Reads a memory-mapped dataset's fixed-size rows with ``os.pread`` instead (nothing mapped), or None.
         hook: The task hook ``transform`` is (``valid_transform`` for validation), as error lines name it.
+        buckets: Batches examples of similar length together, padded to a bucket length (``data.bucket_by``).
     """
 
     source: Any
@@ -118,6 +117,7 @@ class BatchMaker:
     pages: MappedPages | None = None
     pread: PreadRows | None = None
     hook: str = "transform"
+    buckets: LengthBuckets | None = None
 
     def __post_init__(self) -> None:
         """Caches the current epoch's order (each worker keeps its own)."""
@@ -130,13 +130,20 @@ class BatchMaker:
         epoch, slot = divmod(batch_number, self.batches_per_epoch)
         if epoch != self._order_epoch:
             self._order_epoch, self._order = epoch, epoch_order(len(self.source), self.seed, epoch, self.shuffle)
+        if self.buckets is not None:
+            return epoch, self.buckets.batch(self._order, self.seed, epoch, slot, self.batch_size)
         return epoch, self._order[slot * self.batch_size : (slot + 1) * self.batch_size]
+
+    def padding(self, indices: np.ndarray) -> dict[str, int]:
+        """The lengths the columns of the (global) batch ``indices`` are padded to: ``data.pad_to``, the bucket's."""
+        if self.buckets is None:
+            return self.pad_to
+        return {**self.pad_to, self.buckets.column: self.buckets.padded_length(indices)}
 
     def __call__(self, batch_number: int) -> HostBatch:
         """Reads, transforms and stacks this process's rows of batch ``batch_number``."""
         epoch, indices = self.indices(int(batch_number))
-        indices = indices[self.rows]
-        batch, skipped = self._read(indices, epoch)
+        batch, skipped = self._read(indices[self.rows], epoch, self.padding(indices))
         if self.batch_transform is not None:
             try:
                 batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))
@@ -148,30 +155,30 @@ class BatchMaker:
 
     def read_batch(self, indices: np.ndarray) -> HostBatch:
         """This process's rows of the batch of examples ``indices`` (validation: epoch 0, no batch transform)."""
-        batch, skipped = self._read(indices[self.rows], 0)
+        batch, skipped = self._read(indices[self.rows], 0, self.pad_to)
         if skipped:
             batch[SKIPPED], batch[SKIP_REASON] = np.asarray(skipped), self._first_failure
         return batch
 
-    def _read(self, indices: np.ndarray, epoch: int) -> tuple[HostBatch, int]:
-        """The rows ``indices`` read, transformed and stacked; returns the batch and how many examples were skipped."""
+    def _read(self, indices: np.ndarray, epoch: int, pad_to: dict[str, int]) -> tuple[HostBatch, int]:
+        """The rows ``indices`` read, transformed, padded to ``pad_to`` and stacked; returns the batch and skips."""
         skipped = 0
-        if self.pread is not None and not self.pad_to:  # fixed-size rows of a mapped dataset: os.pread
+        if self.pread is not None and not pad_to:  # fixed-size rows of a mapped dataset: os.pread
             columns = self.pread.read(indices)
             if self.transform is None:
                 return columns, 0
             rows = [{k: v[i] for k, v in columns.items()} for i in range(len(indices))]
             rows, skipped = self._transform_rows(rows, indices, epoch)
-            return stack(rows, indices, self.pad_to), skipped
+            return stack(rows, indices, pad_to), skipped
         reads = self.pages.reads(indices) if self.pages is not None else [indices]
-        if self.transform is None and not self.pad_to and _is_hf_dataset(self.source):
+        if self.transform is None and not pad_to and _is_hf_dataset(self.source):
             names, arrow = self.source.column_names, self.source.with_format("arrow")
             parts = [table_columns(arrow[part.tolist()], names) for part in reads]
             return (parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in names}), 0
-        rows = [row for part in reads for row in read_rows(self.source, part, self.pad_to)]
+        rows = [row for part in reads for row in read_rows(self.source, part, pad_to)]
         if self.transform is not None:
             rows, skipped = self._transform_rows(rows, indices, epoch)
-        return stack(rows, indices, self.pad_to), skipped
+        return stack(rows, indices, pad_to), skipped
 
     def _transform_rows(self, rows: list[Example], indices: np.ndarray, epoch: int) -> tuple[list[Example], int]:
         assert self.transform is not None

@@ -207,6 +207,9 @@ def open_valid_batches(task: Any, placement: Placement, seed: int) -> ValidBatch
     batch_size = cfg.valid_batch_size or cfg.batch_size
     transform = ValidTransform(task) if overrides(task, "valid_transform") else None
     warn = lambda message: task.log_message("warning", message)  # noqa: E731
+    pad_to = dict(cfg.pad_to)
+    if cfg.bucket_by:  # one compiled eval step: the bucketed column padded to its last length
+        pad_to[cfg.bucket_by] = cfg.bucket_lengths[-1]
     iterator = task.get_data_iterator("valid")
     if iterator is not None:
         fresh = iter([iterator])
@@ -218,9 +221,9 @@ def open_valid_batches(task: Any, placement: Placement, seed: int) -> ValidBatch
         return HostValid(from_iterator, placement, warn=warn)
     dataset = task.get_dataset("valid")
     if isinstance(dataset, datasets.IterableDataset):
-        stream = StreamValid(dataset, batch_size, transform, dict(cfg.pad_to))
+        stream = StreamValid(dataset, batch_size, transform, pad_to)
         return HostValid(lambda: _take(iter(stream), cfg.valid_max_batches), placement, warn=warn)
-    plain = transform is None and not cfg.pad_to and cfg.loader != "grain"
+    plain = transform is None and not pad_to and cfg.loader != "grain"
     if isinstance(dataset, datasets.Dataset) and plain and dataset_nbytes(dataset) <= cfg.host_max_bytes:
         columns, size = task.load_columns("valid", dataset)
         if not size:
@@ -244,7 +247,7 @@ def open_valid_batches(task: Any, placement: Placement, seed: int) -> ValidBatch
         None,
         skip_errors=cfg.on_error == "skip",
         rows=placement.local_rows(size),  # multi_process: this process's rows of each batch
-        pad_to=dict(cfg.pad_to),
+        pad_to=pad_to,
         **mapped_reads(dataset, cfg),
         hook="valid_transform",
     )

@@ -26,6 +26,7 @@ from xaxengine.launch_config import RunOptions
 from xaxengine.protocol import Kind, State
 from xaxengine.rank_stats import RankStatsReader, write_rank_stats
 from xaxengine.runs import STDOUT_FILE, STOP_REASON_FILE, RunLock
+from xaxengine.task.bucketed_step import BucketedStep
 from xaxengine.task.mixins.checkpointing import CheckpointSaveError
 from xaxengine.task.mixins.compile import compile_step, configure_compilation
 from xaxengine.task.mixins.cpu_stats import CPUStats, StatsSampler
@@ -256,7 +257,11 @@ class Trainer:
         # in C++, where a tree of equinox modules costs a Python callback per module in and out, every step.
         leaves = jax.tree.leaves(loop)
         out_shardings = placement.state_shardings((leaves, state.step))
-        step_fn = self.compile("train_step", placement.constrain(train_step, out_shardings), (leaves, *data), (0,))
+        constrained = placement.constrain(train_step, out_shardings)
+        step_fn = self.compile("train_step", constrained, (leaves, *data), (0,))
+        if self.config.data.bucket_by:
+            compile_for = lambda name, args: self.compile(name, constrained, args, (0,))  # noqa: E731
+            step_fn = BucketedStep(self.config.data.bucket_by, step_fn, data, compile_for)
         return loop, step_fn
 
     def _register_hooks(self) -> None:

@@ -174,3 +174,44 @@ class RaggedDigitsTask(MnistTask):
         if "image_mask" in batch:
             metrics["mask_frac"] = batch["image_mask"].mean()
         return metrics
+
+
+def bucketed_length(index: int) -> int:
+    """The length BucketedDigitsTask cuts example ``index`` to: 16 to 64 pixels."""
+    return 16 + index % 49
+
+
+class BucketedDigitsTask(MnistTask):
+    """Flattened digits stored cut to :func:`bucketed_length` pixels: a ragged source column for ``data.bucket_by``.
+
+    The model pads each batch back to 64 inside the step (the padded length is static there), so every bucket
+    length trains the same MLP. Logs ``padded_len`` (the batch's padded length) and ``max_len`` (its longest
+    example).
+    """
+
+    config_class = DataTaskConfig
+
+    def get_dataset(self, phase: str) -> Any:
+        import datasets
+
+        dataset = load_digits_dataset(phase, self.config.valid_fraction).with_format("numpy")
+        images = np.asarray(dataset["image"]).reshape(len(dataset), -1)
+        cut = [images[i, : bucketed_length(i)].tolist() for i in range(len(images))]
+        return datasets.Dataset.from_dict({"image": cut, "label": np.asarray(dataset["label"])})
+
+    def get_output(self, model, batch, state, key):
+        import jax
+        import jax.numpy as jnp
+
+        images = batch["image"]
+        images = jnp.pad(images, ((0, 0), (0, 64 - images.shape[1])))
+        return jax.vmap(model)(images)
+
+    def compute_metrics(self, model, batch, output, loss, state) -> dict[str, Any]:
+        import jax.numpy as jnp
+
+        metrics = super().compute_metrics(model, batch, output, loss, state)
+        metrics["padded_len"] = jnp.float32(batch["image"].shape[1])
+        metrics["max_len"] = batch["image_mask"].sum(axis=1).max().astype(jnp.float32)
+        metrics["mask_frac"] = batch["image_mask"].mean()
+        return metrics
