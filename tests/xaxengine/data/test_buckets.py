@@ -1,5 +1,7 @@
 """Bucketing by length (``data.bucket_by``): batches of similar lengths, padded to a few lengths, exact on resume."""
 
+import itertools
+
 import datasets
 import numpy as np
 import pytest
@@ -65,7 +67,7 @@ def test_a_window_is_sorted_by_length_into_batches_and_covers_its_examples_once(
         chosen = np.concatenate(batches[4 * window : 4 * window + 4])
         assert sorted(chosen.tolist()) == sorted(order[40 * window : 40 * window + 40].tolist())
         spans = sorted((lengths[b].min(), lengths[b].max()) for b in batches[4 * window : 4 * window + 4])
-        assert all(hi <= lo_next for (_, hi), (lo_next, _) in zip(spans, spans[1:], strict=False))
+        assert all(hi <= lo_next for (_, hi), (lo_next, _) in itertools.pairwise(spans))
     again = _buckets(lengths)  # a fresh copy (a worker, a resumed run) gives the same batches
     assert all((again.batch(order, 0, 0, s, 10) == batches[s]).all() for s in range(20))
     assert not all((again.batch(order, 0, 1, s, 10) == batches[s]).all() for s in range(4))  # the next epoch differs
