@@ -113,8 +113,15 @@ class HostValid:
             prefetch.close()
 
     def first(self) -> tuple[Any, Any]:
-        """The first batch, placed."""
-        return next(self.operands())
+        """The first batch, placed.
+
+        Raises:
+            DataError: The validation data has no examples.
+        """
+        first = next(self.operands(), None)
+        if first is None:
+            raise DataError("validation: the validation data has no examples")
+        return first
 
     def host_batch(self) -> dict[str, np.ndarray]:
         """The whole first batch on the host (built once)."""

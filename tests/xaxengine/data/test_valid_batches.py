@@ -103,3 +103,12 @@ def test_the_short_last_batch_is_completed_with_the_first_rows():
 def test_a_batch_unlike_the_first_is_one_line(second, message):
     with pytest.raises(DataError, match=message):
         list(complete_batches(iter([{"x": np.zeros((4, 3))}, second])))
+
+
+def test_an_empty_validation_stream_is_one_line():
+    from xaxengine.data.valid_batches import HostValid
+    from xaxengine.task.mixins.sharding import Placement
+
+    empty = HostValid(lambda: iter([]), Placement())
+    with pytest.raises(DataError, match="^validation: the validation data has no examples$"):
+        empty.first()
