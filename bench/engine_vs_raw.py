@@ -5,7 +5,10 @@ default lowers them by 10: the ``background_nice_0`` rows), the CPU share of eve
 (``thread_cpu_share_median``), and the engine with ``train.steps_per_call = 8`` (8 optimizer
 steps per compiled call, logging every 56 steps, the multiple of 8 nearest 50) against the same raw
 one-step-per-call loop: the ``steps_per_call_8`` rows. The ``depth_2`` rows run the engine with the host waiting
-for the device at every step, 2 steps behind (the queue's default before the paced queue of up to 16).
+for the device at every step, 2 steps behind (the queue's default before the paced queue of up to 16). The
+``cpu_per_step`` rows divide the CPU seconds of the whole process (every thread: XLA's, the loggers', the loop's) per
+step over the timed steps, engine over raw, pair by pair: above 1 is work the engine adds, which on 2 cores the
+step pays for.
 
 Each measurement runs in its own fresh subprocess (so neither side inherits the other's compile caches or memory);
 raw and engine runs alternate, several repeats, and the driver reports medians.
@@ -71,12 +74,12 @@ def run_raw(steps: int) -> dict[str, float]:
         if i == 0:
             loss.block_until_ready()
             first_step_s = time.time() - T0
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
         if (i + 1) % LOG_EVERY == 0:
             float(loss)
     jax.block_until_ready(params)
-    elapsed = time.perf_counter() - start
-    return {"steps_per_s": (steps - 1) / elapsed, "first_step_s": first_step_s}
+    elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    return {"steps_per_s": (steps - 1) / elapsed, "first_step_s": first_step_s, "cpu_s_per_step": cpu_s / (steps - 1)}
 
 
 def run_engine(steps: int, steps_per_call: int = 1, depth2: bool = False, nice: int = 10) -> dict[str, Any]:
@@ -96,20 +99,27 @@ def run_engine(steps: int, steps_per_call: int = 1, depth2: bool = False, nice: 
     from xaxengine.threads import thread_cpu_seconds
 
     clocks: dict[str, float] = {}
+    cpu_at: dict[int, float] = {}
 
     class ClockedTask(BenchMlpTask):
         def get_hooks(self) -> list[Any]:
-            return [xax.Hook(lambda *_: clocks.update(thread_cpu_seconds()), at_end=True, name="thread clocks")]
+            def process_cpu(step: int, *_: Any) -> None:
+                cpu_at[step] = time.process_time()  # every thread of the process: XLA's, the loggers', the loop's
 
+            return [
+                xax.Hook(lambda *_: clocks.update(thread_cpu_seconds()), at_end=True, name="thread clocks"),
+                xax.Hook(process_cpu, at_steps=(first_log,), at_end=True, name="process clock"),
+            ]
+
+    log_every = LOG_EVERY if steps_per_call == 1 else round(LOG_EVERY / steps_per_call) * steps_per_call
+    first_log = log_every
     runs = tempfile.mkdtemp(prefix="xax-bench-")
     config = build_config(
         BenchConfig,
         {
             "train": {
                 "max_steps": steps,
-                "log_every_n_steps": LOG_EVERY
-                if steps_per_call == 1
-                else round(LOG_EVERY / steps_per_call) * steps_per_call,
+                "log_every_n_steps": log_every,
                 "valid_every_n_steps": 0,
                 "steps_per_call": steps_per_call,
                 **({"max_steps_in_flight": 2, "dispatch_ahead_s": 0.0} if depth2 else {}),
@@ -129,7 +139,13 @@ def run_engine(steps: int, steps_per_call: int = 1, depth2: bool = False, nice: 
     train = [e for e in events if e["kind"] == "scalars" and e["phase"] == "train"]
     first, last = train[0], train[-1]
     steps_per_s = (last["step"] - first["step"]) / (last["t"] - first["t"])
-    return {"steps_per_s": steps_per_s, "first_step_s": running_t - T0 + 1.0 / steps_per_s, "thread_cpu_s": clocks}
+    (start, begun), (end, ended) = sorted(cpu_at.items())
+    return {
+        "steps_per_s": steps_per_s,
+        "first_step_s": running_t - T0 + 1.0 / steps_per_s,
+        "thread_cpu_s": clocks,
+        "cpu_s_per_step": (ended - begun) / (end - start),
+    }
 
 
 def same_process_pairs(steps: int, pairs: int = 2) -> dict[str, Any]:
@@ -192,6 +208,9 @@ def main() -> None:
 
     ratios, ratios_k8, ratios_nice0 = ratios_of("engine"), ratios_of("engine_k8"), ratios_of("engine_nice0")
     ratios_depth2 = ratios_of("engine_depth2")
+    cpu_ratios = [
+        e["cpu_s_per_step"] / r["cpu_s_per_step"] for r, e in zip(samples["raw"], samples["engine"], strict=True)
+    ]
 
     def thread_shares(mode: str) -> dict[str, float]:
         """Median share of the process's CPU seconds per thread (XLA's and libraries' native threads summed)."""
@@ -222,6 +241,9 @@ def main() -> None:
         "background_nice_0_ratio_all": ratios_nice0,
         "depth_2_ratio_median": statistics.median(ratios_depth2),
         "depth_2_ratio_all": ratios_depth2,
+        "cpu_s_per_step_median": {mode: median(mode, "cpu_s_per_step") for mode in ("raw", "engine")},
+        "cpu_per_step_ratio_median": statistics.median(cpu_ratios),
+        "cpu_per_step_ratio_all": cpu_ratios,
         "thread_cpu_share_median": {"engine": thread_shares("engine"), "engine_nice0": thread_shares("engine_nice0")},
         "same_process_ratio_median": statistics.median(same_ratios) if same_ratios else None,
         "same_process_ratio_all": same_ratios,
@@ -233,7 +255,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     keys = ("steps_per_s_ratio_median", "same_process_ratio_median", "steps_per_call_8_ratio_median")
-    keys += ("background_nice_0_ratio_median", "depth_2_ratio_median")
+    keys += ("background_nice_0_ratio_median", "depth_2_ratio_median", "cpu_per_step_ratio_median")
     keys += ("first_step_delta_s", "thread_cpu_share_median")
     summary = {k: result[k] for k in keys}
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")

@@ -110,5 +110,5 @@ def test_an_empty_validation_stream_is_one_line():
     from xaxengine.task.mixins.sharding import Placement
 
     empty = HostValid(lambda: iter([]), Placement())
-    with pytest.raises(DataError, match="^validation: the validation data has no examples$"):
+    with pytest.raises(DataError, match=r"^validation: the validation data has no examples$"):
         empty.first()
