@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from xaxengine.data.buckets import LengthBuckets
-from xaxengine.data.errors import DataError
+from xaxengine.data.errors import DataError, one_line
 from xaxengine.data.mapped_pages import MappedPages
 from xaxengine.data.padding import PaddingError, pad_example
 from xaxengine.data.pread_rows import PreadRows
@@ -148,7 +148,7 @@ class BatchMaker:
             try:
                 batch = self.batch_transform(batch, batch_rng(self.seed, int(batch_number)))
             except Exception as error:
-                raise DataError(f"batch_transform failed on batch {batch_number}: {_one_line(error)}") from error
+                raise DataError(f"batch_transform failed on batch {batch_number}: {one_line(error)}") from error
         if skipped:
             batch[SKIPPED], batch[SKIP_REASON] = np.asarray(skipped), self._first_failure
         return batch
@@ -189,7 +189,7 @@ class BatchMaker:
                 out.append(self.transform(row, example_rng(self.seed, epoch, index)))
             except Exception as error:
                 where = f"example {index} (epoch {epoch})" if self.hook == "transform" else f"example {index}"
-                message = f"{self.hook} failed on {where}: {_one_line(error)}"
+                message = f"{self.hook} failed on {where}: {one_line(error)}"
                 if not self.skip_errors:
                     raise DataError(message) from error
                 failures.append(message)
@@ -204,7 +204,3 @@ class BatchMaker:
 def _is_hf_dataset(source: Any) -> bool:
     """A ``datasets.Dataset`` (read in Arrow slices; ``datasets`` is not imported here, it is slow to import)."""
     return hasattr(source, "with_format") and hasattr(source, "column_names")
-
-
-def _one_line(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".splitlines()[0]

@@ -17,6 +17,7 @@ a column whose shape changes from one batch to the next is one line naming the b
 thread while the device evaluates the previous one.
 """
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
+from xaxengine.data.errors import one_line
 from xaxengine.data.grain_loader import host_batch_arrays
 from xaxengine.data.prefetch import DevicePrefetch
 from xaxengine.data.sources import dataset_nbytes, mapped_reads, overrides
@@ -182,13 +184,6 @@ def _without_markers(batch: HostBatch) -> dict[str, np.ndarray]:
     return {k: v for k, v in batch.items() if k not in (SKIPPED, SKIP_REASON)}
 
 
-def _take(batches: Iterator[HostBatch], max_batches: int) -> Iterator[HostBatch]:
-    for number, batch in enumerate(batches):
-        if max_batches and number >= max_batches:
-            return
-        yield batch
-
-
 class ValidTransform:
     """The task's ``valid_transform(example)`` in :class:`BatchMaker`'s ``transform(example, rng)`` shape."""
 
@@ -223,13 +218,14 @@ def open_valid_batches(task: Any, placement: Placement, seed: int) -> ValidBatch
 
         def from_iterator() -> Iterator[HostBatch]:
             source = next(fresh, None) or task.get_data_iterator("valid")
-            return _take((host_batch_arrays(batch) for batch in source), cfg.valid_max_batches)
+            return itertools.islice((host_batch_arrays(batch) for batch in source), cfg.valid_max_batches or None)
 
         return HostValid(from_iterator, placement, warn=warn)
     dataset = task.get_dataset("valid")
     if isinstance(dataset, datasets.IterableDataset):
-        stream = StreamValid(dataset, batch_size, transform, pad_to)
-        return HostValid(lambda: _take(iter(stream), cfg.valid_max_batches), placement, warn=warn)
+        hook = task.valid_transform if transform is not None else None
+        stream = StreamValid(dataset, batch_size, hook, pad_to)
+        return HostValid(lambda: itertools.islice(stream, cfg.valid_max_batches or None), placement, warn=warn)
     plain = transform is None and not pad_to and cfg.loader != "grain"
     if isinstance(dataset, datasets.Dataset) and plain and dataset_nbytes(dataset) <= cfg.host_max_bytes:
         columns, size = task.load_columns("valid", dataset)
@@ -271,7 +267,9 @@ def open_valid_batches(task: Any, placement: Placement, seed: int) -> ValidBatch
 class StreamValid:
     """A streaming dataset read in order into batches of ``batch_size`` (the last one short), padded and transformed."""
 
-    def __init__(self, dataset: Any, batch_size: int, transform: ValidTransform | None, pad_to: dict[str, int]) -> None:
+    def __init__(
+        self, dataset: Any, batch_size: int, transform: Callable[[Example], Example] | None, pad_to: dict[str, int]
+    ) -> None:
         """The stream, the batch size, the task's ``valid_transform`` (or None) and ``data.pad_to``."""
         self.dataset, self.batch_size, self.transform, self.pad_to = dataset, batch_size, transform, pad_to
 
@@ -283,10 +281,9 @@ class StreamValid:
             example = {k: np.asarray(v) for k, v in read.items()}
             if self.transform is not None:
                 try:
-                    example = self.transform(example, np.random.default_rng(0))
+                    example = self.transform(example)
                 except Exception as error:
-                    line = f"{type(error).__name__}: {error}".splitlines()[0]
-                    raise DataError(f"valid_transform failed on example {index}: {line}") from error
+                    raise DataError(f"valid_transform failed on example {index}: {one_line(error)}") from error
             rows.append(example)
             if len(rows) == self.batch_size:
                 yield stack(rows, np.arange(start, start + len(rows)), self.pad_to)
