@@ -58,6 +58,15 @@ class SumsTransfer:
             value.copy_to_host_async()
         return SumsInTransit(scalars, stacked, others)
 
+    def compile(self, like: Metrics) -> None:
+        """Compiles both transfers for sums shaped like ``like``, so that the first window does not pay for it.
+
+        The two compiles take 50-60 ms on a 2-core host, about 1% of a 5 s run of a small MLP, all of it inside
+        the first interval's rate if they ran at the first log.
+        """
+        self.send(like).receive()
+        self.fresh(like)
+
     def fresh(self, like: Metrics) -> Metrics:
         """Zero sums shaped like ``like``, on the devices, to start the next window."""
         if self._zeros is None:

@@ -219,6 +219,9 @@ class Trainer:
         task.emit_status(State.COMPILING, ctx.step)
         loop, step_fn = self._compile_train_step(state, static, optimizer, loader)
         self.validator = Validator(task, placement, self.compile, static, valid) if valid is not None else None
+        # Host clocks around the data and step calls; with the breakdown off they are a C builtin returning 0.
+        self.train_log = TrainLog(task, ctx, time.perf_counter if self.config.profile.timing else int)
+        self.train_log.sums.compile(loop.sums)
         self._register_hooks()
         task.emit_status(State.RUNNING, ctx.step)
         return self._loop(loop, step_fn, loader)
@@ -307,10 +310,8 @@ class Trainer:
         """Steps until ``max_steps`` or a stop signal, walking the due hooks after each step."""
         ctx, max_steps = self.ctx, self.config.train.max_steps
         next_data, signals = loader.next, ctx.signals
-        # Host clocks around the data and step calls; with the breakdown off they are a C builtin returning 0.
-        clock = time.perf_counter if self.config.profile.timing else int
+        clock = self.train_log.clock
         ctx.timer = timer = StepTimer(ctx.step)
-        self.train_log = TrainLog(self.task, ctx, clock)
         data_s = step_s = 0.0
         in_flight = StepsInFlight(self.config.train.max_steps_in_flight, self.config.train.dispatch_ahead_s)
         steps_per_call, tree = self.config.train.steps_per_call, self.loop_tree

@@ -1,5 +1,7 @@
 """The train log's transfers: the sums fetched in one array, fresh zeros from one call, the loop state rebuilt."""
 
+import json
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -92,3 +94,18 @@ def test_a_log_written_after_the_next_dispatch_still_averages_exactly_its_own_wi
     assert sorted(per_step) == list(range(1, 25)) and sorted(windows) == [6, 12, 18, 24]
     for end, mean in windows.items():
         assert mean == pytest.approx(np.mean([per_step[s] for s in range(end - 5, end + 1)]), rel=1e-5)
+
+
+def test_the_loop_compiles_nothing_after_its_first_step(tmp_path):
+    """The train log's two transfers compile before the run is ``running``, not inside the first window's rate."""
+    toml = tmp_path / "counting.toml"
+    toml.write_text('task = "tests.fixtures.tasks.shape_tasks:CompileCountingTask"\n')
+    proc = run_engine(
+        "run", str(toml), "train.max_steps=30", "train.log_every_n_steps=5", "train.valid_every_n_steps=0",
+        "checkpoint.save_every_n_steps=0", "--runs-dir", str(tmp_path), "--run-id", "counting",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "compile_counting/counting/artifacts/compiles.jsonl").read_text().splitlines()
+    after_first, at_end = [json.loads(line) for line in lines]
+    assert (after_first["step"], at_end["step"]) == (1, 30)
+    assert at_end["compiles"] == after_first["compiles"]  # counted from the task's get_hooks, after the compiles
