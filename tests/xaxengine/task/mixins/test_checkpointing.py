@@ -112,13 +112,21 @@ def test_stop_signal_checkpoints_current_step_and_resume_continues(runs_dir, sig
 
 
 def test_checkpoint_command_saves_now_and_training_continues(runs_dir):
-    proc = start(runs_dir, "u", "train.max_steps=300", "checkpoint.save_every_n_steps=1000")
+    # No end in sight (a 300-step run could finish before the request lands): the run is stopped by hand after.
+    proc = start(runs_dir, "u", "train.max_steps=1000000", "checkpoint.save_every_n_steps=1000000")
     run_dir = runs_dir / "mnist" / "u"
     wait_for_step(run_dir, 15, proc)
     assert run_engine("checkpoint", str(run_dir)).returncode == 0
-    assert proc.wait(timeout=120) == 0
+    deadline = time.monotonic() + 60
+    while not (saved := [e["step"] for e in events(run_dir) if e["kind"] == "checkpoint"]):
+        assert time.monotonic() < deadline and proc.poll() is None, "no checkpoint after the request"
+        time.sleep(0.02)
+    wait_for_step(run_dir, saved[0] + 20, proc)  # training goes on after the save
+    assert run_engine("stop", str(run_dir)).returncode == 0
+    assert proc.wait(timeout=60) == 143
     saved = [e["step"] for e in events(run_dir) if e["kind"] == "checkpoint"]
-    assert len(saved) == 2 and 15 <= saved[0] < 300 and saved[1] == 300
+    stopped = [e["step"] for e in events(run_dir) if e["kind"] == "status"][-1]
+    assert len(saved) == 2 and saved[0] >= 15 and saved[1] == stopped >= saved[0] + 20
 
 
 def test_stop_command_and_lock_refuses_a_second_engine(runs_dir):
