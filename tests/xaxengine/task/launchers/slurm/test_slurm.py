@@ -166,8 +166,8 @@ def test_checkpoint_and_stop_reach_the_job_through_scancel(slurm: Any, runs: Pat
 
 
 def test_time_limit_signal_checkpoints_before_the_kill(slurm: Any, runs: Path):
-    # --time 3 with TERM@60: Slurm signals 60 to 120 s into the job (up to a minute early), after the first steps
-    extra = ["train.max_steps=1000000", "checkpoint.save_every_n_steps=1000000", "--time", "3", "--signal", "TERM@60"]
+    # --time 3 with TERM@90: Slurm signals 30 to 90 s into the job (up to a minute early), after the first steps
+    extra = ["train.max_steps=1000000", "checkpoint.save_every_n_steps=1000000", "--time", "3", "--signal", "TERM@90"]
     proc = _submit(runs, "timed", *extra)
     assert proc.wait(timeout=240) == 143, (runs / "timed.err").read_text()[-3000:]
     run_dir = runs / "mnist" / "timed"
