@@ -48,7 +48,8 @@ def digits_arrays() -> tuple[Float[np.ndarray, "1797 8 8"], Int[np.ndarray, " 17
     """scikit-learn's 8x8 digits: the images (pixel values 0-16) and their labels, as ``load_digits`` returns them.
 
     Read from the CSV file scikit-learn ships, the way ``load_digits`` reads it, without importing scikit-learn:
-    that import pulls in scipy.stats and takes 1.4 s, most of a small run's start-up on a 2-core host.
+    that import pulls in scipy.stats and takes 1.4 s, most of a small run's start-up on a 2-core host. The arrays
+    are cached and shared between callers, so they are read-only.
     """
     spec = importlib.util.find_spec("sklearn")
     roots = spec.submodule_search_locations if spec is not None else None
@@ -57,10 +58,14 @@ def digits_arrays() -> tuple[Float[np.ndarray, "1797 8 8"], Int[np.ndarray, " 17
         from sklearn.datasets import load_digits
 
         digits = load_digits()
-        return digits.images, digits.target
-    with gzip.open(path, "rt") as f:
-        data = np.loadtxt(f, delimiter=",")
-    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+        images, labels = digits.images, digits.target
+    else:
+        with gzip.open(path, "rt") as f:
+            data = np.loadtxt(f, delimiter=",")
+        images, labels = data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+    for array in (images, labels):
+        array.setflags(write=False)
+    return images, labels
 
 
 def load_digits_dataset(phase: str, valid_fraction: float, seed: int = 0) -> "datasets.Dataset":

@@ -16,6 +16,7 @@ def test_the_digits_equal_load_digits():
     np.testing.assert_array_equal(images, digits.images)
     np.testing.assert_array_equal(labels, digits.target)
     assert images.dtype == digits.images.dtype and labels.dtype == digits.target.dtype
+    assert not images.flags.writeable and not labels.flags.writeable  # cached: shared by every caller
 
 
 def test_reading_the_digits_does_not_import_scikit_learn():
